@@ -1,0 +1,171 @@
+/**
+ * The benchmark harness behind `nasflow bench`: runs strategies for many
+ * seeds against a table and measures regret, hit rate, hypervolume regret
+ * and proposal cost. Regret is always measured on the objective column; in
+ * noisy mode the search sees one per-seed draw per evaluation and "best
+ * found" is the architecture with the best draw.
+ */
+import { hypervolume } from '../objectives/pareto.js';
+import { Rng } from '../rng.js';
+import { Space } from '../space/space.js';
+import { createStrategy, DEFAULT_STRATEGY, type Strategy } from '../strategies/index.js';
+import { BenchTable, TableEvaluator } from './table.js';
+
+export interface BenchOptions {
+  readonly table: BenchTable;
+  /** Objective column, maximised (single-objective mode). */
+  readonly objective?: string;
+  /** Seeds column for noisy mode. */
+  readonly noisy?: string;
+  /** Two objectives: [maximised column, minimised column] (hypervolume mode). */
+  readonly objectives?: readonly [string, string];
+  readonly strategies: readonly string[];
+  readonly seeds: number;
+  readonly trials: number;
+  readonly budgets: readonly number[];
+  /** Called after each (strategy, seed) run. */
+  readonly onProgress?: (strategy: string, seed: number) => void;
+}
+
+export interface BudgetStats {
+  meanRegret: number;
+  hitRate: number;
+}
+export interface StrategyStats {
+  byBudget: Record<string, BudgetStats | { hvRegret: number }>;
+  msPerProposal: number;
+}
+export interface BenchReport {
+  optimum: number;
+  default: string;
+  objective?: string;
+  objectives?: readonly string[];
+  noisy?: string;
+  seeds: number;
+  trials: number;
+  strategies: Record<string, StrategyStats>;
+}
+
+/** The cell space every NAS-Bench-201 table is over. */
+export function benchSpace(): Space {
+  return Space.fromSpec({ kind: 'cell' });
+}
+
+export function runBench(o: BenchOptions): BenchReport {
+  const space = benchSpace();
+  const budgets = o.budgets.filter((b) => b <= o.trials);
+  const report: BenchReport = {
+    optimum: 0,
+    default: DEFAULT_STRATEGY,
+    seeds: o.seeds,
+    trials: o.trials,
+    strategies: {},
+    ...(o.objectives ? { objectives: o.objectives } : { objective: o.objective as string }),
+    ...(o.noisy ? { noisy: o.noisy } : {}),
+  };
+  if (o.objectives) return runHv(o, space, budgets, report);
+  const objective = o.objective as string;
+  const evaluator = new TableEvaluator(o.table, space, { metrics: { y: objective }, ...(o.noisy ? { noisy: { y: o.noisy } } : {}) });
+  const truth = o.table.column(objective);
+  const optimum = Math.max(...truth);
+  report.optimum = optimum;
+  for (const name of o.strategies) {
+    const regrets = budgets.map(() => [] as number[]);
+    let askMs = 0;
+    let asks = 0;
+    for (let seed = 0; seed < o.seeds; seed++) {
+      const strategy = createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed });
+      const noise = Rng.seeded(1000 + seed);
+      let bestSeen = -Infinity;
+      let bestTrue = -Infinity;
+      let bi = 0;
+      for (let t = 1; t <= o.trials; t++) {
+        const t0 = performance.now();
+        const a = strategy.ask(1);
+        askMs += performance.now() - t0;
+        asks++;
+        if (a === 'exhausted') {
+          for (; bi < budgets.length; bi++) (regrets[bi] as number[]).push(optimum - bestTrue);
+          break;
+        }
+        const arch = a[0]!;
+        const r = evaluator.evaluate(arch, noise);
+        const seen = r.metrics.y as number;
+        if (seen > bestSeen) {
+          bestSeen = seen;
+          bestTrue = truth[r.row] as number;
+        }
+        const t1 = performance.now();
+        strategy.tell({ arch, status: 'completed', values: [seen] });
+        askMs += performance.now() - t1;
+        while (bi < budgets.length && budgets[bi] === t) (regrets[bi++] as number[]).push(optimum - bestTrue);
+      }
+      o.onProgress?.(name, seed);
+    }
+    const byBudget: Record<string, BudgetStats> = {};
+    budgets.forEach((b, i) => {
+      const rs = regrets[i] as number[];
+      byBudget[b] = { meanRegret: round(mean(rs), 4), hitRate: round(rs.filter((r) => r <= 1e-9).length / rs.length, 4) };
+    });
+    report.strategies[name] = { byBudget, msPerProposal: round(askMs / asks, 3) };
+  }
+  return report;
+}
+
+/** Normalised hypervolume regret, as defined in the peer's script (both objectives scaled to [0, 1], reference (1, 1)). */
+function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report: BenchReport): BenchReport {
+  const [accCol, latCol] = o.objectives as readonly [string, string];
+  const acc = o.table.column(accCol);
+  const lat = o.table.column(latCol);
+  const [amin, amax] = [Math.min(...acc), Math.max(...acc)];
+  const [lmin, lmax] = [Math.min(...lat), Math.max(...lat)];
+  const norm = (r: number): [number, number] => [(amax - (acc[r] as number)) / (amax - amin), ((lat[r] as number) - lmin) / (lmax - lmin)];
+  const all = Array.from({ length: o.table.size }, (_, r) => norm(r));
+  const hvOpt = hypervolume(all, [1, 1]);
+  report.optimum = hvOpt;
+  const evaluator = new TableEvaluator(o.table, space, { metrics: { acc: accCol, lat: latCol } });
+  const objectives = [
+    { metric: 'acc', goal: 'max' as const },
+    { metric: 'lat', goal: 'min' as const },
+  ];
+  for (const name of o.strategies) {
+    const regs = budgets.map(() => [] as number[]);
+    let askMs = 0;
+    let asks = 0;
+    for (let seed = 0; seed < o.seeds; seed++) {
+      const strategy: Strategy = createStrategy(name, { space, objectives, seed });
+      const rng = Rng.seeded(1000 + seed);
+      const seen: [number, number][] = [];
+      let bi = 0;
+      for (let t = 1; t <= o.trials; t++) {
+        const t0 = performance.now();
+        const a = strategy.ask(1);
+        askMs += performance.now() - t0;
+        asks++;
+        if (a === 'exhausted') break;
+        const arch = a[0]!;
+        const r = evaluator.evaluate(arch, rng);
+        seen.push(norm(r.row));
+        const t1 = performance.now();
+        strategy.tell({ arch, status: 'completed', values: [r.metrics.acc as number, r.metrics.lat as number] });
+        askMs += performance.now() - t1;
+        while (bi < budgets.length && budgets[bi] === t) (regs[bi++] as number[]).push(hvOpt - hypervolume(seen, [1, 1]));
+      }
+      for (; bi < budgets.length; bi++) (regs[bi] as number[]).push(hvOpt - hypervolume(seen, [1, 1]));
+      o.onProgress?.(name, seed);
+    }
+    const byBudget: Record<string, { hvRegret: number }> = {};
+    budgets.forEach((b, i) => (byBudget[b] = { hvRegret: round(mean(regs[i] as number[]), 5) }));
+    report.strategies[name] = { byBudget, msPerProposal: round(askMs / asks, 3) };
+  }
+  return report;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

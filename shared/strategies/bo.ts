@@ -1,0 +1,209 @@
+/**
+ * Bayesian optimisation with a Gaussian-process surrogate over the encoded
+ * architecture (categorical overlap and numeric distance, see gp.ts).
+ *
+ * - The acquisition is maximised over a pool of candidates around the best
+ *   trials (every one-decision neighbour of the top few, two-step mutants of
+ *   the top ten) plus random architectures: cheap, and where the optimum of a
+ *   discrete space usually is.
+ * - The GP is fitted to at most `maxTrain` trials, the best ones, so a
+ *   proposal costs the same with 300 or 5,000 trials of history.
+ * - Outputs are rank-transformed to normal quantiles (a Gaussian copula), so
+ *   a few collapsed networks do not squash the differences at the top.
+ * - Hyperparameters (lengthscale, noise) are chosen by marginal likelihood
+ *   every `refitEvery` trials from the trials told up to that point, so a
+ *   rebuilt strategy finds the same values as the one that kept running.
+ * - Pending trials count as observed at the model's mean (the kriging
+ *   believer), so a batch spreads out instead of repeating one idea.
+ * - Several objectives: one GP per objective (shared kernel), acquisition =
+ *   hypervolume improvement of the optimistic prediction (mean minus one
+ *   standard deviation, minimised), as in SMS-EGO.
+ */
+import { hypervolume, nondominatedRanks } from '../objectives/pareto.js';
+import { orient } from '../objectives/objectives.js';
+import type { Architecture } from '../space/space.js';
+import { distances, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
+import { BaseStrategy, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
+
+interface Options {
+  init: number;
+  maxTrain: number;
+  refitEvery: number;
+  topNeighbours: number;
+  mutants: number;
+  randoms: number;
+}
+
+const DEFAULTS: Options = { init: 10, maxTrain: 96, refitEvery: 10, topNeighbours: 4, mutants: 40, randoms: 30 };
+
+export class BayesianOptimization extends BaseStrategy {
+  readonly name = 'bo';
+  private readonly opt: Options;
+  private readonly kinds: FeatureKind[];
+  private readonly hyperCache = new Map<number, { theta: number; noise: number }>();
+
+  constructor(ctx: StrategyContext, state?: StrategyState) {
+    super(ctx, state);
+    const o = ctx.options ?? {};
+    this.opt = { ...DEFAULTS };
+    for (const k of Object.keys(DEFAULTS) as (keyof Options)[]) if (typeof o[k] === 'number') this.opt[k] = o[k] as number;
+    this.kinds = this.space.decisions.map((d) => (d.domain.type === 'choice' ? 'categorical' : 'numeric'));
+  }
+
+  protected proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined {
+    const done = this.completed();
+    if (done.length + pending.length + batch.length < this.opt.init || done.length < 2) return this.randomNew();
+    const data = this.trainingSet(done);
+    const hyper = this.hyper(done);
+    const dims = this.kinds.length;
+    let fit = fitGp(data.X, data.n, this.kinds, data.ys, hyper);
+    const believers = [...pending, ...batch];
+    if (believers.length) fit = this.withBelievers(fit, data, believers, hyper);
+    const pool = this.pool(done, data.order);
+    if (pool.length === 0) return this.randomNew();
+    const x = new Float64Array(dims);
+    const kstar = new Float64Array(fit.n);
+    const v = new Float64Array(fit.n);
+    let bestA = -Infinity;
+    let best: Architecture | undefined;
+    const multi = this.objectives.length > 1;
+    const front = multi ? this.frontOf(fit) : [];
+    const ref = front.length ? front[0]!.map(() => 3) : [];
+    const hv0 = multi ? hypervolume(front, ref) : 0;
+    let incumbent = -Infinity;
+    if (!multi) for (let i = 0; i < fit.n; i++) incumbent = Math.max(incumbent, predict(fit, fit.X.subarray(i * dims, (i + 1) * dims), this.kinds, kstar, v, false).mean[0] as number);
+    for (const a of pool) {
+      this.space.encode(a, x);
+      const p = predict(fit, x, this.kinds, kstar, v);
+      let acq: number;
+      if (!multi) acq = expectedImprovement(p.mean[0] as number, p.variance, incumbent);
+      else {
+        const sd = Math.sqrt(p.variance);
+        // Outputs are maximised internally; the front lives in minimisation space.
+        const optimistic = p.mean.map((m) => -(m + sd));
+        acq = hypervolume([...front, optimistic], ref) - hv0 + 1e-6 * sd;
+      }
+      if (acq > bestA) {
+        bestA = acq;
+        best = a;
+      }
+    }
+    return best;
+  }
+
+  /** The best `maxTrain` completed trials, encoded, with copula-transformed outputs. */
+  private trainingSet(done: readonly Observation[]) {
+    const dims = this.kinds.length;
+    const m = this.objectives.length || 1;
+    const scores = this.scores(done);
+    const order = [...done.keys()].sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+    const chosen = order.slice(0, this.opt.maxTrain);
+    const n = chosen.length;
+    const X = new Float64Array(n * dims);
+    chosen.forEach((i, r) => this.space.encode((done[i] as Observation).arch, X.subarray(r * dims, (r + 1) * dims)));
+    const ys: Float64Array[] = [];
+    for (let k = 0; k < m; k++) {
+      // Rank over all completed trials (larger is better), then normal quantiles.
+      const vals = done.map((o) => {
+        const oriented = orient(o.values as number[], this.objectives.length ? this.objectives : [{ metric: '', goal: 'max' }]);
+        return -(oriented[k] as number) - (o.feasible === false ? 1e12 : 0);
+      });
+      const q = copula(vals);
+      const y = new Float64Array(n);
+      chosen.forEach((i, r) => (y[r] = q[i] as number));
+      standardise(y);
+      ys.push(y);
+    }
+    return { X, n, ys, order };
+  }
+
+  /** Hyperparameters fitted on the trials told up to the last refit point. */
+  private hyper(done: readonly Observation[]): { theta: number; noise: number } {
+    const at = this.opt.init + Math.floor((done.length - this.opt.init) / this.opt.refitEvery) * this.opt.refitEvery;
+    const point = Math.max(2, Math.min(done.length, at));
+    const hit = this.hyperCache.get(point);
+    if (hit) return hit;
+    const data = this.trainingSet(done.slice(0, point));
+    const fit = fitGp(data.X, data.n, this.kinds, data.ys, undefined, distances(data.X, data.n, this.kinds));
+    const h = { theta: fit.theta, noise: fit.noise };
+    this.hyperCache.set(point, h);
+    return h;
+  }
+
+  /** Refits with pending architectures observed at the current posterior mean. */
+  private withBelievers(fit: GpFit, data: { X: Float64Array; n: number; ys: Float64Array[] }, believers: readonly Architecture[], hyper: { theta: number; noise: number }): GpFit {
+    const dims = this.kinds.length;
+    const n = data.n + believers.length;
+    const X = new Float64Array(n * dims);
+    X.set(data.X);
+    const ys = data.ys.map((y) => {
+      const out = new Float64Array(n);
+      out.set(y);
+      return out;
+    });
+    const kstar = new Float64Array(fit.n);
+    const v = new Float64Array(fit.n);
+    believers.forEach((b, j) => {
+      const row = X.subarray((data.n + j) * dims, (data.n + j + 1) * dims);
+      this.space.encode(b, row);
+      const p = predict(fit, row, this.kinds, kstar, v, false);
+      ys.forEach((y, k) => (y[data.n + j] = p.mean[k] as number));
+    });
+    return fitGp(X, n, this.kinds, ys, hyper);
+  }
+
+  /** Observed front in the GP's output space, as minimisation points. */
+  private frontOf(fit: GpFit): number[][] {
+    const pts: number[][] = [];
+    for (let i = 0; i < fit.n; i++) pts.push(fit.ys.map((y) => -(y[i] as number)));
+    const ranks = nondominatedRanks(pts);
+    return pts.filter((_, i) => ranks[i] === 0);
+  }
+
+  /** Candidates: neighbours of the best, mutants of the top ten, random architectures. */
+  private pool(done: readonly Observation[], order: readonly number[]): Architecture[] {
+    const out: Architecture[] = [];
+    const keys = new Set<string>();
+    const add = (a: Architecture) => {
+      const k = this.space.key(a);
+      if (!this.taken.has(k) && !keys.has(k)) {
+        keys.add(k);
+        out.push(a);
+      }
+    };
+    for (const i of order.slice(0, this.opt.topNeighbours)) for (const a of this.space.neighbours((done[i] as Observation).arch, this.rng)) add(a);
+    const top = order.slice(0, 10);
+    for (let j = 0; j < this.opt.mutants; j++) {
+      const parent = (done[top[j % top.length] as number] as Observation).arch;
+      add(this.space.mutate(this.space.mutate(parent, this.rng), this.rng));
+    }
+    for (let j = 0; j < this.opt.randoms; j++) add(this.space.sample(this.rng));
+    return out;
+  }
+}
+
+/** Ranks mapped to normal quantiles (ties share their mean rank). */
+function copula(vals: readonly number[]): number[] {
+  const n = vals.length;
+  const order = [...vals.keys()].sort((a, b) => (vals[a] as number) - (vals[b] as number));
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j + 1 < n && vals[order[j + 1] as number] === vals[order[i] as number]) j++;
+    const rank = (i + j) / 2;
+    for (let k = i; k <= j; k++) out[order[k] as number] = normQuantile((rank + 0.5) / n);
+    i = j + 1;
+  }
+  return out;
+}
+
+function standardise(y: Float64Array): void {
+  const n = y.length;
+  let mean = 0;
+  for (const v of y) mean += v;
+  mean /= n;
+  let sd = 0;
+  for (const v of y) sd += (v - mean) ** 2;
+  sd = Math.sqrt(sd / n) || 1;
+  for (let i = 0; i < n; i++) y[i] = ((y[i] as number) - mean) / sd;
+}

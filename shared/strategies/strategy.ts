@@ -1,0 +1,143 @@
+/**
+ * The ask/tell interface every search strategy implements, and the plumbing
+ * they share (deduplication by canonical key, the seeded RNG, scoring).
+ *
+ * Contract:
+ * - `tell(obs)` records a finished trial, in the order trials finished. It is
+ *   cheap; learning happens lazily at the next `ask`.
+ * - `ask(n, pending)` proposes up to `n` architectures that are neither told
+ *   nor pending nor repeated, or `'exhausted'` when the space has none left.
+ * - `toJSON()` holds only what cannot be rebuilt from the told trials (RNG
+ *   state, learned parameters). `restoreStrategy(toJSON(), ctx)` followed by
+ *   the same tells proposes exactly what the original would have.
+ * The runner owns the loop; a strategy never evaluates anything.
+ */
+import { NasError } from '../errors.js';
+import { orient } from '../objectives/objectives.js';
+import { nondominatedRanks } from '../objectives/pareto.js';
+import type { Objective } from '../objectives/objectives.js';
+import { Rng, type RngState } from '../rng.js';
+import type { Architecture, Space } from '../space/space.js';
+
+/** What a strategy sees of a finished trial. */
+export interface Observation {
+  readonly arch: Architecture;
+  readonly status: 'completed' | 'failed';
+  /** Objective values, in the order of the objectives; absent for failed trials. */
+  readonly values?: readonly number[];
+  /** False when a constraint is violated (ranked below every feasible result). */
+  readonly feasible?: boolean;
+}
+
+export interface StrategyContext {
+  readonly space: Space;
+  readonly objectives: readonly Objective[];
+  readonly seed: number;
+  /** Strategy-specific options (validated by each strategy). */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export interface StrategyState {
+  readonly strategy: string;
+  readonly rng: RngState;
+  readonly [k: string]: unknown;
+}
+
+export interface Strategy {
+  readonly name: string;
+  tell(obs: Observation): void;
+  ask(n: number, pending?: readonly Architecture[]): Architecture[] | 'exhausted';
+  toJSON(): StrategyState;
+}
+
+export abstract class BaseStrategy implements Strategy {
+  abstract readonly name: string;
+  protected readonly space: Space;
+  protected readonly objectives: readonly Objective[];
+  protected rng: Rng;
+  /** Every told observation, in order. */
+  protected readonly told: Observation[] = [];
+  /** Canonical keys of told observations. */
+  protected readonly seen = new Set<string>();
+  /** Canonical keys of the current ask: told ∪ pending ∪ proposed so far. */
+  protected taken = new Set<string>();
+
+  constructor(protected readonly ctx: StrategyContext, state?: StrategyState) {
+    this.space = ctx.space;
+    this.objectives = ctx.objectives;
+    this.rng = state ? Rng.fromState(state.rng) : Rng.seeded(ctx.seed);
+  }
+
+  tell(obs: Observation): void {
+    this.told.push(obs);
+    this.seen.add(this.space.key(obs.arch));
+  }
+
+  ask(n: number, pending: readonly Architecture[] = []): Architecture[] | 'exhausted' {
+    if (!Number.isInteger(n) || n < 1) throw new NasError(`ask needs a positive integer count, got ${n}`);
+    this.taken = new Set(this.seen);
+    for (const p of pending) this.taken.add(this.space.key(p));
+    const size = this.space.size();
+    const out: Architecture[] = [];
+    for (let i = 0; i < n; i++) {
+      if (this.taken.size >= size) break;
+      const a = this.proposeOne(pending, out);
+      if (!a) break;
+      this.taken.add(this.space.key(a));
+      out.push(a);
+    }
+    return out.length ? out : 'exhausted';
+  }
+
+  /** One new architecture not in `this.taken`, or undefined when none can be found. */
+  protected abstract proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined;
+
+  toJSON(): StrategyState {
+    return { strategy: this.name, rng: this.rng.state(), ...this.extraState() };
+  }
+
+  protected extraState(): Record<string, unknown> {
+    return {};
+  }
+
+  protected isNew(a: Architecture): boolean {
+    return !this.taken.has(this.space.key(a));
+  }
+
+  /** A random architecture not yet taken (rejection sampling; undefined if the space seems used up). */
+  protected randomNew(): Architecture | undefined {
+    for (let attempt = 0; attempt < 2000; attempt++) {
+      const a = this.space.sample(this.rng);
+      if (this.isNew(a)) return a;
+    }
+    return undefined;
+  }
+
+  /** Completed observations with values. */
+  protected completed(): Observation[] {
+    return this.told.filter((o) => o.status === 'completed' && o.values !== undefined);
+  }
+
+  /**
+   * A scalar to maximise per observation: the oriented objective for one
+   * objective; minus the non-dominated rank for several. Infeasible results
+   * rank below every feasible one.
+   */
+  protected scores(obs: readonly Observation[]): number[] {
+    if (obs.length === 0) return [];
+    const infeasiblePenalty = (o: Observation) => (o.feasible === false ? 1 : 0);
+    if (this.objectives.length <= 1) {
+      const goal = this.objectives[0]?.goal ?? 'max';
+      const raw = obs.map((o) => (goal === 'max' ? 1 : -1) * (o.values?.[0] as number));
+      const lo = Math.min(...raw);
+      const hi = Math.max(...raw);
+      const span = hi - lo || 1;
+      return raw.map((r, i) => r - infeasiblePenalty(obs[i] as Observation) * (span + 1) * 2);
+    }
+    const pts = obs.map((o) => orient(o.values as number[], this.objectives));
+    const feasibleIdx = obs.map((o) => o.feasible !== false);
+    const ranks = nondominatedRanks(pts);
+    const worst = Math.max(...ranks) + 1;
+    return ranks.map((r, i) => -(r + (feasibleIdx[i] ? 0 : worst)));
+  }
+}
