@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly seeds: number;
   readonly trials: number;
   readonly budgets: readonly number[];
+  /** Options passed to every strategy (for experiments with non-default settings). */
+  readonly strategyOptions?: Readonly<Record<string, unknown>>;
   /** Called after each (strategy, seed) run. */
   readonly onProgress?: (strategy: string, seed: number) => void;
 }
@@ -74,7 +76,7 @@ export function runBench(o: BenchOptions): BenchReport {
     let askMs = 0;
     let asks = 0;
     for (let seed = 0; seed < o.seeds; seed++) {
-      const strategy = createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed });
+      const strategy = createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed, ...(o.strategyOptions ? { options: o.strategyOptions } : {}) });
       const noise = Rng.seeded(1000 + seed);
       let bestSeen = -Infinity;
       let bestTrue = -Infinity;
@@ -133,7 +135,7 @@ function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report
     let askMs = 0;
     let asks = 0;
     for (let seed = 0; seed < o.seeds; seed++) {
-      const strategy: Strategy = createStrategy(name, { space, objectives, seed });
+      const strategy: Strategy = createStrategy(name, { space, objectives, seed, ...(o.strategyOptions ? { options: o.strategyOptions } : {}) });
       const rng = Rng.seeded(1000 + seed);
       const seen: [number, number][] = [];
       let bi = 0;

@@ -141,6 +141,18 @@ export class Space {
 
   /** A string that identifies the network: equal for isomorphic architectures. */
   key(arch: Architecture): string {
+    // Architectures are immutable values, so their keys can be remembered.
+    const hit = this.keys.get(arch);
+    if (hit !== undefined) return hit;
+    const k = this.computeKey(arch);
+    this.keys.set(arch, k);
+    return k;
+  }
+
+  private readonly keys = new WeakMap<Architecture, string>();
+  private readonly codes = new WeakMap<Architecture, Float64Array>();
+
+  private computeKey(arch: Architecture): string {
     const c = this.canonical(arch);
     const parts: string[] = [];
     for (const d of this.decisions) {
@@ -214,14 +226,13 @@ export class Space {
    */
   *enumerate(levels = 5): Generator<Architecture> {
     const seen = new Set<string>();
-    const ds = this.decisions;
     const values: Record<string, Value> = {};
-    const self = this;
-    function* walk(i: number): Generator<Architecture> {
+    const walk = function* (space: Space, i: number): Generator<Architecture> {
+      const ds = space.decisions;
       if (i === ds.length) {
-        if (!self.isValid(values)) return;
-        const arch = self.canonical({ values: { ...values } });
-        const k = self.key(arch);
+        if (!space.isValid(values)) return;
+        const arch = space.canonical({ values: { ...values } });
+        const k = space.key(arch);
         if (!seen.has(k)) {
           seen.add(k);
           yield arch;
@@ -229,17 +240,17 @@ export class Space {
         return;
       }
       const d = ds[i] as Decision;
-      if (!self.isActive(d, values)) {
-        yield* walk(i + 1);
+      if (!space.isActive(d, values)) {
+        yield* walk(space, i + 1);
         return;
       }
       for (const v of gridValues(d.domain, levels)) {
         values[d.name] = v;
-        yield* walk(i + 1);
+        yield* walk(space, i + 1);
       }
       delete values[d.name];
-    }
-    yield* walk(0);
+    };
+    yield* walk(this, 0);
   }
 
   /**
@@ -264,12 +275,18 @@ export class Space {
    * index of a choice or the position of a number in [0, 1]; NaN when inactive.
    */
   encode(arch: Architecture, out = new Float64Array(this.decisions.length)): Float64Array {
+    const hit = this.codes.get(arch);
+    if (hit) {
+      out.set(hit);
+      return out;
+    }
     this.decisions.forEach((d, i) => {
       const v = arch.values[d.name];
       if (v === undefined) out[i] = NaN;
       else if (d.domain.type === 'choice') out[i] = d.domain.values.indexOf(v);
       else out[i] = toUnit(d.domain, v as number);
     });
+    this.codes.set(arch, out.slice());
     return out;
   }
 

@@ -34,7 +34,7 @@ interface Options {
   randoms: number;
 }
 
-const DEFAULTS: Options = { init: 10, maxTrain: 96, refitEvery: 10, topNeighbours: 4, mutants: 40, randoms: 30 };
+const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20 };
 
 export class BayesianOptimization extends BaseStrategy {
   readonly name = 'bo';
