@@ -1,0 +1,242 @@
+/**
+ * Model builder: a `Network` (the structured form of a frozen architecture)
+ * becomes a `tf.LayersModel` that outputs class probabilities. The logits are
+ * reachable too (`logitsModel`), so training computes a numerically stable
+ * softmax cross-entropy on them while the exported model stays a plain
+ * classifier.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { SpecError } from '../errors.js';
+import { Rng } from '../rng.js';
+import type { Activation, CellNetwork, CellOp, ChainLayer, ChainNetwork, Network } from '../space/network.js';
+import { CELL_EDGES } from '../space/network.js';
+
+type SymbolicTensor = tfl.SymbolicTensor;
+
+/** What the data looks like: one example's shape (`[784]` or `[28, 28, 1]`) and the class count. */
+export interface InputSpec {
+  readonly shape: readonly number[];
+  readonly numClasses: number;
+}
+
+export interface BuildOptions {
+  /** Seeds every initializer (and dropout); the same seed gives the same initial weights. */
+  readonly seed?: number;
+}
+
+/** The name of the layer that produces the logits, just before the softmax. */
+export const LOGITS_LAYER = 'logits';
+
+/**
+ * A layer that outputs zeros shaped like its input: a NAS-Bench-201 node all of
+ * whose incoming edges are `none`. Registered for serialization, so exported
+ * models that contain it load with `tf.loadLayersModel` once this module is imported.
+ */
+export class ZeroLayer extends tfl.layers.Layer {
+  static readonly className = 'NasflowZero';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.zerosLike(x);
+  }
+  override getClassName(): string {
+    return ZeroLayer.className;
+  }
+}
+tf.serialization.registerClass(ZeroLayer);
+
+class Builder {
+  private readonly rng: Rng;
+  private count = 0;
+  constructor(seed: number) {
+    this.rng = Rng.seeded(seed);
+  }
+
+  /** A unique, readable layer name (stable for a given network, so checkpoints match by name). */
+  name(kind: string): string {
+    return `${kind}_${this.count++}`;
+  }
+
+  init(): ReturnType<typeof tfl.initializers.glorotUniform> {
+    return tfl.initializers.glorotUniform({ seed: this.rng.nextU32() % 2147483647 });
+  }
+
+  seed(): number {
+    return this.rng.nextU32() % 2147483647;
+  }
+}
+
+function flatten(b: Builder, x: SymbolicTensor): SymbolicTensor {
+  return x.shape.length > 2 ? (tfl.layers.flatten({ name: b.name('flatten') }).apply(x) as SymbolicTensor) : x;
+}
+
+function activate(b: Builder, x: SymbolicTensor, activation: Activation): SymbolicTensor {
+  if (activation === 'linear') return x;
+  return tfl.layers.activation({ activation, name: b.name(activation) }).apply(x) as SymbolicTensor;
+}
+
+function addAll(b: Builder, xs: SymbolicTensor[]): SymbolicTensor {
+  return xs.length === 1 ? xs[0]! : (tfl.layers.add({ name: b.name('add') }).apply(xs) as SymbolicTensor);
+}
+
+function isImage(x: SymbolicTensor): boolean {
+  return x.shape.length === 4;
+}
+
+function chainLayer(b: Builder, x: SymbolicTensor, layer: ChainLayer, index: number): SymbolicTensor {
+  const where = `layers[${index}]`;
+  const spatial = (): void => {
+    if (!isImage(x)) {
+      throw new SpecError([{ path: where, message: `${layer.type} needs an image input, but its input is flat (shape ${JSON.stringify(x.shape)})` }], 'network');
+    }
+  };
+  switch (layer.type) {
+    case 'maxpool':
+    case 'avgpool': {
+      spatial();
+      const k = layer.kernel ?? 2;
+      const cfg = { poolSize: k, strides: layer.stride ?? k, padding: 'same' as const, name: b.name(layer.type) };
+      return (layer.type === 'maxpool' ? tfl.layers.maxPooling2d(cfg) : tfl.layers.averagePooling2d(cfg)).apply(x) as SymbolicTensor;
+    }
+    case 'batchnorm':
+      return tfl.layers.batchNormalization({ name: b.name('bn') }).apply(x) as SymbolicTensor;
+    case 'dropout':
+      return tfl.layers.dropout({ rate: layer.dropout ?? 0.5, seed: b.seed(), name: b.name('dropout') }).apply(x) as SymbolicTensor;
+    case 'dense':
+    case 'conv2d':
+    case 'sepconv2d':
+      return weightedLayer(b, x, layer, where, spatial);
+  }
+}
+
+function weightedLayer(b: Builder, input: SymbolicTensor, layer: ChainLayer, where: string, spatial: () => void): SymbolicTensor {
+  const width = layer.width;
+  if (width === undefined || !Number.isInteger(width) || width < 1) {
+    throw new SpecError([{ path: `${where}.width`, message: `${layer.type} needs a positive integer width` }], 'network');
+  }
+  const bn = layer.batchNorm === true;
+  const activation = layer.activation ?? 'relu';
+  let x = input;
+  let y: SymbolicTensor;
+  if (layer.type === 'dense') {
+    x = flatten(b, x);
+    y = tfl.layers.dense({ units: width, useBias: !bn, kernelInitializer: b.init(), name: b.name('dense') }).apply(x) as SymbolicTensor;
+  } else {
+    spatial();
+    const common = { filters: width, kernelSize: layer.kernel ?? 3, strides: layer.stride ?? 1, padding: 'same' as const, useBias: !bn };
+    y = (layer.type === 'conv2d'
+      ? tfl.layers.conv2d({ ...common, kernelInitializer: b.init(), name: b.name('conv') })
+      : tfl.layers.separableConv2d({ ...common, depthwiseInitializer: b.init(), pointwiseInitializer: b.init(), name: b.name('sepconv') })
+    ).apply(x) as SymbolicTensor;
+  }
+  if (bn) y = tfl.layers.batchNormalization({ name: b.name('bn') }).apply(y) as SymbolicTensor;
+  y = activate(b, y, activation);
+  if (layer.skip === true) {
+    let shortcut = x;
+    const same = shortcut.shape.length === y.shape.length && shortcut.shape.every((d, i) => d === y.shape[i]);
+    if (!same) {
+      shortcut = (layer.type === 'dense'
+        ? tfl.layers.dense({ units: width, useBias: false, kernelInitializer: b.init(), name: b.name('proj') })
+        : tfl.layers.conv2d({ filters: width, kernelSize: 1, strides: layer.stride ?? 1, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('proj') })
+      ).apply(shortcut) as SymbolicTensor;
+    }
+    y = addAll(b, [y, shortcut]);
+  }
+  if ((layer.dropout ?? 0) > 0) {
+    y = tfl.layers.dropout({ rate: layer.dropout!, seed: b.seed(), name: b.name('dropout') }).apply(y) as SymbolicTensor;
+  }
+  return y;
+}
+
+function buildChain(b: Builder, net: ChainNetwork, input: SymbolicTensor): SymbolicTensor {
+  let x = input;
+  net.layers.forEach((layer, i) => {
+    x = chainLayer(b, x, layer, i);
+  });
+  return flatten(b, x);
+}
+
+/** NAS-Bench-201's ReLU → Conv → BN. */
+function reluConvBn(b: Builder, x: SymbolicTensor, channels: number, kernel: number, stride: number): SymbolicTensor {
+  const r = tfl.layers.activation({ activation: 'relu', name: b.name('relu') }).apply(x) as SymbolicTensor;
+  const c = tfl.layers.conv2d({ filters: channels, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('conv') }).apply(r) as SymbolicTensor;
+  return tfl.layers.batchNormalization({ name: b.name('bn') }).apply(c) as SymbolicTensor;
+}
+
+function cellOp(b: Builder, op: CellOp, x: SymbolicTensor, channels: number): SymbolicTensor | undefined {
+  switch (op) {
+    case 'none':
+      return undefined;
+    case 'skip_connect':
+      return x;
+    case 'nor_conv_1x1':
+      return reluConvBn(b, x, channels, 1, 1);
+    case 'nor_conv_3x3':
+      return reluConvBn(b, x, channels, 3, 1);
+    case 'avg_pool_3x3':
+      return tfl.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: b.name('avgpool') }).apply(x) as SymbolicTensor;
+  }
+}
+
+/** One cell: node j is the sum of op(i→j)(node i) over i < j; the cell's output is node 3. */
+function cell(b: Builder, ops: readonly CellOp[], x: SymbolicTensor, channels: number): SymbolicTensor {
+  const nodes: SymbolicTensor[] = [x];
+  for (let j = 1; j <= 3; j++) {
+    const terms: SymbolicTensor[] = [];
+    CELL_EDGES.forEach((edge, e) => {
+      const [to, from] = edge.split('<-').map(Number) as [number, number];
+      if (to !== j) return;
+      const out = cellOp(b, ops[e]!, nodes[from]!, channels);
+      if (out !== undefined) terms.push(out);
+    });
+    nodes.push(terms.length === 0 ? (new ZeroLayer({ name: b.name('zero') }).apply(x) as SymbolicTensor) : addAll(b, terms));
+  }
+  return nodes[3]!;
+}
+
+/** NAS-Bench-201's residual reduction block: channels × 2, resolution / 2. */
+function reduction(b: Builder, x: SymbolicTensor, channels: number): SymbolicTensor {
+  const a = reluConvBn(b, x, channels, 3, 2);
+  const main = reluConvBn(b, a, channels, 3, 1);
+  const pooled = tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same', name: b.name('avgpool') }).apply(x) as SymbolicTensor;
+  const short = tfl.layers.conv2d({ filters: channels, kernelSize: 1, useBias: false, kernelInitializer: b.init(), name: b.name('conv') }).apply(pooled) as SymbolicTensor;
+  return addAll(b, [main, short]);
+}
+
+function buildCell(b: Builder, net: CellNetwork, input: SymbolicTensor): SymbolicTensor {
+  if (!isImage(input)) {
+    throw new SpecError([{ path: 'space.kind', message: `a cell network needs image input, got shape ${JSON.stringify(input.shape)}` }], 'network');
+  }
+  if (net.ops.length !== CELL_EDGES.length) {
+    throw new SpecError([{ path: 'ops', message: `a cell has ${CELL_EDGES.length} edges, got ${net.ops.length} ops` }], 'network');
+  }
+  let channels = net.channels;
+  let x = tfl.layers.conv2d({ filters: channels, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('stem') }).apply(input) as SymbolicTensor;
+  x = tfl.layers.batchNormalization({ name: b.name('bn') }).apply(x) as SymbolicTensor;
+  for (let s = 0; s < net.stages; s++) {
+    if (s > 0) {
+      channels *= 2;
+      x = reduction(b, x, channels);
+    }
+    for (let i = 0; i < net.cellsPerStage; i++) x = cell(b, net.ops, x, channels);
+  }
+  x = tfl.layers.batchNormalization({ name: b.name('bn') }).apply(x) as SymbolicTensor;
+  x = tfl.layers.activation({ activation: 'relu', name: b.name('relu') }).apply(x) as SymbolicTensor;
+  return tfl.layers.globalAveragePooling2d({ name: b.name('gap') }).apply(x) as SymbolicTensor;
+}
+
+/** Builds the classifier for a network. Layer names are deterministic, so weights can be restored by name. */
+export function buildModel(net: Network, input: InputSpec, options: BuildOptions = {}): tfl.LayersModel {
+  const b = new Builder(options.seed ?? 0);
+  const x = tfl.input({ shape: [...input.shape], name: 'input' });
+  const features = net.kind === 'chain' ? buildChain(b, net, x) : buildCell(b, net, x);
+  const logits = tfl.layers.dense({ units: input.numClasses, kernelInitializer: b.init(), name: LOGITS_LAYER }).apply(features) as SymbolicTensor;
+  const probs = tfl.layers.activation({ activation: 'softmax', name: 'probs' }).apply(logits) as SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: probs, name: net.kind === 'chain' ? 'chain' : 'cell' });
+}
+
+/** A model sharing `model`'s layers (and weights) that outputs the logits instead of probabilities. */
+export function logitsModel(model: tfl.LayersModel): tfl.LayersModel {
+  const layer = model.getLayer(LOGITS_LAYER);
+  return tfl.model({ inputs: model.inputs, outputs: layer.output as SymbolicTensor });
+}
