@@ -21,7 +21,10 @@ export interface InputSpec {
 }
 
 export interface BuildOptions {
-  /** Seeds every initializer (and dropout); the same seed gives the same initial weights. */
+  /**
+   * Seeds every initializer: the same seed gives the same initial weights.
+   * Dropout masks are not seeded (a seeded tfjs dropout repeats one mask every step).
+   */
   readonly seed?: number;
 }
 
@@ -60,10 +63,6 @@ class Builder {
   init(): ReturnType<typeof tfl.initializers.glorotUniform> {
     return tfl.initializers.glorotUniform({ seed: this.rng.nextU32() % 2147483647 });
   }
-
-  seed(): number {
-    return this.rng.nextU32() % 2147483647;
-  }
 }
 
 function flatten(b: Builder, x: SymbolicTensor): SymbolicTensor {
@@ -101,7 +100,7 @@ function chainLayer(b: Builder, x: SymbolicTensor, layer: ChainLayer, index: num
     case 'batchnorm':
       return tfl.layers.batchNormalization({ name: b.name('bn') }).apply(x) as SymbolicTensor;
     case 'dropout':
-      return tfl.layers.dropout({ rate: layer.dropout ?? 0.5, seed: b.seed(), name: b.name('dropout') }).apply(x) as SymbolicTensor;
+      return tfl.layers.dropout({ rate: layer.dropout ?? 0.5, name: b.name('dropout') }).apply(x) as SymbolicTensor;
     case 'dense':
     case 'conv2d':
     case 'sepconv2d':
@@ -143,7 +142,7 @@ function weightedLayer(b: Builder, input: SymbolicTensor, layer: ChainLayer, whe
     y = addAll(b, [y, shortcut]);
   }
   if ((layer.dropout ?? 0) > 0) {
-    y = tfl.layers.dropout({ rate: layer.dropout!, seed: b.seed(), name: b.name('dropout') }).apply(y) as SymbolicTensor;
+    y = tfl.layers.dropout({ rate: layer.dropout!, name: b.name('dropout') }).apply(y) as SymbolicTensor;
   }
   return y;
 }

@@ -1,0 +1,283 @@
+/**
+ * Trains one trial: one frozen architecture at one fidelity (epochs, data
+ * fraction). Seeded; reports every epoch to a sink; checkpoints every epoch
+ * (and when interrupted) and resumes from the last checkpoint; stops with a
+ * FAILED result on a NaN/Inf loss or a model too large for the memory limit;
+ * exports the trained model through the artifact store.
+ *
+ * The loop is written out rather than calling `model.fit`: data stays on the
+ * backend as one tensor and batches are gathered there, the per-step work is
+ * one `optimizer.minimize`, and the loss is read back only every
+ * `checkEvery` steps (see docs/training-performance.md).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { NasError } from '../errors.js';
+import { Rng } from '../rng.js';
+import type { Network } from '../space/network.js';
+import type { BackendInfo } from '../backend/index.js';
+import { permutation, type DataSplits, type Dataset } from '../data/dataset.js';
+import { loadData, type DataSpec } from '../data/sources.js';
+import { buildModel, logitsModel } from '../model/build.js';
+import { measureLatency, modelCost, trainingBytes, type ModelCost } from '../model/cost.js';
+import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type TrainingPosition } from './checkpoint.js';
+import { exportModel } from './export.js';
+import type { ArtifactStore, Metrics, ReportSink } from './ports.js';
+
+/** One trial, as the trainer receives it. */
+export interface TrialSpec {
+  readonly id: string;
+  readonly network: Network;
+  /** Data source, validation share, data fraction (fidelity) and split seed. */
+  readonly data: DataSpec;
+  /** Fidelity: epochs to train in total (a resumed trial counts the epochs already done). */
+  readonly epochs: number;
+  /** Seeds the initial weights and the batch order. */
+  readonly seed: number;
+  /** The trial fails when the estimated training memory exceeds this (default 4 GiB). */
+  readonly maxMemoryBytes?: number;
+  /** Also measure test accuracy (for the final leaderboard; the search never sees it). */
+  readonly evaluateTest?: boolean;
+}
+
+export type TrialStatus = 'COMPLETED' | 'FAILED' | 'INTERRUPTED';
+
+export interface TrialResult {
+  readonly id: string;
+  readonly status: TrialStatus;
+  /** Why a trial FAILED: `nan_loss`, `too_large`, or an error message. */
+  readonly reason?: string;
+  readonly epochsCompleted: number;
+  /** Final metrics: the last epoch's, plus params, flops, latency_ms, test_accuracy, peak_rss_bytes, train_seconds. */
+  readonly metrics: Metrics;
+  readonly backend: string;
+  /** Key of the exported `model.json`, when COMPLETED. */
+  readonly modelKey?: string;
+}
+
+export interface TrainerEnv {
+  readonly sink: ReportSink;
+  readonly store: ArtifactStore;
+  /** Backend that is initialised (see `initBackend`); recorded with the result. */
+  readonly backend: BackendInfo;
+  /** Preloaded data (saves reloading between trials); otherwise `trial.data` is loaded. */
+  readonly data?: DataSplits;
+  /** Aborting checkpoints at the next batch boundary and returns INTERRUPTED. */
+  readonly signal?: AbortSignal;
+  /** Read the loss back every this many steps to catch NaN early (default 50). */
+  readonly checkEvery?: number;
+}
+
+/** A trial stopped for a reason that retrying will not fix. */
+export class TrialFailedError extends NasError {
+  override readonly name = 'TrialFailedError';
+  constructor(readonly reason: 'nan_loss' | 'too_large', message: string) {
+    super(message);
+  }
+}
+
+export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
+
+/** Artifact keys of a trial. */
+export const trialKeys = (id: string) => ({
+  checkpoint: `trials/${id}/checkpoint.bin`,
+  model: `trials/${id}/model`,
+  result: `trials/${id}/result.json`,
+});
+
+function makeOptimizer(net: Network): tf.Optimizer {
+  const { optimizer, learningRate } = net.training;
+  switch (optimizer) {
+    case 'adam':
+      return tf.train.adam(learningRate);
+    case 'sgd':
+      return tf.train.momentum(learningRate, 0.9);
+    case 'rmsprop':
+      return tf.train.rmsprop(learningRate);
+  }
+}
+
+interface DeviceData {
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor1D;
+  readonly size: number;
+}
+
+function toDevice(ds: Dataset): DeviceData {
+  return { x: tf.tensor(ds.x, [ds.size, ...ds.shape]), y: tf.tensor1d(ds.y, 'int32'), size: ds.size };
+}
+
+/** Loss and accuracy of a split, evaluated in batches. */
+function evaluate(net: tfl.LayersModel, data: DeviceData, numClasses: number, batch = 512): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < data.size; start += batch) {
+    const n = Math.min(batch, data.size - start);
+    const [l, c] = tf.tidy(() => {
+      const xb = tf.slice(data.x, start, n);
+      const yb = tf.slice(data.y, start, n);
+      const logits = net.predict(xb) as tf.Tensor2D;
+      const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(yb, numClasses), logits, undefined, undefined, tf.Reduction.SUM);
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'));
+      return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: lossSum / data.size, accuracy: correct / data.size };
+}
+
+function l2Penalty(model: tfl.LayersModel, weightDecay: number): tf.Scalar | undefined {
+  if (weightDecay <= 0) return undefined;
+  const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
+  if (kernels.length === 0) return undefined;
+  return tf.mul(0.5 * weightDecay, tf.addN(kernels.map((w) => tf.sum(tf.square(w.read()))))) as tf.Scalar;
+}
+
+function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/**
+ * Trains a trial to `trial.epochs` epochs, resuming from its checkpoint when
+ * one exists. Never throws for a failing architecture: NaN loss and
+ * too-large models come back as FAILED results. Every tensor it creates is
+ * disposed before it returns.
+ */
+export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<TrialResult> {
+  const keys = trialKeys(trial.id);
+  const splits = env.data ?? loadData(trial.data);
+  const numClasses = splits.train.numClasses;
+  const net = trial.network;
+  const batchSize = net.training.batchSize;
+  const base = { id: trial.id, backend: env.backend.name };
+
+  const model = buildModel(net, { shape: splits.train.shape, numClasses }, { seed: trial.seed });
+  const logits = logitsModel(model);
+  const cost: ModelCost = modelCost(model);
+  const costMetrics = { params: cost.params, flops: cost.flops };
+  const optimizer = makeOptimizer(net);
+  let train: DeviceData | undefined;
+  let validation: DeviceData | undefined;
+  try {
+    const limit = trial.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+    const need = trainingBytes(cost, batchSize);
+    if (need > limit) {
+      const reason = `too_large: training needs an estimated ${(need / 2 ** 20).toFixed(0)} MiB at batch ${batchSize}, the limit is ${(limit / 2 ** 20).toFixed(0)} MiB`;
+      return { ...base, status: 'FAILED', reason, epochsCompleted: 0, metrics: { ...costMetrics, peak_rss_bytes: peakRss() } };
+    }
+
+    let pos: TrainingPosition = { epoch: 0, step: 0, lossSum: 0, correct: 0, seen: 0, trainSeconds: 0 };
+    const saved = await env.store.get(keys.checkpoint);
+    if (saved !== undefined) {
+      const cp = decodeCheckpoint(saved);
+      try {
+        await restoreCheckpoint(cp, model, optimizer);
+      } finally {
+        tf.dispose(cp.modelWeights);
+        tf.dispose(cp.optimizerWeights.map((w) => w.tensor));
+      }
+      pos = cp.position;
+    }
+
+    train = toDevice(splits.train);
+    validation = toDevice(splits.validation);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const checkEvery = env.checkEvery ?? 50;
+    const steps = Math.ceil(train.size / batchSize);
+    let last: Metrics = {};
+
+    const checkpoint = async (p: TrainingPosition): Promise<void> => {
+      await env.store.put(keys.checkpoint, await encodeCheckpoint(model, optimizer, p));
+    };
+
+    for (let epoch = pos.epoch; epoch < trial.epochs; epoch++) {
+      // The batch order depends only on (seed, epoch), so a resumed epoch replays the same batches.
+      const order = permutation(train.size, Rng.seeded(trial.seed * 7919 + epoch));
+      const t0 = performance.now();
+      let lossSum = tf.scalar(pos.step > 0 ? pos.lossSum : 0);
+      let correct = tf.scalar(pos.step > 0 ? pos.correct : 0);
+      let seen = pos.step > 0 ? pos.seen : 0;
+      const readSums = (): [number, number] => [lossSum.dataSync()[0]!, correct.dataSync()[0]!];
+      for (let step = pos.step; step < steps; step++) {
+        if (env.signal?.aborted === true) {
+          const [l, c] = readSums();
+          tf.dispose([lossSum, correct]);
+          const trainSeconds = pos.trainSeconds + (performance.now() - t0) / 1000;
+          await checkpoint({ epoch, step, lossSum: l, correct: c, seen, trainSeconds });
+          return { ...base, status: 'INTERRUPTED', reason: 'interrupted', epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss() } };
+        }
+        const n = Math.min(batchSize, train.size - step * batchSize);
+        const [newLoss, newCorrect] = tf.tidy(() => {
+          const idx = tf.tensor1d(order.subarray(step * batchSize, step * batchSize + n), 'int32');
+          const xb = tf.gather(train!.x, idx);
+          const yb = tf.gather(train!.y, idx);
+          let hits: tf.Scalar | undefined;
+          const loss = optimizer.minimize(() => {
+            const out = logits.apply(xb, { training: true }) as tf.Tensor2D;
+            hits = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(out, 1), yb), 'float32')));
+            const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(yb, numClasses), out) as tf.Scalar;
+            const penalty = l2Penalty(model, net.training.weightDecay);
+            return penalty === undefined ? ce : tf.add(ce, penalty);
+          }, true, vars)!;
+          const sums = [tf.add(lossSum, tf.mul(loss, n)), tf.add(correct, hits!)];
+          hits!.dispose();
+          return sums;
+        });
+        tf.dispose([lossSum, correct]);
+        lossSum = newLoss as tf.Scalar;
+        correct = newCorrect as tf.Scalar;
+        seen += n;
+        if ((step + 1) % checkEvery === 0 || step === steps - 1) {
+          const [l] = readSums();
+          if (!Number.isFinite(l)) {
+            tf.dispose([lossSum, correct]);
+            return { ...base, status: 'FAILED', reason: `nan_loss: the training loss became ${l} in epoch ${epoch + 1}, step ${step + 1}`, epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss() } };
+          }
+        }
+      }
+      const [l, c] = readSums();
+      tf.dispose([lossSum, correct]);
+      const epochSeconds = (performance.now() - t0) / 1000;
+      const val = evaluate(logits, validation, numClasses);
+      const trainSeconds = pos.trainSeconds + epochSeconds;
+      last = {
+        loss: l / seen,
+        accuracy: c / seen,
+        val_loss: val.loss,
+        val_accuracy: val.accuracy,
+        epoch_seconds: epochSeconds,
+        samples_per_sec: (seen - (pos.step > 0 ? pos.seen : 0)) / epochSeconds,
+        train_seconds: trainSeconds,
+      };
+      pos = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, seen: 0, trainSeconds };
+      await checkpoint(pos);
+      await env.sink.report({ epoch: epoch + 1, metrics: last });
+    }
+
+    const final: Record<string, number> = { ...last, ...costMetrics, latency_ms: measureLatency(model), train_seconds: pos.trainSeconds };
+    if (trial.evaluateTest === true && splits.test !== undefined) {
+      const test = toDevice(splits.test);
+      try {
+        const r = evaluate(logits, test, numClasses);
+        final['test_loss'] = r.loss;
+        final['test_accuracy'] = r.accuracy;
+      } finally {
+        tf.dispose([test.x, test.y]);
+      }
+    }
+    final['peak_rss_bytes'] = peakRss();
+    const modelKey = await exportModel(model, env.store, keys.model, {
+      trial: trial.id,
+      classes: numClasses,
+      inputShape: [...splits.train.shape],
+      backend: env.backend.name,
+    } as Record<string, unknown>);
+    return { ...base, status: 'COMPLETED', epochsCompleted: pos.epoch, metrics: final, modelKey };
+  } finally {
+    if (train !== undefined) tf.dispose([train.x, train.y]);
+    if (validation !== undefined) tf.dispose([validation.x, validation.y]);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
