@@ -48,9 +48,60 @@ export class ZeroLayer extends tfl.layers.Layer {
 }
 tf.serialization.registerClass(ZeroLayer);
 
+type LayerArgs = Record<string, unknown>;
+interface WeightedInternals {
+  kernel: { read(): tf.Tensor };
+  bias: { read(): tf.Tensor } | null;
+  activation: { apply(t: tf.Tensor): tf.Tensor } | null;
+  strides: number[];
+  padding: 'same' | 'valid';
+}
+type LayerClass = new (args: LayerArgs) => tfl.layers.Layer;
+
+const DenseClass = Object.getPrototypeOf(tfl.layers.dense({ units: 1 })).constructor as LayerClass;
+const Conv2DClass = Object.getPrototypeOf(tfl.layers.conv2d({ filters: 1, kernelSize: 1 })).constructor as LayerClass;
+
+function single(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return Array.isArray(inputs) ? inputs[0]! : inputs;
+}
+
+/*
+ * Why the first weighted layer is built from these: tfjs-layers runs Dense and
+ * Conv2D through the fused matMul/conv2d ops, whose gradient (a customGrad)
+ * computes the gradient of every input eagerly, including that of the model's
+ * input, which nothing needs. For an MLP at batch 256 that unused product was
+ * a quarter of the step. The unfused ops' gradients are computed only where
+ * they lead to a weight. Both classes serialise as the standard `Dense` /
+ * `Conv2D` (same class name, same config), so exported models load anywhere.
+ */
+class InputDense extends DenseClass {
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const self = this as unknown as WeightedInternals;
+      let y = tf.matMul(single(inputs) as tf.Tensor2D, self.kernel.read() as tf.Tensor2D) as tf.Tensor;
+      if (self.bias !== null) y = tf.add(y, self.bias.read());
+      return self.activation === null ? y : self.activation.apply(y);
+    });
+  }
+}
+
+class InputConv2D extends Conv2DClass {
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const self = this as unknown as WeightedInternals;
+      const strides = self.strides as [number, number];
+      let y = tf.conv2d(single(inputs) as tf.Tensor4D, self.kernel.read() as tf.Tensor4D, strides, self.padding) as tf.Tensor;
+      if (self.bias !== null) y = tf.add(y, self.bias.read());
+      return self.activation === null ? y : self.activation.apply(y);
+    });
+  }
+}
+
 class Builder {
   private readonly rng: Rng;
   private count = 0;
+  /** The model input and what only reshapes it: a layer reading one of these needs no input gradient. */
+  readonly inputLike = new Set<SymbolicTensor>();
   constructor(seed: number) {
     this.rng = Rng.seeded(seed);
   }
@@ -66,7 +117,10 @@ class Builder {
 }
 
 function flatten(b: Builder, x: SymbolicTensor): SymbolicTensor {
-  return x.shape.length > 2 ? (tfl.layers.flatten({ name: b.name('flatten') }).apply(x) as SymbolicTensor) : x;
+  if (x.shape.length <= 2) return x;
+  const y = tfl.layers.flatten({ name: b.name('flatten') }).apply(x) as SymbolicTensor;
+  if (b.inputLike.has(x)) b.inputLike.add(y);
+  return y;
 }
 
 function activate(b: Builder, x: SymbolicTensor, activation: Activation): SymbolicTensor {
@@ -119,12 +173,14 @@ function weightedLayer(b: Builder, input: SymbolicTensor, layer: ChainLayer, whe
   let y: SymbolicTensor;
   if (layer.type === 'dense') {
     x = flatten(b, x);
-    y = tfl.layers.dense({ units: width, useBias: !bn, kernelInitializer: b.init(), name: b.name('dense') }).apply(x) as SymbolicTensor;
+    const args = { units: width, useBias: !bn, kernelInitializer: b.init(), name: b.name('dense') };
+    y = (b.inputLike.has(x) ? new InputDense(args) : tfl.layers.dense(args)).apply(x) as SymbolicTensor;
   } else {
     spatial();
     const common = { filters: width, kernelSize: layer.kernel ?? 3, strides: layer.stride ?? 1, padding: 'same' as const, useBias: !bn };
+    const convArgs = { ...common, kernelInitializer: b.init(), name: b.name('conv') };
     y = (layer.type === 'conv2d'
-      ? tfl.layers.conv2d({ ...common, kernelInitializer: b.init(), name: b.name('conv') })
+      ? b.inputLike.has(x) ? new InputConv2D(convArgs) : tfl.layers.conv2d(convArgs)
       : tfl.layers.separableConv2d({ ...common, depthwiseInitializer: b.init(), pointwiseInitializer: b.init(), name: b.name('sepconv') })
     ).apply(x) as SymbolicTensor;
   }
@@ -210,7 +266,7 @@ function buildCell(b: Builder, net: CellNetwork, input: SymbolicTensor): Symboli
     throw new SpecError([{ path: 'ops', message: `a cell has ${CELL_EDGES.length} edges, got ${net.ops.length} ops` }], 'network');
   }
   let channels = net.channels;
-  let x = tfl.layers.conv2d({ filters: channels, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('stem') }).apply(input) as SymbolicTensor;
+  let x = new InputConv2D({ filters: channels, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('stem') }).apply(input) as SymbolicTensor;
   x = tfl.layers.batchNormalization({ name: b.name('bn') }).apply(x) as SymbolicTensor;
   for (let s = 0; s < net.stages; s++) {
     if (s > 0) {
@@ -228,6 +284,7 @@ function buildCell(b: Builder, net: CellNetwork, input: SymbolicTensor): Symboli
 export function buildModel(net: Network, input: InputSpec, options: BuildOptions = {}): tfl.LayersModel {
   const b = new Builder(options.seed ?? 0);
   const x = tfl.input({ shape: [...input.shape], name: 'input' });
+  b.inputLike.add(x);
   const features = net.kind === 'chain' ? buildChain(b, net, x) : buildCell(b, net, x);
   const logits = tfl.layers.dense({ units: input.numClasses, kernelInitializer: b.init(), name: LOGITS_LAYER }).apply(features) as SymbolicTensor;
   const probs = tfl.layers.activation({ activation: 'softmax', name: 'probs' }).apply(logits) as SymbolicTensor;

@@ -22,6 +22,7 @@ import { buildModel, logitsModel } from '../model/build.js';
 import { measureLatency, modelCost, trainingBytes, type ModelCost } from '../model/cost.js';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type TrainingPosition } from './checkpoint.js';
 import { exportModel } from './export.js';
+import { makeOptimizer, stepContext, trainStep } from './step.js';
 import type { ArtifactStore, Metrics, ReportSink } from './ports.js';
 
 /** One trial, as the trainer receives it. */
@@ -85,18 +86,6 @@ export const trialKeys = (id: string) => ({
   result: `trials/${id}/result.json`,
 });
 
-function makeOptimizer(net: Network): tf.Optimizer {
-  const { optimizer, learningRate } = net.training;
-  switch (optimizer) {
-    case 'adam':
-      return tf.train.adam(learningRate);
-    case 'sgd':
-      return tf.train.momentum(learningRate, 0.9);
-    case 'rmsprop':
-      return tf.train.rmsprop(learningRate);
-  }
-}
-
 interface DeviceData {
   readonly x: tf.Tensor;
   readonly y: tf.Tensor1D;
@@ -125,13 +114,6 @@ function evaluate(net: tfl.LayersModel, data: DeviceData, numClasses: number, ba
     correct += c;
   }
   return { loss: lossSum / data.size, accuracy: correct / data.size };
-}
-
-function l2Penalty(model: tfl.LayersModel, weightDecay: number): tf.Scalar | undefined {
-  if (weightDecay <= 0) return undefined;
-  const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
-  if (kernels.length === 0) return undefined;
-  return tf.mul(0.5 * weightDecay, tf.addN(kernels.map((w) => tf.sum(tf.square(w.read()))))) as tf.Scalar;
 }
 
 function peakRss(): number {
@@ -182,7 +164,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
 
     train = toDevice(splits.train);
     validation = toDevice(splits.validation);
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const ctx = stepContext(model, logits, optimizer, numClasses, net.training.weightDecay);
     const checkEvery = env.checkEvery ?? 50;
     const steps = Math.ceil(train.size / batchSize);
     let last: Metrics = {};
@@ -210,19 +192,8 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
         const n = Math.min(batchSize, train.size - step * batchSize);
         const [newLoss, newCorrect] = tf.tidy(() => {
           const idx = tf.tensor1d(order.subarray(step * batchSize, step * batchSize + n), 'int32');
-          const xb = tf.gather(train!.x, idx);
-          const yb = tf.gather(train!.y, idx);
-          let hits: tf.Scalar | undefined;
-          const loss = optimizer.minimize(() => {
-            const out = logits.apply(xb, { training: true }) as tf.Tensor2D;
-            hits = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(out, 1), yb), 'float32')));
-            const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(yb, numClasses), out) as tf.Scalar;
-            const penalty = l2Penalty(model, net.training.weightDecay);
-            return penalty === undefined ? ce : tf.add(ce, penalty);
-          }, true, vars)!;
-          const sums = [tf.add(lossSum, tf.mul(loss, n)), tf.add(correct, hits!)];
-          hits!.dispose();
-          return sums;
+          const { loss, hits } = trainStep(ctx, tf.gather(train!.x, idx), tf.gather(train!.y, idx));
+          return [tf.add(lossSum, tf.mul(loss, n)), tf.add(correct, hits)];
         });
         tf.dispose([lossSum, correct]);
         lossSum = newLoss as tf.Scalar;

@@ -48,6 +48,14 @@ async function expectSameGradients(shapes: number[][], f: (...xs: tf.Tensor[]) =
   }
 }
 
+async function outputOn(backend: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<number[]> {
+  await tf.setBackend(backend);
+  const t = f();
+  const v = Array.from(await t.data());
+  t.dispose();
+  return v;
+}
+
 beforeAll(async () => {
   const info = await initBackend('wasm');
   expect(info.name).toBe('wasm');
@@ -90,6 +98,30 @@ describe('wasm training kernels agree with the cpu backend', () => {
 
   it('batched matMul with transposes', async () => {
     await expectSameGradients([[2, 7, 5], [2, 3, 7]], (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, true, true));
+  });
+
+  it.each([[[1, 1, 1, 4], [2, 3, 5, 1]], [[2, 3], [3, 2]], [[3, 1, 2], [1, 4, 1]], [[5], [1]]])('tile %j by %j matches the cpu backend', async (shape, reps) => {
+    const make = (): tf.Tensor => tf.tile(tf.tensor(values(shape.reduce((a, b) => a * b, 1), 3), shape), reps);
+    expect(await outputOn('wasm', make)).toEqual(await outputOn('cpu', make));
+    const ints = (): tf.Tensor => tf.tile(tf.tensor([[1, 2], [3, 4]], undefined, 'int32'), [2, 3]);
+    expect(await outputOn('wasm', ints)).toEqual(await outputOn('cpu', ints));
+  });
+
+  it('gather along axis 0 (and other axes) matches the cpu backend and rejects bad indices', async () => {
+    const x = (): tf.Tensor => tf.tensor(values(5 * 3 * 2, 4), [5, 3, 2]);
+    const rows = (): tf.Tensor => tf.gather(x(), tf.tensor1d([4, 0, 4, 2], 'int32'));
+    expect(await outputOn('wasm', rows)).toEqual(await outputOn('cpu', rows));
+    const cols = (): tf.Tensor => tf.gather(x(), tf.tensor1d([2, 0], 'int32'), 1);
+    expect(await outputOn('wasm', cols)).toEqual(await outputOn('cpu', cols));
+    await tf.setBackend('wasm');
+    expect(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([3], 'int32'))).toThrow(/not in \[0, 2\]/);
+  });
+
+  it('batch norm gradients (which tile statistics) match the cpu backend', async () => {
+    await expectSameGradients([[2, 5, 5, 3], [3], [3]], (x, scale, offset) => {
+      const m = tf.moments(x, [0, 1, 2]);
+      return tf.batchNorm(x as tf.Tensor4D, m.mean, m.variance, offset as tf.Tensor1D, scale as tf.Tensor1D, 1e-3);
+    });
   });
 
   it('leaves no tensor or backend buffer behind', async () => {
