@@ -133,9 +133,11 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  if (sh === 1 && sw === 1) {
+  if (sh === 1 && sw === 1 && cin > 1) {
     // Stride 1 is itself a convolution: with the batch as channels and the
-    // input channels as batch, dy is the filter and the output is dW.
+    // input channels as batch, dy is the filter and the output is dW. (With a
+    // single input channel the patch copy below is cheaper: measured 4.6 ms
+    // against 6.4 ms for 64 MNIST images and 16 filters.)
     const xT = run('Transpose', { x }, backend, { perm: [3, 1, 2, 0] });
     const dyT = run('Transpose', { x: dy }, backend, { perm: [1, 2, 0, 3] });
     const r = conv2dStride1(backend, xT, dyT, [top, info.padInfo.bottom, left, info.padInfo.right]);
@@ -162,6 +164,16 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
               continue;
             }
             const rowBase = (b * h + iy) * w;
+            if (cin === 1 && sw === 1) {
+              // One contiguous run of the input row, zeros where the window hangs over an edge.
+              const z0 = Math.min(ow, Math.max(0, left - j));
+              const z1 = Math.min(ow, w + left - j);
+              if (z0 > 0) pt.fill(0, o, o + z0);
+              if (z1 > z0) pt.set(xs.subarray(rowBase + z0 - left + j, rowBase + z1 - left + j), o + z0);
+              if (z1 < ow) pt.fill(0, o + Math.max(z0, z1), o + ow);
+              o += ow;
+              continue;
+            }
             for (let z = 0; z < ow; z++) {
               const ix = z * sw - left + j;
               pt[o++] = ix < 0 || ix >= w ? 0 : xs[(rowBase + ix) * cin + c]!;
@@ -399,6 +411,64 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
 }
 
 
+/**
+ * Average-pool gradient: each output's dy, divided by the filter area (the cpu
+ * backend's convention, padding included), goes to every input in its window.
+ * The backend's kernel took ≈10 ms for a 64×28×28×8 activation.
+ */
+function avgPoolGrad(args: KernelArgs): TensorInfo {
+  const { backend, attrs } = args;
+  const dy = input(args, 'dy');
+  const x = input(args, 'input');
+  const info = backend_util.computePool2DInfo(
+    shape4(x.shape), attrs['filterSize'] as [number, number], attrs['strides'] as [number, number], 1,
+    attrs['pad'] as Pad, attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ch, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const scale = 1 / (kh * kw);
+  const padT = kh - 1 - top;
+  const padB = kh - 1 - info.padInfo.bottom;
+  const padL = kw - 1 - left;
+  const padR = kw - 1 - info.padInfo.right;
+  if (sh === 1 && sw === 1 && Math.min(padT, padB, padL, padR) >= 0) {
+    // Stride 1: spreading dy over each window is a box-filter correlation of dy,
+    // which XNNPACK's depthwise convolution runs far faster than a JS loop.
+    const box = backend.makeOutput([kh, kw, ch, 1], 'float32');
+    (backend.typedArrayFromHeap(box) as Float32Array).fill(scale);
+    const dx = run('DepthwiseConv2dNative', { x: dy, filter: box }, backend, {
+      strides: [1, 1], dilations: [1, 1], dimRoundingMode: null,
+      pad: [[0, 0], [padT, padB], [padL, padR], [0, 0]],
+    } as unknown as NamedAttrMap);
+    backend.disposeData(box.dataId);
+    return dx;
+  }
+  const out = backend.makeOutput([...x.shape], 'float32');
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  const dys = backend.typedArrayFromHeap(dy) as Float32Array;
+  dx.fill(0);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      const y0 = Math.max(0, y * sh - top);
+      const y1 = Math.min(h, y * sh - top + kh);
+      for (let z = 0; z < ow; z++) {
+        const x0 = Math.max(0, z * sw - left);
+        const x1 = Math.min(w, z * sw - left + kw);
+        const dyBase = ((b * oh + y) * ow + z) * ch;
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) {
+            const base = ((b * h + iy) * w + ix) * ch;
+            for (let c = 0; c < ch; c++) dx[base + c] = dx[base + c]! + dys[dyBase + c]! * scale;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** The backend's own kernels that the replacements below fall back to outside their fast paths. */
 const originals = new Map<string, KernelFunc>();
 
@@ -453,9 +523,8 @@ function tile(args: KernelArgs): TensorInfo {
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
   if (src.length === 0) return out;
-  // Work in a scratch copy whose first `cur` elements hold the tensor tiled on axes > k.
-  const scratch = dst.constructor === Float32Array ? new Float32Array(dst.length) : new Int32Array(dst.length);
-  scratch.set(src as ArrayLike<number>);
+  // In place in the output: its first elements hold the tensor tiled on the axes after k.
+  dst.set(src as ArrayLike<number>);
   let inner = 1;
   for (let k = shape.length - 1; k >= 0; k--) {
     const block = shape[k]! * inner;
@@ -466,12 +535,11 @@ function tile(args: KernelArgs): TensorInfo {
       // Back to front, so a source block is read before anything overwrites it.
       for (let o = outer - 1; o >= 0; o--) {
         const from = o * block;
-        for (let q = r - 1; q >= 0; q--) scratch.copyWithin((o * r + q) * block, from, from + block);
+        for (let q = r - 1; q >= 0; q--) dst.copyWithin((o * r + q) * block, from, from + block);
       }
     }
     inner = block * r;
   }
-  dst.set(scratch as ArrayLike<number> as Float32Array);
   return out;
 }
 
@@ -485,6 +553,7 @@ const kernels: Array<[string, (args: KernelArgs) => TensorInfo]> = [
 const overrides: Array<[string, (args: KernelArgs) => TensorInfo]> = [
   ['Conv2DBackpropInput', conv2DBackpropInput],
   ['MaxPoolGrad', maxPoolGrad],
+  ['AvgPoolGrad', avgPoolGrad],
   ['GatherV2', gatherV2],
   ['Tile', tile],
 ];

@@ -70,8 +70,8 @@ describe('wasm training kernels agree with the cpu backend', () => {
       tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad));
   });
 
-  it('conv2d on a single input channel (the first layer of an image model)', async () => {
-    await expectSameGradients([[3, 12, 12, 1], [3, 3, 1, 8]], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'));
+  it.each(convCases)('conv2d on a single input channel (the first layer of an image model), kernel %i stride %i padding %s', async (k, stride, pad) => {
+    await expectSameGradients([[3, 12, 12, 1], [k, k, 1, 8]], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad));
   });
 
   it.each(convCases)('depthwise kernel %i stride %i padding %s, multiplier 2', async (k, stride, pad) => {
@@ -90,6 +90,10 @@ describe('wasm training kernels agree with the cpu backend', () => {
 
   it.each([[2, 2, 'valid'], [3, 2, 'same'], [3, 1, 'same']] as const)('max pool %i stride %i padding %s', async (k, s, pad) => {
     await expectSameGradients([[2, 9, 9, 3]], (x) => tf.maxPool(x as tf.Tensor4D, k, s, pad));
+  });
+
+  it.each([[3, 1, 'same'], [3, 1, 'valid'], [2, 2, 'valid'], [3, 2, 'same']] as const)('average pool %i stride %i padding %s', async (k, s, pad) => {
+    await expectSameGradients([[2, 9, 9, 3]], (x) => tf.avgPool(x as tf.Tensor4D, k, s, pad));
   });
 
   it.each([[false, false], [true, false], [false, true], [true, true]])('matMul transposeA=%s transposeB=%s', async (ta, tb) => {
