@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,7 +12,7 @@ import { decodeCheckpoint } from '../../../shared/train/checkpoint.js';
 import { loadExportedModel } from '../../../shared/train/export.js';
 import { FsArtifactStore, MemoryArtifactStore, MemoryReportSink } from '../../../shared/train/ports.js';
 import { trainTrial, trialKeys, type TrialSpec } from '../../../shared/train/trainer.js';
-import { DEFAULT_TRAINING, type ChainNetwork } from '../../../shared/space/network.js';
+import { DEFAULT_TRAINING, type ChainNetwork, type Network } from '../../../shared/space/network.js';
 
 let backend: BackendInfo;
 let mnist: DataSplits;
@@ -77,6 +77,33 @@ describe('trainTrial on real MNIST', () => {
     const r = await trainTrial(trial({ id: 'cnn', network: cnn, epochs: 1 }), { sink: new MemoryReportSink(), store: new MemoryArtifactStore(), backend, data: small });
     expect(r.status).toBe('COMPLETED');
     expect(r.metrics['val_accuracy']).toBeGreaterThan(0.6);
+  }, 60_000);
+});
+
+describe('other networks and data', () => {
+  it('a NAS-Bench-201 cell network trains on MNIST images', async () => {
+    const net: Network = { kind: 'cell', ops: ['nor_conv_3x3', 'skip_connect', 'nor_conv_1x1', 'avg_pool_3x3', 'none', 'nor_conv_3x3'], channels: 4, cellsPerStage: 1, stages: 2, training: { ...DEFAULT_TRAINING, batchSize: 32, learningRate: 0.01 } };
+    const data: DataSplits = { name: 'tiny', train: take(small.train, range(1200)), validation: take(small.validation, range(400)) };
+    const r = await trainTrial(trial({ id: 'cell', network: net, epochs: 2 }), { sink: new MemoryReportSink(), store: new MemoryArtifactStore(), backend, data });
+    expect(r.status).toBe('COMPLETED');
+    expect(r.metrics['val_accuracy']).toBeGreaterThan(0.3);
+  }, 60_000);
+
+  it('an MLP trains on a user CSV, standardised with training statistics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nasflow-csv-'));
+    const rows = ['x1,x2,noise,label'];
+    for (let i = 0; i < 600; i++) {
+      // Two blobs far from the origin: unstandardised they would train poorly at this learning rate.
+      const c = i % 2;
+      const a = 1000 + (c === 0 ? -3 : 3) + ((i * 7919) % 100) / 50;
+      const b = 500 + (c === 0 ? 2 : -2) + ((i * 104729) % 100) / 50;
+      rows.push(`${a},${b},${(i * 31) % 17},${c === 0 ? 'no' : 'yes'}`);
+    }
+    writeFileSync(join(dir, 'blobs.csv'), rows.join('\n'));
+    const net: ChainNetwork = { kind: 'chain', layers: [{ type: 'dense', width: 16 }], training: { ...DEFAULT_TRAINING, batchSize: 32, learningRate: 0.01 } };
+    const r = await trainTrial(trial({ id: 'csv', network: net, epochs: 3, data: { source: 'csv', path: join(dir, 'blobs.csv'), validation: 0.2, seed: 1 } }), { sink: new MemoryReportSink(), store: new MemoryArtifactStore(), backend });
+    expect(r.status).toBe('COMPLETED');
+    expect(r.metrics['val_accuracy']).toBeGreaterThan(0.95);
   }, 60_000);
 });
 
