@@ -105,6 +105,79 @@ class InputConv2D extends Conv2DClass {
   }
 }
 
+const BatchNormClass = Object.getPrototypeOf(tfl.layers.batchNormalization({})).constructor as LayerClass;
+
+interface BatchNormInternals {
+  gamma: { read(): tf.Tensor } | null;
+  beta: { read(): tf.Tensor } | null;
+  movingMean: { read(): tf.Tensor; write(t: tf.Tensor): void };
+  movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
+  momentum: number;
+  epsilon: number;
+  axis: number;
+}
+
+/**
+ * Batch normalisation in training mode as one op with a hand-written
+ * gradient: dx = γ·σ⁻¹/n · (n·dy − Σdy − x̂·Σ(dy·x̂)). tfjs composes it from
+ * `moments` and `batchNorm`, whose gradients tile the statistics to the full
+ * activation shape and take ≈25 full-size kernels; batch norm was ≈40 % of a
+ * NAS-Bench-201 step (docs/training-performance.md). Channels-last only;
+ * inference and serialisation are the standard `BatchNormalization`'s.
+ */
+class TrainingBatchNorm extends BatchNormClass {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+    const self = this as unknown as BatchNormInternals;
+    const x = single(inputs);
+    const rank = x.shape.length;
+    const { gamma, beta } = self;
+    if (kwargs['training'] !== true || gamma === null || beta === null || (self.axis !== -1 && self.axis !== rank - 1)) {
+      return super.call(inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const axes = [...Array(rank - 1).keys()];
+      const n = x.size / x.shape[rank - 1]!;
+      let mean: tf.Tensor | undefined;
+      let variance: tf.Tensor | undefined;
+      const bn = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+        const [xi, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+        mean = tf.keep(tf.mean(xi, axes));
+        const centred = tf.sub(xi, mean);
+        variance = tf.keep(tf.mean(tf.square(centred), axes));
+        const rstd = tf.rsqrt(tf.add(variance, self.epsilon));
+        const xhat = tf.mul(centred, rstd);
+        save([xhat, rstd, gamma]);
+        return {
+          value: tf.add(tf.mul(xhat, gamma), beta),
+          gradFunc: (g: tf.Tensor, saved: tf.Tensor[]) => {
+            const [sxhat, srstd, sgamma] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+            const dbeta = tf.sum(g, axes);
+            const dgamma = tf.sum(tf.mul(g, sxhat), axes);
+            const inner = tf.sub(tf.sub(tf.mul(g, n), dbeta), tf.mul(sxhat, dgamma));
+            const dx = tf.mul(inner, tf.div(tf.mul(sgamma, srstd), n));
+            return [dx, dgamma, dbeta];
+          },
+        };
+      });
+      const y = bn(x, gamma.read(), beta.read());
+      const decay = 1 - self.momentum;
+      for (const [variable, value] of [[self.movingMean, mean!], [self.movingVariance, variance!]] as const) {
+        tf.tidy(() => {
+          const old = variable.read();
+          variable.write(tf.sub(old, tf.mul(tf.sub(old, value), decay)));
+        });
+      }
+      tf.dispose([mean!, variance!]);
+      return y;
+    });
+  }
+}
+
+/** A batch-norm layer: the standard one, trained through `TrainingBatchNorm`. */
+function batchNorm(name: string): tfl.layers.Layer {
+  return new TrainingBatchNorm({ momentum: BN_MOMENTUM, name });
+}
+
 class Builder {
   private readonly rng: Rng;
   private count = 0;
@@ -160,7 +233,7 @@ function chainLayer(b: Builder, x: SymbolicTensor, layer: ChainLayer, index: num
       return (layer.type === 'maxpool' ? tfl.layers.maxPooling2d(cfg) : tfl.layers.averagePooling2d(cfg)).apply(x) as SymbolicTensor;
     }
     case 'batchnorm':
-      return tfl.layers.batchNormalization({ momentum: BN_MOMENTUM, name: b.name('bn') }).apply(x) as SymbolicTensor;
+      return batchNorm(b.name('bn')).apply(x) as SymbolicTensor;
     case 'dropout':
       return tfl.layers.dropout({ rate: layer.dropout ?? 0.5, name: b.name('dropout') }).apply(x) as SymbolicTensor;
     case 'dense':
@@ -192,7 +265,7 @@ function weightedLayer(b: Builder, input: SymbolicTensor, layer: ChainLayer, whe
       : tfl.layers.separableConv2d({ ...common, depthwiseInitializer: b.init(), pointwiseInitializer: b.init(), name: b.name('sepconv') })
     ).apply(x) as SymbolicTensor;
   }
-  if (bn) y = tfl.layers.batchNormalization({ momentum: BN_MOMENTUM, name: b.name('bn') }).apply(y) as SymbolicTensor;
+  if (bn) y = batchNorm(b.name('bn')).apply(y) as SymbolicTensor;
   y = activate(b, y, activation);
   if (layer.skip === true) {
     let shortcut = x;
@@ -223,7 +296,7 @@ function buildChain(b: Builder, net: ChainNetwork, input: SymbolicTensor): Symbo
 function reluConvBn(b: Builder, x: SymbolicTensor, channels: number, kernel: number, stride: number): SymbolicTensor {
   const r = tfl.layers.activation({ activation: 'relu', name: b.name('relu') }).apply(x) as SymbolicTensor;
   const c = tfl.layers.conv2d({ filters: channels, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('conv') }).apply(r) as SymbolicTensor;
-  return tfl.layers.batchNormalization({ momentum: BN_MOMENTUM, name: b.name('bn') }).apply(c) as SymbolicTensor;
+  return batchNorm(b.name('bn')).apply(c) as SymbolicTensor;
 }
 
 function cellOp(b: Builder, op: CellOp, x: SymbolicTensor, channels: number): SymbolicTensor | undefined {
@@ -275,7 +348,7 @@ function buildCell(b: Builder, net: CellNetwork, input: SymbolicTensor): Symboli
   }
   let channels = net.channels;
   let x = new InputConv2D({ filters: channels, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: b.init(), name: b.name('stem') }).apply(input) as SymbolicTensor;
-  x = tfl.layers.batchNormalization({ momentum: BN_MOMENTUM, name: b.name('bn') }).apply(x) as SymbolicTensor;
+  x = batchNorm(b.name('bn')).apply(x) as SymbolicTensor;
   for (let s = 0; s < net.stages; s++) {
     if (s > 0) {
       channels *= 2;
@@ -283,7 +356,7 @@ function buildCell(b: Builder, net: CellNetwork, input: SymbolicTensor): Symboli
     }
     for (let i = 0; i < net.cellsPerStage; i++) x = cell(b, net.ops, x, channels);
   }
-  x = tfl.layers.batchNormalization({ momentum: BN_MOMENTUM, name: b.name('bn') }).apply(x) as SymbolicTensor;
+  x = batchNorm(b.name('bn')).apply(x) as SymbolicTensor;
   x = tfl.layers.activation({ activation: 'relu', name: b.name('relu') }).apply(x) as SymbolicTensor;
   return tfl.layers.globalAveragePooling2d({ name: b.name('gap') }).apply(x) as SymbolicTensor;
 }

@@ -154,3 +154,42 @@ describe('cost estimates', () => {
     again.dispose();
   });
 });
+
+describe('training-mode layers against the standard tfjs-layers ones', () => {
+  it('batch norm and input layers: same outputs, gradients and moving statistics as a model loaded from the same JSON', async () => {
+    const net: ChainNetwork = {
+      kind: 'chain',
+      layers: [
+        { type: 'conv2d', width: 4, kernel: 3, batchNorm: true },
+        { type: 'batchnorm' },
+        { type: 'dense', width: 6, batchNorm: true, activation: 'tanh' },
+      ],
+      training: DEFAULT_TRAINING,
+    };
+    const ours = buildModel(net, { shape: [6, 6, 2], numClasses: 3 }, { seed: 2 });
+    const json = ours.toJSON(null, false) as unknown as object;
+    const stock = await tfl.models.modelFromJSON({ modelTopology: json } as never);
+    // Non-trivial batch-norm parameters, the same in both models.
+    ours.setWeights(ours.getWeights().map((w, i) => tf.add(w, tf.mul(tf.randomUniform(w.shape, -0.5, 0.5, 'float32', i), 1))));
+    stock.setWeights(ours.getWeights());
+    const x = tf.randomNormal([5, 6, 6, 2], 0, 1, 'float32', 7);
+    const r = tf.randomNormal([5, 3], 0, 1, 'float32', 8);
+    const run = (m: tfl.LayersModel) => {
+      const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(m.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, vars);
+      const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => Array.from(grads[v.name]!.dataSync())), weights: m.getWeights().map((w) => Array.from(w.dataSync())) };
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const a = run(ours);
+    const b = run(stock);
+    expect(a.loss).toBeCloseTo(b.loss, 4);
+    expect(a.grads.length).toBe(b.grads.length);
+    a.grads.forEach((g, i) => g.forEach((v, j) => expect(v, `grad ${i}[${j}]`).toBeCloseTo(b.grads[i]![j]!, 4)));
+    // Moving statistics updated alike (they are non-trainable weights).
+    a.weights.forEach((w, i) => w.forEach((v, j) => expect(v, `weight ${i}[${j}]`).toBeCloseTo(b.weights[i]![j]!, 4)));
+    tf.dispose([x, r]);
+    ours.dispose();
+    stock.dispose();
+  });
+});
