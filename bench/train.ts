@@ -104,8 +104,8 @@ async function profile(net: Network, batch: number, x: tf.Tensor, y: tf.Tensor1D
   const byKernel: Record<string, number> = {};
   let kernelMs = 0;
   for (const k of info.kernels) {
-    // `name__op` entries are op wrappers around the kernels they run: counting them would count twice.
-    if (k.name.endsWith('__op')) continue;
+    // `name__op` entries and custom-gradient scopes wrap the kernels they run: counting them would count twice.
+    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     byKernel[k.name] = (byKernel[k.name] ?? 0) + ms;
     kernelMs += ms;
@@ -113,7 +113,7 @@ async function profile(net: Network, batch: number, x: tf.Tensor, y: tf.Tensor1D
   const top = Object.entries(byKernel).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, ms]) => ({ name, ms: +ms.toFixed(2) }));
   ctx.optimizer.dispose();
   model.dispose();
-  return { stepMs: +stepMs.toFixed(2), kernelMs: +kernelMs.toFixed(2), kernels: info.kernels.filter((k) => !k.name.endsWith('__op')).length, overheadMs: +(stepMs - kernelMs).toFixed(2), top };
+  return { stepMs: +stepMs.toFixed(2), kernelMs: +kernelMs.toFixed(2), kernels: info.kernels.filter((k) => !k.name.endsWith('__op') && k.name !== 'unnamed scope').length, overheadMs: +(stepMs - kernelMs).toFixed(2), top };
 }
 
 function torch(seconds: number, repeats: number): Map<string, number> | null {
