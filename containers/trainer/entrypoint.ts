@@ -11,6 +11,7 @@
  * `trials/<id>/reports.json` (every epoch), `trials/<id>/result.json` and the
  * exported model. Exit codes tell the job queue what to do next:
  */
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { initBackend } from '../../shared/backend/index.js';
 import { FsArtifactStore, getJson, putJson, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
@@ -124,7 +125,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   main(process.argv.slice(2), process.env).then(
     (code) => process.exit(code),
