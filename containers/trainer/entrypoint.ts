@@ -14,7 +14,7 @@
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { initBackend } from '../../shared/backend/index.js';
-import { FsArtifactStore, getJson, putJson, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
+import { ArtifactReportSink, FsArtifactStore, getJson, putJson, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
 import { trainTrial, trialKeys, type TrialResult, type TrialSpec } from '../../shared/train/trainer.js';
 
 /** Exit codes. Only `INTERRUPTED` is retryable (AWS Batch: `evaluateOnExit` onExitCode "75" → RETRY). */
@@ -57,20 +57,6 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): z.infer<typeof Args>
   return Args.parse({ trialId, artifacts: env['NASFLOW_ARTIFACTS'] ?? 'artifacts', backend: env['NASFLOW_BACKEND'] ?? 'auto' });
 }
 
-/** Keeps every epoch's report in `trials/<id>/reports.json`, the last one per epoch. */
-class StoreReportSink implements ReportSink {
-  private reports: EpochReport[] = [];
-  constructor(private readonly store: ArtifactStore, private readonly key: string) {}
-  async load(): Promise<void> {
-    this.reports = (await getJson<EpochReport[]>(this.store, this.key)) ?? [];
-  }
-  async report(r: EpochReport): Promise<void> {
-    this.reports = [...this.reports.filter((x) => x.epoch !== r.epoch), r].sort((a, b) => a.epoch - b.epoch);
-    await putJson(this.store, this.key, this.reports);
-    log({ event: 'epoch', epoch: r.epoch, ...r.metrics });
-  }
-}
-
 function log(fields: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`);
 }
@@ -108,8 +94,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   try {
     const backend = await initBackend(args.backend);
     log({ event: 'start', trial: trial.id, backend: backend.name, epochs: trial.epochs });
-    const sink = new StoreReportSink(store, `trials/${trial.id}/reports.json`);
-    await sink.load();
+    const reports = new ArtifactReportSink(store, `trials/${trial.id}/reports.json`);
+    await reports.load();
+    const sink: ReportSink = {
+      report: async (r: EpochReport) => {
+        await reports.report(r);
+        log({ event: 'epoch', epoch: r.epoch, ...r.metrics });
+      },
+    };
     let result: TrialResult;
     try {
       result = await trainTrial(trial, { sink, store, backend, signal: controller.signal });

@@ -37,6 +37,25 @@ export class MemoryReportSink implements ReportSink {
   }
 }
 
+/**
+ * A sink that keeps a trial's reports as one JSON array in an artifact store,
+ * the last report per epoch, sorted by epoch. `load` first when resuming.
+ */
+export class ArtifactReportSink implements ReportSink {
+  private reports: EpochReport[] = [];
+  constructor(private readonly store: ArtifactStore, private readonly key: string) {}
+
+  async load(): Promise<readonly EpochReport[]> {
+    this.reports = (await getJson<EpochReport[]>(this.store, this.key)) ?? [];
+    return this.reports;
+  }
+
+  async report(r: EpochReport): Promise<void> {
+    this.reports = [...this.reports.filter((x) => x.epoch !== r.epoch), r].sort((a, b) => a.epoch - b.epoch);
+    await putJson(this.store, this.key, this.reports);
+  }
+}
+
 /** Bytes by key. Keys are `/`-separated paths such as `trials/t1/checkpoint.bin`. */
 export interface ArtifactStore {
   get(key: string): Promise<Uint8Array | undefined>;
