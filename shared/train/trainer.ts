@@ -12,7 +12,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { NasError } from '../errors.js';
 import { Rng } from '../rng.js';
 import type { Network } from '../space/network.js';
 import type { BackendInfo } from '../backend/index.js';
@@ -67,14 +66,6 @@ export interface TrainerEnv {
   readonly signal?: AbortSignal;
   /** Read the loss back every this many steps to catch NaN early (default 50). */
   readonly checkEvery?: number;
-}
-
-/** A trial stopped for a reason that retrying will not fix. */
-export class TrialFailedError extends NasError {
-  override readonly name = 'TrialFailedError';
-  constructor(readonly reason: 'nan_loss' | 'too_large', message: string) {
-    super(message);
-  }
 }
 
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
