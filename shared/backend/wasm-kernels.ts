@@ -374,6 +374,32 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const xs = backend.typedArrayFromHeap(x) as Float32Array;
   const dys = backend.typedArrayFromHeap(dy) as Float32Array;
   dx.fill(0);
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * oh <= h && 2 * ow <= w) {
+    // The common 2×2/2 pool over whole windows: no bounds to check, no overlap.
+    const rowStride = w * ch;
+    for (let b = 0; b < n; b++) {
+      for (let y = 0; y < oh; y++) {
+        for (let z = 0; z < ow; z++) {
+          const p00 = ((b * h + 2 * y) * w + 2 * z) * ch;
+          const p01 = p00 + ch;
+          const p10 = p00 + rowStride;
+          const p11 = p10 + ch;
+          const dyBase = ((b * oh + y) * ow + z) * ch;
+          for (let c = 0; c < ch; c++) {
+            let at = p00 + c;
+            let best = xs[at]!;
+            const v01 = xs[p01 + c]!;
+            if (v01 > best) { best = v01; at = p01 + c; }
+            const v10 = xs[p10 + c]!;
+            if (v10 > best) { best = v10; at = p10 + c; }
+            if (xs[p11 + c]! > best) at = p11 + c;
+            dx[at] = dys[dyBase + c]!;
+          }
+        }
+      }
+    }
+    return out;
+  }
   const best = new Float32Array(ch);
   const at = new Int32Array(ch);
   for (let b = 0; b < n; b++) {
