@@ -1,0 +1,74 @@
+/**
+ * The records a search keeps: experiments and trials. Plain JSON, so every
+ * store adapter (SQLite, DynamoDB) holds them as they are.
+ */
+import type { Architecture } from '../space/space.js';
+
+/** PENDING → RUNNING → COMPLETED | FAILED | STOPPED. A finished trial never changes. */
+export type TrialState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'STOPPED';
+export const FINISHED_STATES: readonly TrialState[] = ['COMPLETED', 'FAILED', 'STOPPED'];
+
+/** A scheduler's decision about a trial that reached a rung. */
+export type SchedulerDecision = 'continue' | 'promote' | 'stop';
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+export interface Trial {
+  /** Unique within the store, e.g. `<experimentId>/t0007`. */
+  readonly id: string;
+  readonly experimentId: string;
+  /** Creation order within the experiment, from 1. */
+  readonly seq: number;
+  readonly arch: Architecture;
+  /** Canonical hash of the architecture (isomorphic networks hash alike). */
+  readonly hash: string;
+  readonly state: TrialState;
+  /** Resource to train to (epochs, or the table's fidelity), chosen by the scheduler. */
+  readonly fidelity: number;
+  /** Scheduler rung (0 = first), when multi-fidelity is on. */
+  readonly rung?: number;
+  /** The trial this one continues (a promotion resumes from its checkpoint). */
+  readonly parentId?: string;
+  /** Final metrics at this fidelity (validation metrics, params, flops, latency_ms, test_accuracy, ...). */
+  readonly metrics?: Readonly<Record<string, number>>;
+  /** Objective values in the experiment's objective order. */
+  readonly values?: readonly number[];
+  readonly feasible?: boolean;
+  /** Per-epoch learning curve. */
+  readonly curve?: readonly EpochRecord[];
+  /** The scheduler's decision once the trial finished (survives restarts). */
+  readonly decision?: SchedulerDecision;
+  /** Cost reserved before start and settled after (compute-hours and dollars). */
+  readonly cost?: { readonly reservedHours: number; readonly reservedDollars: number; readonly hours?: number; readonly dollars?: number };
+  /** Why a trial FAILED or was STOPPED. */
+  readonly reason?: string;
+  /** Backend that trained it (`wasm`, `tensorflow`, `table`, ...). */
+  readonly backend?: string;
+  /** Order in which trials finished (strategies are told in this order). */
+  readonly finishedSeq?: number;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+export type ExperimentState = 'QUEUED' | 'RUNNING' | 'STOPPING' | 'COMPLETED' | 'FAILED' | 'STOPPED';
+
+export interface Experiment {
+  readonly id: string;
+  readonly name: string;
+  /** The parsed spec, as submitted. */
+  readonly spec: unknown;
+  readonly state: ExperimentState;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** Budget spent so far (settled) and reserved by running trials. */
+  readonly spent: { readonly trials: number; readonly hours: number; readonly dollars: number };
+  readonly reserved: { readonly hours: number; readonly dollars: number };
+  /** Strategy snapshot (`Strategy.toJSON()`), updated after each ask. */
+  readonly strategyState?: unknown;
+  readonly reason?: string;
+}
