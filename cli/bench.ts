@@ -16,6 +16,7 @@ interface BenchFlags {
   trials: string;
   budgets: string;
   out?: string;
+  isomorphs: string;
   quiet?: boolean;
 }
 
@@ -37,6 +38,7 @@ export function registerBench(program: Command): void {
     .option('--seeds <n>', 'independent runs per strategy', '50')
     .option('--trials <n>', 'trials per run', '300')
     .option('--budgets <list>', 'trial counts to report at', '10,25,50,100,150,200,300')
+    .option('--isomorphs <merge|distinct>', 'merge: isomorphic cells are one network, evaluated once (default); distinct: every arch_str is its own arm, as the table records them', 'merge')
     .option('--out <file.json>', 'write the results as JSON')
     .option('--quiet', 'no progress on stderr')
     .action((flags: BenchFlags) => {
@@ -56,6 +58,7 @@ export function registerBench(program: Command): void {
       const budgets = flags.budgets.split(',').map((b) => positiveInt('--budgets', b.trim(), issues));
       const strategies = !flags.strategies ? [DEFAULT_STRATEGY] : flags.strategies === 'all' ? STRATEGY_NAMES : flags.strategies.split(',').map((s) => s.trim());
       for (const s of strategies) if (!isStrategyName(s)) issues.push({ path: '--strategies', message: `unknown strategy "${s}" (expected ${STRATEGY_NAMES.join(', ')} or all)` });
+      if (flags.isomorphs !== 'merge' && flags.isomorphs !== 'distinct') issues.push({ path: '--isomorphs', message: `expected merge or distinct, got ${JSON.stringify(flags.isomorphs)}` });
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
       if (objectives) objectives.forEach((c) => table.requireColumn(c));
@@ -69,6 +72,7 @@ export function registerBench(program: Command): void {
         ...(objectives ? { objectives } : { objective: flags.objective as string }),
         ...(flags.noisy ? { noisy: flags.noisy } : {}),
         strategies,
+        isomorphism: flags.isomorphs as 'merge' | 'distinct',
         seeds,
         trials,
         budgets: budgets.filter((b) => b <= trials),

@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly seeds: number;
   readonly trials: number;
   readonly budgets: readonly number[];
+  /** `distinct` treats isomorphic cells as separate arms (as the table records them); default `merge`. */
+  readonly isomorphism?: 'merge' | 'distinct';
   /** Options passed to every strategy (for experiments with non-default settings). */
   readonly strategyOptions?: Readonly<Record<string, unknown>>;
   /** Called after each (strategy, seed) run. */
@@ -43,18 +45,19 @@ export interface BenchReport {
   objective?: string;
   objectives?: readonly string[];
   noisy?: string;
+  isomorphism: 'merge' | 'distinct';
   seeds: number;
   trials: number;
   strategies: Record<string, StrategyStats>;
 }
 
 /** The cell space every NAS-Bench-201 table is over. */
-export function benchSpace(): Space {
-  return Space.fromSpec({ kind: 'cell' });
+export function benchSpace(isomorphism: 'merge' | 'distinct' = 'merge'): Space {
+  return Space.fromSpec({ kind: 'cell', isomorphism });
 }
 
 export function runBench(o: BenchOptions): BenchReport {
-  const space = benchSpace();
+  const space = benchSpace(o.isomorphism);
   const budgets = o.budgets.filter((b) => b <= o.trials);
   const report: BenchReport = {
     optimum: 0,
@@ -64,6 +67,7 @@ export function runBench(o: BenchOptions): BenchReport {
     strategies: {},
     ...(o.objectives ? { objectives: o.objectives } : { objective: o.objective as string }),
     ...(o.noisy ? { noisy: o.noisy } : {}),
+    isomorphism: o.isomorphism ?? 'merge',
   };
   if (o.objectives) return runHv(o, space, budgets, report);
   const objective = o.objective as string;

@@ -69,6 +69,7 @@ export class Space {
   readonly decisions: readonly Decision[];
   private readonly index: ReadonlyMap<string, number>;
   private readonly cellOps: readonly string[] | undefined;
+  private readonly mergeIsomorphs: boolean;
 
   private constructor(
     readonly spec: SpaceSpec,
@@ -79,6 +80,7 @@ export class Space {
     this.decisions = decisions;
     this.index = new Map(decisions.map((d, i) => [d.name, i]));
     this.cellOps = spec.kind === 'cell' ? (spec.ops ?? CELL_OPS) : undefined;
+    this.mergeIsomorphs = spec.kind === 'cell' && spec.isomorphism !== 'distinct';
   }
 
   get kind(): 'cell' | 'chain' {
@@ -125,7 +127,7 @@ export class Space {
 
   /** The representative of the architecture's class of identical networks. */
   canonical(arch: Architecture): Architecture {
-    if (!this.cellOps) return arch;
+    if (!this.cellOps || !this.mergeIsomorphs) return arch;
     const ops = this.cellOps;
     const idx = CELL_EDGES.map((e) => ops.indexOf(arch.values[e] as string));
     if (idx.some((i) => i < 0)) return arch;
@@ -182,6 +184,9 @@ export class Space {
 
   /** Every architecture one decision away (canonical, distinct, excluding the architecture itself). */
   neighbours(arch: Architecture, rng: Rng): Architecture[] {
+    const hit = this.neighbourCache.get(arch);
+    if (hit) return hit.slice();
+    const before = rng.state().join();
     const seen = new Set([this.key(arch)]);
     const out: Architecture[] = [];
     for (const d of this.decisions) {
@@ -197,8 +202,14 @@ export class Space {
         }
       }
     }
+    // Cache only a list that drew no randomness (no decision became active),
+    // so a cached and an uncached call leave the generator in the same state.
+    if (rng.state().join() === before) this.neighbourCache.set(arch, out.slice());
     return out;
   }
+
+  private readonly neighbourCache = new WeakMap<Architecture, Architecture[]>();
+
 
   /** Uniform crossover: each decision from one parent or the other. */
   crossover(a: Architecture, b: Architecture, rng: Rng): Architecture {
@@ -258,8 +269,18 @@ export class Space {
    * small finite spaces), otherwise Infinity.
    */
   size(limit = 200_000): number {
+    const hit = this.sizes.get(limit);
+    if (hit !== undefined) return hit;
+    const n = this.countNetworks(limit);
+    this.sizes.set(limit, n);
+    return n;
+  }
+
+  private readonly sizes = new Map<number, number>();
+
+  private countNetworks(limit: number): number {
     if (!this.finite) return Infinity;
-    if (this.cellOps && this.decisions.every((d) => CELL_EDGES.includes(d.name as (typeof CELL_EDGES)[number]) || cardinality(d.domain) === 1)) {
+    if (this.cellOps && this.mergeIsomorphs && this.decisions.every((d) => CELL_EDGES.includes(d.name as (typeof CELL_EDGES)[number]) || cardinality(d.domain) === 1)) {
       return cellClasses(this.cellOps).classes;
     }
     let rawCount = 1;

@@ -199,6 +199,12 @@ function paramsShape<T extends Record<string, ValueRule>>(fields: T) {
 const cellSpaceSchema = z
   .object({
     kind: z.literal('cell'),
+    /**
+     * `merge` (default): isomorphic cells are one network, trained once.
+     * `distinct`: every cell is its own arm, e.g. to replay a table that
+     * recorded isomorphic cells separately.
+     */
+    isomorphism: z.enum(['merge', 'distinct'], { error: (iss) => `expected "merge" or "distinct", got ${JSON.stringify(iss.input)}` }).optional(),
     ops: z
       .array(z.enum(CELL_OPS, { error: (iss) => `expected one of ${CELL_OPS.join(', ')}, got ${JSON.stringify(iss.input)}` }))
       .min(1, 'expected at least one op')

@@ -102,6 +102,20 @@ export class BayesianOptimization extends BaseStrategy {
     const X = new Float64Array(n * dims);
     chosen.forEach((i, r) => this.space.encode((done[i] as Observation).arch, X.subarray(r * dims, (r + 1) * dims)));
     const ys: Float64Array[] = [];
+    if (m === 1) {
+      // One objective: ranks come straight from the sorted scores (same copula, no second sort).
+      const N = done.length;
+      const y = new Float64Array(n);
+      for (let r = 0; r < n; ) {
+        let j = r;
+        while (j + 1 < N && scores[order[j + 1] as number] === scores[order[r] as number]) j++;
+        const q = normQuantile((N - 1 - (r + j) / 2 + 0.5) / N);
+        for (let k = r; k <= j && k < n; k++) y[k] = q;
+        r = j + 1;
+      }
+      standardise(y);
+      return { X, n, ys: [y], order };
+    }
     for (let k = 0; k < m; k++) {
       // Rank over all completed trials (larger is better), then normal quantiles.
       const vals = done.map((o) => {

@@ -68,4 +68,14 @@ describe('cell isomorphism', () => {
     expect(h('|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|')).toBe(space.hash(a));
     expect(space.archStr(space.fromArchStr(OPT))).toBe(OPT);
   });
+
+  it('keeps isomorphic cells apart when asked to (isomorphism: distinct)', () => {
+    const distinct = Space.fromSpec({ kind: 'cell', isomorphism: 'distinct' });
+    const a = '|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|';
+    const b = '|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|';
+    expect(distinct.hash(distinct.fromArchStr(a))).not.toBe(distinct.hash(distinct.fromArchStr(b)));
+    expect(distinct.archStr(distinct.fromArchStr(a))).toBe(a);
+    expect(distinct.size()).toBe(15625);
+    expect(() => Space.fromSpec({ kind: 'cell', isomorphism: 'fold' })).toThrow(/space.isomorphism: expected "merge" or "distinct"/);
+  });
 });
