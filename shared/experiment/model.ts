@@ -32,6 +32,12 @@ export interface Trial {
   readonly rung?: number;
   /** The trial this one continues (a promotion resumes from its checkpoint). */
   readonly parentId?: string;
+  /**
+   * Successive-halving / Hyperband bracket instance this trial belongs to
+   * (0, 1, 2, ... in the order the scheduler opened them; a promotion keeps
+   * its parent's). Absent for schedulers without brackets.
+   */
+  readonly bracket?: number;
   /** Final metrics at this fidelity (validation metrics, params, flops, latency_ms, test_accuracy, ...). */
   readonly metrics?: Readonly<Record<string, number>>;
   /** Objective values in the experiment's objective order. */
