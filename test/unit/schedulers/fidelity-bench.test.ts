@@ -1,0 +1,46 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runFidelityBench } from '../../../shared/bench/fidelity.js';
+import { BenchTable } from '../../../shared/bench/table.js';
+
+const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../../shared/benchmarks/nb201-cifar10.csv');
+
+describe('cost-to-regret benchmark on NAS-Bench-201', () => {
+  const table = BenchTable.load(TABLE);
+  const run = (resume: boolean) =>
+    runFidelityBench({
+      table,
+      strategies: ['random'],
+      schedulers: { none: { scheduler: 'none', max: 200 }, sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 }, median: { scheduler: 'median', rungs: [12, 200] } },
+      seeds: 4,
+      referenceTrials: 20,
+      resume,
+    });
+
+  it('charges each evaluation its fidelity and measures the reference at referenceTrials full trials', () => {
+    const r = run(false).strategies.random!;
+    const none = r.schedulers.none!;
+    // 20 trials × 200 epochs = 4000: exactly 20 full evaluations per run.
+    expect(none.evaluations).toEqual({ 200: 20 });
+    expect(r.reference.cost).toBeLessThanOrEqual(4000);
+    expect(none.meanRegretAt['4000']).toBe(r.reference.regret);
+    // SH with eta 3 over two rungs: 3 at 12 epochs for each 1 at 200, cost 3·12 + 200 = 236 per bracket.
+    const sh = r.schedulers.sh!;
+    // A run stops once its cost reaches 4000, so the 17th bracket (starting at 3776) completes.
+    const brackets = Math.ceil(4000 / 236);
+    expect(sh.evaluations).toEqual({ 12: 3 * brackets, 200: brackets });
+    // The mean regret curve never rises (the incumbent only improves once at the top rung).
+    for (const res of Object.values(r.schedulers)) {
+      const top = res.curve.filter(([c]) => c >= 1000).map(([, v]) => v);
+      expect(top.every((v, i) => i === 0 || v <= (top[i - 1] as number))).toBe(true);
+    }
+  });
+
+  it('charges promotions only their extra epochs when they resume', () => {
+    const full = run(false).strategies.random!.schedulers.sh!;
+    const resumed = run(true).strategies.random!.schedulers.sh!;
+    // 3·12 + 188 = 224 per bracket: more brackets fit in the same cost.
+    expect(resumed.evaluations['200']).toBe(Math.ceil(4000 / 224));
+    expect(resumed.evaluations['200']).toBeGreaterThan(full.evaluations['200'] as number);
+  });
+});
