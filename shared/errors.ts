@@ -38,3 +38,75 @@ export class UnsupportedError extends NasError {
 export function isUserError(e: unknown): e is NasError {
   return e instanceof SpecError || e instanceof DataError || e instanceof UnsupportedError;
 }
+
+/**
+ * The store family: what an `ExperimentStore` adapter throws. Adapters
+ * translate their vendor's errors (SQLite, DynamoDB) into these, so callers
+ * and the state machine match on `name` whatever the backend.
+ */
+export class StoreError extends NasError {
+  override readonly name: string = 'StoreError';
+}
+
+/** An experiment, trial or budget reservation that does not exist. */
+export class NotFoundError extends StoreError {
+  override readonly name = 'NotFoundError';
+  constructor(readonly kind: 'experiment' | 'trial' | 'reservation', readonly id: string) {
+    super(`${kind} not found: ${id}`);
+  }
+}
+
+/** `createExperiment` with an id that is already taken. */
+export class ExperimentAlreadyExistsError extends StoreError {
+  override readonly name = 'ExperimentAlreadyExistsError';
+  constructor(readonly id: string) {
+    super(`experiment already exists: ${id}`);
+  }
+}
+
+/** `createTrial` with an id already used by a trial of different content. */
+export class TrialAlreadyExistsError extends StoreError {
+  override readonly name = 'TrialAlreadyExistsError';
+  constructor(readonly id: string) {
+    super(`a different trial already exists with id ${id}`);
+  }
+}
+
+/** A conditional write whose condition did not hold (wrong state, finished trial, lost lease). */
+export class ConditionFailedError extends StoreError {
+  override readonly name = 'ConditionFailedError';
+}
+
+/** A reservation that would take spent + reserved past a budget limit. Nothing was reserved. */
+export class BudgetExceededError extends StoreError {
+  override readonly name = 'BudgetExceededError';
+  constructor(
+    readonly resource: 'trials' | 'hours' | 'dollars',
+    readonly limit: number,
+    /** spent + reserved + this reservation. */
+    readonly wouldBe: number,
+  ) {
+    super(`budget exceeded: ${resource} would reach ${wouldBe} of ${limit}`);
+  }
+}
+
+/** Another owner holds a live lease on the experiment. */
+export class LeaseHeldError extends StoreError {
+  override readonly name = 'LeaseHeldError';
+  constructor(readonly experimentId: string, readonly holder: string, readonly expiresAt: number) {
+    super(`experiment ${experimentId} is held by ${holder} until ${new Date(expiresAt).toISOString()}`);
+  }
+}
+
+/** A lease the caller thought it held was released or taken over; it must stop writing. */
+export class LeaseLostError extends StoreError {
+  override readonly name = 'LeaseLostError';
+  constructor(readonly experimentId: string, readonly owner: string, readonly holder?: string) {
+    super(`lease on experiment ${experimentId} lost by ${owner}${holder ? ` (now held by ${holder})` : ''}`);
+  }
+}
+
+/** The store stayed locked or unreachable past its timeout; the same call may succeed later. */
+export class StoreBusyError extends StoreError {
+  override readonly name = 'StoreBusyError';
+}
