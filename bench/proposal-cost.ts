@@ -3,8 +3,12 @@
  * for each strategy with 300 and with 5,000 finished trials of history, on
  * the NAS-Bench-201 table. Usage:
  *   npm run bench:proposal -- --table CSV [--objective COL] [--strategies a,b] [--histories 300,5000] [--repeats 50] [--out FILE]
+ * When Debian's python3-optuna is installed, Optuna's multivariate TPE is
+ * measured right after, on the same histories (bench/optuna_proposal_cost.py),
+ * and the JSON gives the default strategy's ratio to it.
  */
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { benchSpace } from '../shared/bench/harness.js';
 import { BenchTable, TableEvaluator } from '../shared/bench/table.js';
@@ -63,5 +67,24 @@ for (const name of (args.strategies as string).split(',')) {
     process.stdout.write(`${name.padEnd(10)} history ${String(h).padStart(5)}: median ${median.toFixed(2)} ms, mean ${mean.toFixed(2)} ms per proposal\n`);
   }
 }
-const report = { default: DEFAULT_STRATEGY, repeats, results };
+// The peer, side by side in the same run.
+let optuna: Record<string, { medianMs: number; meanMs: number }> | null = null;
+const py = spawnSync('/usr/bin/python3', ['-W', 'ignore', 'bench/optuna_proposal_cost.py', args.table, '--histories', histories.join(','), '--repeats', String(Math.min(repeats, 30))], {
+  encoding: 'utf8',
+});
+if (py.status === 0) {
+  optuna = JSON.parse(py.stdout.trim().split('\n').pop() as string);
+  process.stdout.write(py.stdout.trim().split('\n').slice(0, -1).join('\n') + '\n');
+} else process.stdout.write('optuna: not measured (needs Debian python3-optuna for /usr/bin/python3)\n');
+const ratios: Record<string, { median: number; mean: number }> = {};
+const mine = results[DEFAULT_STRATEGY];
+if (optuna && mine) {
+  for (const h of histories) {
+    const o = optuna[h];
+    const m = mine[h];
+    if (o && m) ratios[h] = { median: Math.round((m.medianMs / o.medianMs) * 1000) / 1000, mean: Math.round((m.meanMs / o.meanMs) * 1000) / 1000 };
+  }
+  process.stdout.write(`${DEFAULT_STRATEGY} / optuna tpe-multivariate: ${JSON.stringify(ratios)}\n`);
+}
+const report = { default: DEFAULT_STRATEGY, repeats, results, optunaTpeMultivariate: optuna, ratioToOptuna: ratios };
 if (args.out) writeFileSync(args.out, JSON.stringify(report, null, 1) + '\n');

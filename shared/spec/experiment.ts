@@ -1,0 +1,156 @@
+/**
+ * The experiment spec: the one file a user writes. Parsed once at the edge
+ * with zod; every problem is reported at once with its field path.
+ *
+ * ```yaml
+ * name: mnist-small-cnn
+ * dataset: { source: mnist, validation: 0.1 }
+ * space: { kind: chain, ... }                 # see shared/space/spec.ts
+ * objectives: [ { metric: val_accuracy, goal: max }, { metric: latency_ms, goal: min } ]
+ * constraints: [ "params <= 300000" ]
+ * strategy: bo                                 # or { name: evolution, options: { population: 30 } }
+ * fidelity: { scheduler: asha, resource: epochs, min: 1, max: 9, eta: 3 }
+ * budget: { trials: 40, hours: 0.25, dollars: 0, minutes: 15 }
+ * parallel: 2
+ * seed: 7
+ * ```
+ */
+import { z } from 'zod';
+import { SpecError, type SpecIssue } from '../errors.js';
+import { constraintSchema, objectiveSchema } from '../objectives/objectives.js';
+import { Space } from '../space/space.js';
+import { zodIssues, formatPath } from '../space/spec.js';
+import { DEFAULT_STRATEGY, STRATEGY_NAMES } from '../strategies/index.js';
+
+const fraction = (what: string) => z.number({ error: `expected ${what}` });
+
+const datasetSchema = z.discriminatedUnion(
+  'source',
+  [
+    z.object({ source: z.literal('mnist'), validation: fraction('a fraction in (0, 1)').gt(0).lt(1).optional(), fraction: fraction('a fraction in (0, 1]').gt(0).max(1).optional() }).strict(),
+    z.object({ source: z.literal('fashion-mnist'), validation: fraction('a fraction in (0, 1)').gt(0).lt(1).optional(), fraction: fraction('a fraction in (0, 1]').gt(0).max(1).optional() }).strict(),
+    z
+      .object({
+        source: z.literal('csv'),
+        path: z.string().min(1, 'expected the CSV file path'),
+        labelColumn: z.union([z.string(), z.int().nonnegative()]).optional(),
+        testPath: z.string().optional(),
+        validation: fraction('a fraction in (0, 1)').gt(0).lt(1).optional(),
+        fraction: fraction('a fraction in (0, 1]').gt(0).max(1).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        source: z.literal('idx'),
+        images: z.string().min(1),
+        labels: z.string().min(1),
+        testImages: z.string().optional(),
+        testLabels: z.string().optional(),
+        validation: fraction('a fraction in (0, 1)').gt(0).lt(1).optional(),
+        fraction: fraction('a fraction in (0, 1]').gt(0).max(1).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        source: z.literal('table'),
+        /** A NAS-Bench-201-format CSV (see ../shared/benchmarks/README.md). */
+        path: z.string().min(1, 'expected the table path'),
+        /** Metric name → column, e.g. { val_accuracy: val_acc_200ep, latency_ms: latency_ms_pixel3 }. */
+        metrics: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, 'expected at least one metric: column pair'),
+        /** Metric name → `;`-separated seeds column (one draw per evaluation). */
+        noisy: z.record(z.string(), z.string()).optional(),
+        /** Seconds of simulated training per epoch-unit of cost. */
+        secondsPerEpoch: z.number().positive().optional(),
+      })
+      .strict(),
+  ],
+  { error: (iss) => (iss.code === 'invalid_union' ? 'expected source to be one of mnist, fashion-mnist, csv, idx, table' : undefined) },
+);
+
+const strategySchema = z.union([
+  z.enum(STRATEGY_NAMES, { error: (iss) => `unknown strategy ${JSON.stringify(iss.input)} (expected one of ${STRATEGY_NAMES.join(', ')})` }),
+  z
+    .object({
+      name: z.enum(STRATEGY_NAMES, { error: (iss) => `unknown strategy ${JSON.stringify(iss.input)} (expected one of ${STRATEGY_NAMES.join(', ')})` }),
+      options: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict(),
+], {
+  error: (iss) =>
+    iss.code === 'invalid_union'
+      ? `expected a strategy name (${STRATEGY_NAMES.join(', ')}) or { name, options }, got ${JSON.stringify(iss.input)}`
+      : undefined,
+});
+
+const budgetSchema = z
+  .object({
+    trials: z.int({ error: 'expected a whole number of trials' }).positive().optional(),
+    /** Compute-hours (worker time), counted even when the price is 0. */
+    hours: z.number().positive().optional(),
+    dollars: z.number().nonnegative().optional(),
+    /** Wall-clock minutes for the whole search. */
+    minutes: z.number().positive().optional(),
+  })
+  .strict()
+  .refine((b) => b.trials !== undefined || b.hours !== undefined || b.dollars !== undefined || b.minutes !== undefined, 'expected at least one limit: trials, hours, dollars or minutes');
+
+export const experimentSpecSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected 1-64 letters, digits, dot, dash or underscore'),
+    dataset: datasetSchema,
+    space: z.unknown(),
+    objectives: z.array(objectiveSchema).min(1, 'expected at least one objective').default([{ metric: 'val_accuracy', goal: 'max' }]),
+    constraints: z.array(constraintSchema).default([]),
+    strategy: strategySchema.default(DEFAULT_STRATEGY),
+    /** Multi-fidelity schedule; validated by the scheduler module. */
+    fidelity: z.unknown().optional(),
+    /** Epochs per trial when there is no multi-fidelity schedule. */
+    epochs: z.int().positive().default(3),
+    budget: budgetSchema,
+    /** Instance type and its price per hour (locally 0; compute-hours still count). */
+    instance: z.object({ type: z.string().min(1).default('local'), pricePerHour: z.number().nonnegative().default(0) }).strict().default({ type: 'local', pricePerHour: 0 }),
+    parallel: z.int().positive().max(256).optional(),
+    seed: z.int().default(0),
+  })
+  .strict();
+
+export type ExperimentSpec = z.infer<typeof experimentSpecSchema> & { readonly compiledSpace: Space };
+
+/**
+ * Parses an experiment spec: structure, the search space, and the checks
+ * that need both (a table source needs a cell space; objectives and
+ * constraints must name metrics the evaluator reports). Throws one SpecError
+ * listing every problem.
+ */
+export function parseExperimentSpec(raw: unknown): ExperimentSpec {
+  const issues: SpecIssue[] = [];
+  const r = experimentSpecSchema.safeParse(raw);
+  if (!r.success) issues.push(...zodIssues(r.error));
+  let space: Space | undefined;
+  const rawSpace = (raw as { space?: unknown } | null)?.space;
+  if (rawSpace === undefined) issues.push({ path: 'space', message: 'required field is missing: the search space ({ kind: chain, ... } or { kind: cell })' });
+  else {
+    try {
+      space = Space.fromSpec(rawSpace, ['space']);
+    } catch (e) {
+      if (e instanceof SpecError) issues.push(...e.issues);
+      else throw e;
+    }
+  }
+  if (r.success && space) {
+    const d = r.data.dataset;
+    if (d.source === 'table' && space.kind !== 'cell') issues.push({ path: 'space.kind', message: 'a table dataset answers cell spaces only: use kind: cell' });
+    const known = d.source === 'table' ? Object.keys(d.metrics) : TRAINING_METRICS;
+    r.data.objectives.forEach((o, i) => {
+      if (!known.includes(o.metric)) issues.push({ path: formatPath(['objectives', i, 'metric']), message: `unknown metric "${o.metric}" (this dataset reports ${known.join(', ')})` });
+    });
+    r.data.constraints.forEach((c, i) => {
+      if (!known.includes(c.metric)) issues.push({ path: formatPath(['constraints', i]), message: `unknown metric "${c.metric}" (this dataset reports ${known.join(', ')})` });
+    });
+  }
+  if (issues.length || !r.success || !space) throw new SpecError(issues);
+  return { ...r.data, compiledSpace: space };
+}
+
+/** Metrics every trained trial reports. */
+export const TRAINING_METRICS = ['val_accuracy', 'val_loss', 'accuracy', 'loss', 'params', 'flops', 'latency_ms', 'peak_rss_bytes', 'train_seconds'];
