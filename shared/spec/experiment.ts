@@ -59,8 +59,10 @@ const datasetSchema = z.discriminatedUnion(
         metrics: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, 'expected at least one metric: column pair'),
         /** Metric name → `;`-separated seeds column (one draw per evaluation). */
         noisy: z.record(z.string(), z.string()).optional(),
-        /** Seconds of simulated training per epoch-unit of cost. */
-        secondsPerEpoch: z.number().positive().optional(),
+        /** Fidelity (epochs) → its own metric columns, e.g. { "12": { val_accuracy: val_acc_12ep } }. */
+        fidelities: z.record(z.string().regex(/^\d+$/, 'expected a whole number of epochs'), z.record(z.string(), z.string())).optional(),
+        /** Seconds of simulated training per epoch (a real wait; 0 answers at once). Default 0.01. */
+        secondsPerEpoch: z.number().nonnegative().optional(),
       })
       .strict(),
   ],

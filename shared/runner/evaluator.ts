@@ -1,0 +1,40 @@
+/**
+ * Evaluators turn one trial into metrics. The runner owns the loop; an
+ * evaluator only runs what it is given and reports epochs through `onEpoch`,
+ * whose answer (`'stop'`) ends the trial early (median stopping, budget).
+ */
+import type { Trial } from '../experiment/model.js';
+import type { Network } from '../space/network.js';
+
+export interface EvalJob {
+  readonly trial: Trial;
+  readonly network: Network;
+  /** Epochs already trained (a promotion continues its parent's checkpoint from here). */
+  readonly startEpoch: number;
+  /** The trial whose checkpoint a promotion continues. */
+  readonly parent?: Trial;
+  /** Seconds this trial may run before it is stopped (its budget reservation). */
+  readonly deadlineSeconds: number;
+}
+
+export interface EvalOutcome {
+  readonly status: 'COMPLETED' | 'FAILED' | 'STOPPED';
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly reason?: string;
+  readonly backend: string;
+  /** Compute time the trial used (seconds), what its cost is settled on. */
+  readonly seconds: number;
+}
+
+export interface EvalHooks {
+  onEpoch(epoch: number, metrics: Readonly<Record<string, number>>): Promise<'continue' | 'stop'> | 'continue' | 'stop';
+}
+
+export interface Evaluator {
+  /** Metrics this evaluator reports (objectives and constraints must use these). */
+  readonly metrics: readonly string[];
+  /** Estimated seconds to train `network` for `epochs` more epochs, before anything ran. */
+  estimateSeconds(epochs: number): number;
+  run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,138 @@
+/**
+ * The `train` evaluator: real training in a pool of worker processes (one
+ * per core by default), each running `worker.ts`. A free worker takes the
+ * next trial at once; stops (scheduler, budget deadline) reach the worker as
+ * messages and the trainer checkpoints before it returns.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { DataSpec } from '../data/sources.js';
+import { NasError } from '../errors.js';
+import type { TrialResult } from '../train/trainer.js';
+import type { EvalHooks, EvalJob, EvalOutcome, Evaluator } from './evaluator.js';
+import type { FromWorker, ToWorker } from './worker.js';
+
+export interface PoolOptions {
+  readonly workers: number;
+  readonly artifacts: string;
+  readonly data: DataSpec;
+  /** Seeds weights and batch order: trial seed = seed × 100003 + trial seq. */
+  readonly seed: number;
+  /** Guess of seconds per epoch before any trial finished. */
+  readonly initialSecondsPerEpoch?: number;
+  readonly backend?: string;
+}
+
+interface Slot {
+  child: ChildProcess;
+  busy: boolean;
+}
+
+const here = fileURLToPath(import.meta.url);
+/** The worker next to this module, compiled (.js) or, under a TypeScript loader, source (.ts). */
+const WORKER = here.replace(/pool-evaluator\.(ts|js)$/, 'worker.$1');
+
+export class ProcessPoolEvaluator implements Evaluator {
+  readonly metrics = ['val_accuracy', 'val_loss', 'accuracy', 'loss', 'params', 'flops', 'latency_ms', 'peak_rss_bytes', 'train_seconds'];
+  private readonly slots: Slot[] = [];
+  private secondsPerEpoch: number[] = [];
+  private closed = false;
+
+  constructor(private readonly o: PoolOptions) {}
+
+  private spawn(): Slot {
+    const execArgv = WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = fork(WORKER, [], {
+      execArgv,
+      env: { ...process.env, ...(this.o.backend ? { NASFLOW_BACKEND: this.o.backend } : {}) },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    child.stderr?.resume();
+    const slot: Slot = { child, busy: false };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  estimateSeconds(epochs: number): number {
+    const s = this.secondsPerEpoch;
+    const perEpoch = s.length ? Math.max(...s.slice(-8)) : (this.o.initialSecondsPerEpoch ?? 30);
+    return perEpoch * epochs;
+  }
+
+  async run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome> {
+    if (this.closed) throw new NasError('evaluator is closed');
+    const slot = this.slots.find((s) => !s.busy && s.child.connected) ?? (this.slots.length < this.o.workers ? this.spawn() : undefined);
+    if (!slot) throw new NasError(`all ${this.o.workers} workers are busy`);
+    slot.busy = true;
+    const { trial } = job;
+    const started = Date.now();
+    let stopReason: string | undefined;
+    try {
+      const result = await new Promise<TrialResult>((resolve, reject) => {
+        const deadline = setTimeout(() => {
+          stopReason = 'budget: the trial reached its reserved time';
+          slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
+        }, Math.max(1, job.deadlineSeconds * 1000));
+        const onMessage = async (m: FromWorker) => {
+          if (m.type === 'epoch' && m.trialId === trial.id) {
+            if ((await hooks.onEpoch(m.epoch, m.metrics)) === 'stop' && !stopReason) {
+              stopReason = 'stopped by the scheduler';
+              slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
+            }
+          } else if ((m.type === 'done' || m.type === 'error') && m.trialId === trial.id) {
+            cleanup();
+            if (m.type === 'done') resolve(m.result);
+            else reject(new NasError(m.message));
+          }
+        };
+        const onExit = (code: number | null, signal: string | null) => {
+          cleanup();
+          reject(new NasError(`worker process exited (${signal ?? `code ${code}`}) while training ${trial.id}`));
+        };
+        const cleanup = () => {
+          clearTimeout(deadline);
+          slot.child.off('message', onMessage);
+          slot.child.off('exit', onExit);
+        };
+        slot.child.on('message', onMessage);
+        slot.child.on('exit', onExit);
+        const network = job.network;
+        const msg: ToWorker = {
+          type: 'run',
+          artifacts: this.o.artifacts,
+          trial: { id: trial.id, network, data: this.o.data, epochs: trial.fidelity, seed: this.o.seed * 100003 + trial.seq, evaluateTest: true },
+          ...(job.parent ? { copyCheckpointFrom: job.parent.id } : {}),
+        };
+        slot.child.send(msg);
+      });
+      const seconds = (Date.now() - started) / 1000;
+      const epochs = result.epochsCompleted - job.startEpoch;
+      if (result.status === 'COMPLETED' && epochs > 0) this.secondsPerEpoch.push(seconds / epochs);
+      const metrics = { ...result.metrics };
+      if (result.status === 'COMPLETED') return { status: 'COMPLETED', metrics, backend: result.backend, seconds };
+      if (result.status === 'FAILED') return { status: 'FAILED', metrics, reason: result.reason ?? 'failed', backend: result.backend, seconds };
+      return { status: 'STOPPED', metrics, reason: stopReason ?? 'interrupted', backend: result.backend, seconds };
+    } catch (e) {
+      if (!slot.child.connected) this.slots.splice(this.slots.indexOf(slot), 1);
+      return { status: 'FAILED', metrics: {}, reason: (e as Error).message, backend: 'unknown', seconds: (Date.now() - started) / 1000 };
+    } finally {
+      slot.busy = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.child.exitCode !== null || !s.child.connected) return resolve();
+            s.child.once('exit', () => resolve());
+            s.child.disconnect();
+            setTimeout(() => s.child.kill('SIGKILL'), 5000).unref();
+          }),
+      ),
+    );
+    this.slots.length = 0;
+  }
+}
