@@ -89,12 +89,14 @@ function ofLimit(used: string, limit: number | undefined, fmt: (n: number) => st
   return limit !== undefined && limit > 0 ? `${used}/${fmt(limit)}` : used;
 }
 
-function hoursText(h: number): string {
-  return h < 0.1 ? `${Number((h * 60).toFixed(1))}min` : `${Number(h.toFixed(2))}h`;
+/** Hours in minutes or hours, the unit chosen by `scale` so spent and limit read alike. */
+function hoursText(h: number, scale: number): string {
+  return scale < 0.5 ? `${Number((h * 60).toFixed(1))}min` : `${Number(h.toFixed(2))}h`;
 }
 
 function budgetText(s: ProgressSnapshot): string {
-  const parts = [ofLimit(hoursText(s.spent.hours), s.limits.hours, hoursText) + ' compute'];
+  const scale = Math.max(s.spent.hours, s.limits.hours ?? 0);
+  const parts = [ofLimit(hoursText(s.spent.hours, scale), s.limits.hours, (h) => hoursText(h, scale)) + ' compute'];
   if (s.spent.dollars > 0 || (s.limits.dollars ?? 0) > 0) parts.push(ofLimit(`$${s.spent.dollars.toFixed(2)}`, s.limits.dollars, (n) => `$${n.toFixed(2)}`));
   return parts.join(', ');
 }
