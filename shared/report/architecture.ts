@@ -46,8 +46,8 @@ function svgOpen(width: number, height: number, title: string | undefined, kind:
  */
 export function cellSvg(net: CellNetwork, title?: string): string {
   const W = 460;
-  const H = 250;
-  const y0 = 140;
+  const H = 252;
+  const y0 = 150;
   const xs = [40, 160, 300, 420];
   const r = 17;
   const parts: string[] = [svgOpen(W, H, title, 'cell')];
@@ -58,8 +58,8 @@ export function cellSvg(net: CellNetwork, title?: string): string {
         .join('') +
       '</defs>',
   );
-  // Arc height per edge (negative: above the row, positive: below).
-  const bend: Record<string, number> = { '1<-0': 0, '2<-1': 0, '3<-2': 0, '2<-0': -70, '3<-1': 70, '3<-0': -125 };
+  // Where each curved edge peaks (offset from the row; negative is above). Straight edges: 0.
+  const bend: Record<string, number> = { '1<-0': 0, '2<-1': 0, '3<-2': 0, '2<-0': -55, '3<-1': 55, '3<-0': -105 };
   const labels: string[] = [];
   CELL_EDGES.forEach((edge, i) => {
     const op = (net.ops[i] ?? 'none') as CellOp;
@@ -77,15 +77,15 @@ export function cellSvg(net: CellNetwork, title?: string): string {
       lx = (x1 + x2) / 2;
       ly = y0 - 8;
     } else {
-      // A quadratic curve whose apex is at height b above/below the row.
-      const cx = (x1 + x2) / 2;
-      const cy = y0 + 2 * b;
-      const sx = x1 + (b < 0 ? 8 : 8);
-      const ex = x2 - 8;
+      // A quadratic curve peaking at y0 + b: the apex of a quadratic Bézier is halfway between its ends and its control point.
       const sy = y0 + (b < 0 ? -r + 3 : r - 3);
-      parts.push(`<path d="M${sx},${sy} Q${cx},${cy} ${ex},${sy}" fill="none" stroke="${style.colour}" stroke-width="${width}"${dash} marker-end="url(#arrow-${op})"/>`);
-      lx = cx;
-      ly = y0 + b + (b < 0 ? -6 : 16);
+      const apex = y0 + b;
+      const cy = 2 * apex - sy;
+      const sx = x1 + 8;
+      const ex = x2 - 8;
+      parts.push(`<path d="M${sx},${sy} Q${(x1 + x2) / 2},${cy} ${ex},${sy}" fill="none" stroke="${style.colour}" stroke-width="${width}"${dash} marker-end="url(#arrow-${op})"/>`);
+      lx = (x1 + x2) / 2;
+      ly = b < 0 ? apex - 6 : apex + 16;
     }
     const text = escapeHtml(style.label);
     labels.push(
@@ -133,7 +133,7 @@ function layerLabel(l: ChainLayer): { title: string; detail: string } {
 
 /** The chain: input, one box per layer, the classifier; residual connections as arcs on the right. */
 export function chainSvg(net: ChainNetwork, title?: string): string {
-  const W = 300;
+  const W = 310;
   const boxW = 220;
   const boxH = 38;
   const gap = 16;
@@ -159,12 +159,12 @@ export function chainSvg(net: ChainNetwork, title?: string): string {
     parts.push(`<text x="${x0 + 16}" y="${y + (hasDetail ? 16 : 24)}" font-size="13" font-weight="700" fill="${row.colour}">${escapeHtml(row.title)}</text>`);
     if (hasDetail) parts.push(`<text x="${x0 + 16}" y="${y + 31}" font-size="11.5" fill="#374151">${escapeHtml(row.detail)}</text>`);
     if (row.skip) {
-      // A residual arc from this layer's input (bottom of the previous box) to its output.
+      // A residual arc from this layer's input (the gap above its box) to its output (the gap below).
       const ya = top(i) - gap / 2;
       const yb = top(i) + boxH + gap / 2;
       const xr = x0 + boxW;
-      parts.push(`<path d="M${xr - 30},${ya} C${xr + 40},${ya} ${xr + 40},${yb} ${xr - 30 + 4},${yb}" fill="none" stroke="#dc2626" stroke-width="1.8" marker-end="url(#chain-arrow)"/>`);
-      parts.push(`<text x="${xr + 32}" y="${y + boxH / 2 + 4}" font-size="11" fill="#dc2626">+</text>`);
+      parts.push(`<path d="M${xr - 24},${ya} C${xr + 36},${ya} ${xr + 36},${yb} ${xr - 20},${yb}" fill="none" stroke="#dc2626" stroke-width="1.8" marker-end="url(#chain-arrow)"/>`);
+      parts.push(`<text x="${xr + 32}" y="${y + boxH / 2 + 4}" font-size="11" fill="#dc2626">skip</text>`);
     }
   });
   const t = net.training;
