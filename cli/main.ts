@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { isUserError } from '../shared/errors.js';
 import { registerBench } from './bench.js';
+import { registerSearch } from './search.js';
 import { registerSpace } from './space.js';
 
 // A closed pipe (`nasflow ... | head`) is the reader's choice, not an error.
@@ -14,6 +15,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 const program = new Command();
 program.name('nasflow').description('neural architecture search, locally or on AWS').version('0.1.0');
 program.showHelpAfterError('(run with --help for usage)');
+registerSearch(program);
 registerBench(program);
 registerSpace(program);
 

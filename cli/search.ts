@@ -1,0 +1,262 @@
+/**
+ * The local main job: `nasflow search`, `resume`, `list`, `status`,
+ * `export`, `report`. Embedded stores live in one folder (`--home`, env
+ * NASFLOW_HOME, default `./.nasflow`): `nasflow.db` (SQLite) and `artifacts/`.
+ */
+import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DataError, LeaseHeldError, SpecError } from '../shared/errors.js';
+import type { Experiment, Trial } from '../shared/experiment/model.js';
+import { buildReport } from '../shared/report/report.js';
+import { renderHtml } from '../shared/report/html.js';
+import { progressSnapshot, ProgressDisplay } from '../shared/report/progress.js';
+import type { Evaluator } from '../shared/runner/evaluator.js';
+import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
+import { runExperiment, submitExperiment } from '../shared/runner/search.js';
+import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
+import { parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
+import type { ExperimentStore } from '../shared/store/experiment-store.js';
+import { SqliteExperimentStore } from '../shared/store/sqlite.js';
+import { FsArtifactStore } from '../shared/train/ports.js';
+import { readSpecFile } from './space.js';
+
+interface HomeFlags {
+  home?: string;
+}
+
+function homeOf(flags: HomeFlags): string {
+  return resolve(flags.home ?? process.env.NASFLOW_HOME ?? '.nasflow');
+}
+
+function openStore(home: string): SqliteExperimentStore {
+  return new SqliteExperimentStore(join(home, 'nasflow.db'));
+}
+
+function evaluatorFor(spec: ExperimentSpec, home: string, workers: number): Evaluator {
+  const d = spec.dataset;
+  if (d.source === 'table') return new TableTrialEvaluator(d, spec.compiledSpace, spec.seed);
+  return new ProcessPoolEvaluator({ workers, artifacts: join(home, 'artifacts'), data: { ...d, seed: spec.seed }, seed: spec.seed });
+}
+
+async function allTrials(store: ExperimentStore, id: string): Promise<Trial[]> {
+  const out: Trial[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listTrials(id, { ...(cursor ? { cursor } : {}), limit: 1000 });
+    out.push(...page.trials);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+/** The experiment named, or the newest one. */
+async function pick(store: ExperimentStore, id: string | undefined): Promise<Experiment> {
+  if (id) {
+    const e = await store.getExperiment(id);
+    if (!e) throw new DataError(`no experiment "${id}" in this store (nasflow list shows them)`);
+    return e;
+  }
+  const [latest] = await store.listExperiments({ limit: 1 });
+  if (!latest) throw new DataError('no experiments yet: start one with nasflow search SPEC');
+  return latest;
+}
+
+async function writeReports(store: ExperimentStore, home: string, exp: Experiment): Promise<string> {
+  const trials = await allTrials(store, exp.id);
+  const report = buildReport(exp, trials);
+  const dir = join(home, 'reports', exp.id);
+  mkdirSync(dir, { recursive: true });
+  const put = (name: string, text: string) => {
+    const tmp = join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, text);
+    renameSync(tmp, join(dir, name));
+  };
+  put('report.json', JSON.stringify(report, null, 1) + '\n');
+  put('report.html', renderHtml(report, trials));
+  return dir;
+}
+
+async function runWithProgress(store: ExperimentStore, home: string, exp: Experiment, workersFlag: string | undefined): Promise<void> {
+  const spec = parseExperimentSpec(exp.spec);
+  const workers = spec.parallel ?? (workersFlag ? Number(workersFlag) : availableParallelism());
+  const evaluator = evaluatorFor(spec, home, workers);
+  const display = new ProgressDisplay(process.stderr, { objectives: spec.objectives });
+  let current = exp;
+  const trials = new Map<string, Trial>();
+  const snap = () => progressSnapshot(current, [...trials.values()], { objectives: spec.objectives, limits: spec.budget, nowMs: Date.now() });
+  const stop = () => {
+    display.log('interrupted: the search stops here; `nasflow resume` continues it');
+    process.exit(130);
+  };
+  process.once('SIGINT', stop);
+  try {
+    const done = await runExperiment(exp.id, {
+      store,
+      evaluator,
+      workers,
+      onEvent: (e) => {
+        if (e.type === 'started') {
+          current = e.experiment;
+          display.log(`${e.resumed ? 'resuming' : 'starting'} ${e.experiment.id} (${workers} worker${workers > 1 ? 's' : ''})`);
+        } else if (e.type === 'trial-started' || e.type === 'epoch') {
+          trials.set(e.trial.id, e.trial);
+          display.update(snap());
+        } else if (e.type === 'trial-finished') {
+          trials.set(e.trial.id, e.trial);
+          current = e.experiment;
+          display.trialFinished(e.trial, snap());
+        } else if (e.type === 'finished') current = e.experiment;
+      },
+    });
+    for (const t of await allTrials(store, exp.id)) trials.set(t.id, t);
+    current = done;
+    display.close(snap());
+    const dir = await writeReports(store, home, done);
+    process.stdout.write(`${done.id}: ${done.state} (${done.reason ?? ''}); report: ${join(dir, 'report.html')}\n`);
+  } finally {
+    process.off('SIGINT', stop);
+    await evaluator.close();
+  }
+}
+
+function withStore<A extends unknown[]>(fn: (store: SqliteExperimentStore, home: string, ...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    // Commander passes (arguments..., options, command).
+    const flags = (args[args.length - 2] ?? {}) as HomeFlags;
+    const home = homeOf(flags);
+    const store = openStore(home);
+    try {
+      await fn(store, home, ...args);
+    } catch (e) {
+      if (e instanceof LeaseHeldError) throw new DataError(`${e.message}: another nasflow process is running this experiment (wait for it, or stop it first)`);
+      throw e;
+    } finally {
+      await store.close();
+    }
+  };
+}
+
+export function registerSearch(program: Command): void {
+  const home = '--home <dir>';
+  const homeHelp = 'folder of the embedded stores (env NASFLOW_HOME; default ./.nasflow)';
+
+  program
+    .command('search')
+    .description('run a search from a spec file (YAML or JSON) on this machine: propose, train, rank, report')
+    .argument('<spec>', 'experiment spec (see examples/)')
+    .option(home, homeHelp)
+    .option('--workers <n>', 'worker processes when the spec has no "parallel" (default: one per core)')
+    .action(
+      withStore(async (store, h, file: string, flags: HomeFlags & { workers?: string }) => {
+        const raw = readSpecFile(file);
+        const exp = await submitExperiment(raw, store);
+        await runWithProgress(store, h, exp, flags.workers);
+      }),
+    );
+
+  program
+    .command('resume')
+    .description('continue a search after a crash or interruption (finished trials are kept, interrupted ones resume from their checkpoints)')
+    .argument('[id]', 'experiment id (default: the newest)')
+    .option(home, homeHelp)
+    .option('--workers <n>', 'worker processes when the spec has no "parallel"')
+    .action(
+      withStore(async (store, h, id: string | undefined, flags: HomeFlags & { workers?: string }) => {
+        const exp = await pick(store, id);
+        if (exp.state === 'COMPLETED') {
+          process.stdout.write(`${exp.id} is already complete (${exp.reason ?? ''}); nothing to resume\n`);
+          return;
+        }
+        await runWithProgress(store, h, exp, flags.workers);
+      }),
+    );
+
+  program
+    .command('list')
+    .description('the experiments in this store, newest first')
+    .option(home, homeHelp)
+    .option('--json', 'machine-readable output')
+    .action(
+      withStore(async (store, _h, flags: HomeFlags & { json?: boolean }) => {
+        const exps = await store.listExperiments();
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(exps.map(({ spec: _s, strategyState: _st, ...e }) => e), null, 1) + '\n');
+          return;
+        }
+        if (!exps.length) process.stdout.write('no experiments yet: start one with nasflow search SPEC\n');
+        for (const e of exps) process.stdout.write(`${e.id}  ${e.state.padEnd(9)}  trials ${e.spent.trials}  ${e.spent.hours.toFixed(3)} h  created ${e.createdAt}\n`);
+      }),
+    );
+
+  program
+    .command('status')
+    .description('state, budget and leaderboard of an experiment')
+    .argument('[id]', 'experiment id (default: the newest)')
+    .option(home, homeHelp)
+    .option('--json', 'machine-readable output: state, budget and the leaderboard with architectures, validation and test metrics')
+    .option('--top <k>', 'leaderboard entries to show', '10')
+    .action(
+      withStore(async (store, _h, id: string | undefined, flags: HomeFlags & { json?: boolean; top: string }) => {
+        const exp = await pick(store, id);
+        const report = buildReport(exp, await allTrials(store, exp.id));
+        const top = Number(flags.top);
+        if (flags.json) {
+          process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, leaderboard: report.leaderboard.slice(0, top) }, null, 1) + '\n');
+          return;
+        }
+        process.stdout.write(`${exp.id}: ${exp.state}${exp.reason ? ` (${exp.reason})` : ''}\n`);
+        process.stdout.write(`spent: ${exp.spent.trials} trials, ${exp.spent.hours.toFixed(4)} compute-hours, $${exp.spent.dollars.toFixed(2)}\n`);
+        for (const e of report.leaderboard.slice(0, top)) {
+          const v = Object.entries(e.validation).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
+          const t = Object.entries(e.test).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
+          process.stdout.write(`${String(e.rank).padStart(3)}. ${e.trialId}  ${v}${t ? `  | ${t}` : ''}  ${e.summary ?? ''}\n`);
+        }
+      }),
+    );
+
+  program
+    .command('export')
+    .description('write the top models (TensorFlow.js folders) and a JSON leaderboard')
+    .argument('[id]', 'experiment id (default: the newest)')
+    .option(home, homeHelp)
+    .option('--top <k>', 'how many models', '3')
+    .option('--out <dir>', 'output folder (default: ./<experiment id>-export)')
+    .action(
+      withStore(async (store, h, id: string | undefined, flags: HomeFlags & { top: string; out?: string }) => {
+        const exp = await pick(store, id);
+        const k = Number(flags.top);
+        if (!Number.isInteger(k) || k < 1) throw new SpecError([{ path: '--top', message: `expected a positive integer, got ${JSON.stringify(flags.top)}` }], 'options');
+        const report = buildReport(exp, await allTrials(store, exp.id));
+        const out = resolve(flags.out ?? `${exp.id}-export`);
+        mkdirSync(out, { recursive: true });
+        const artifacts = new FsArtifactStore(join(h, 'artifacts'));
+        const exported: unknown[] = [];
+        for (const e of report.leaderboard.slice(0, k)) {
+          const keys = await artifacts.list(`trials/${e.trialId}/model/`);
+          const dir = join(out, `${String(e.rank).padStart(2, '0')}-${e.trialId}`);
+          if (keys.length) {
+            mkdirSync(dir, { recursive: true });
+            for (const key of keys) copyFileSync(join(artifacts.root, key), join(dir, key.split('/').pop() as string));
+          }
+          exported.push({ ...e, model: keys.length ? join(dir, 'model.json') : null });
+        }
+        writeFileSync(join(out, 'leaderboard.json'), JSON.stringify(exported, null, 1) + '\n');
+        process.stdout.write(`exported ${exported.length} entr${exported.length === 1 ? 'y' : 'ies'} to ${out}\n`);
+      }),
+    );
+
+  program
+    .command('report')
+    .description('write the HTML and JSON report of an experiment')
+    .argument('[id]', 'experiment id (default: the newest)')
+    .option(home, homeHelp)
+    .action(
+      withStore(async (store, h, id: string | undefined) => {
+        const exp = await pick(store, id);
+        const dir = await writeReports(store, h, exp);
+        process.stdout.write(`${join(dir, 'report.html')}\n${join(dir, 'report.json')}\n`);
+      }),
+    );
+}
