@@ -80,6 +80,8 @@ export class MemoryArtifactStore implements ArtifactStore {
 }
 
 /** An artifacts folder: each key is a file below `root`. Writes go to a temporary file first, then rename. */
+let tmpCounter = 0;
+
 export class FsArtifactStore implements ArtifactStore {
   readonly root: string;
   constructor(root: string) {
@@ -97,7 +99,9 @@ export class FsArtifactStore implements ArtifactStore {
       const b = await readFile(this.path(key));
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      // A key that names a folder (a prefix of other keys) holds no bytes.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') return undefined;
       throw e;
     }
   }
@@ -105,7 +109,8 @@ export class FsArtifactStore implements ArtifactStore {
   async put(key: string, bytes: Uint8Array): Promise<void> {
     const p = this.path(key);
     await mkdir(dirname(p), { recursive: true });
-    const tmp = `${p}.${process.pid}.tmp`;
+    // One temporary file per write, so concurrent puts to one key never share it.
+    const tmp = `${p}.${process.pid}.${(tmpCounter = (tmpCounter + 1) % 1e9)}.tmp`;
     await writeFile(tmp, bytes);
     await rename(tmp, p);
   }
