@@ -151,7 +151,13 @@ export function registerSearch(program: Command): void {
     .action(
       withStore(async (store, h, file: string, flags: HomeFlags & { workers?: string }) => {
         const raw = readSpecFile(file);
-        const exp = await submitExperiment(raw, store);
+        // Parse first, so that a bad spec is reported before anything is created.
+        const spec = parseExperimentSpec(raw);
+        const workers = spec.parallel ?? (flags.workers ? Number(flags.workers) : availableParallelism());
+        // The evaluator's own estimate (no worker starts until a trial runs).
+        const estimator = evaluatorFor(spec, h, workers);
+        const exp = await submitExperiment(raw, store, { estimateSeconds: (e) => estimator.estimateSeconds(e) });
+        await estimator.close();
         await runWithProgress(store, h, exp, flags.workers);
       }),
     );

@@ -12,7 +12,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { BudgetExceededError, NasError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { BudgetExceededError, LeaseHeldError, NasError, SpecError, type SpecIssue } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/model.js';
 import { feasible } from '../objectives/objectives.js';
 import { createScheduler, parseFidelitySpec, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
@@ -41,7 +42,35 @@ export interface RunnerDeps {
   readonly now?: () => number;
 }
 
-const LEASE_MS = 30_000;
+const LEASE_MS = 10_000;
+
+/** True when `owner` names a process on this host that no longer exists. */
+function deadLocalOwner(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Takes the experiment's lease. A lease left by a process of this host that
+ * died (kill -9) is waited out (at most its TTL); a live holder is an error.
+ */
+async function acquireOrTakeOver(store: ExperimentStore, id: string, owner: string, now: () => number): Promise<void> {
+  for (;;) {
+    try {
+      await store.acquireLease(id, owner, LEASE_MS);
+      return;
+    } catch (e) {
+      if (!(e instanceof LeaseHeldError) || !deadLocalOwner(e.holder)) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(50, e.expiresAt - now() + 20))));
+    }
+  }
+}
 
 /** A readable, sortable experiment id: name, UTC time, random suffix. */
 export function newExperimentId(name: string, now = new Date()): string {
@@ -49,11 +78,36 @@ export function newExperimentId(name: string, now = new Date()): string {
   return `${name}-${t}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Validates the spec (throws SpecError listing every problem) and stores a QUEUED experiment. */
-export async function submitExperiment(rawSpec: unknown, store: ExperimentStore, id?: string): Promise<Experiment> {
+/**
+ * Validates the spec (throws SpecError listing every problem), checks that
+ * the files it names exist and that the budget pays for at least one trial
+ * (given the evaluator's estimate), and only then stores a QUEUED experiment.
+ */
+export async function submitExperiment(
+  rawSpec: unknown,
+  store: ExperimentStore,
+  options: { readonly id?: string; readonly estimateSeconds?: (epochs: number) => number } = {},
+): Promise<Experiment> {
   const spec = parseExperimentSpec(rawSpec);
-  if (spec.fidelity !== undefined) parseFidelitySpec(spec.fidelity);
-  return store.createExperiment({ id: id ?? newExperimentId(spec.name), name: spec.name, spec: rawSpec, state: 'QUEUED', createdAt: new Date().toISOString() });
+  const fidelity = parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
+  const issues: SpecIssue[] = [];
+  const d = spec.dataset;
+  const files: [string, string | undefined][] =
+    d.source === 'csv' ? [['dataset.path', d.path], ['dataset.testPath', d.testPath]]
+    : d.source === 'idx' ? [['dataset.images', d.images], ['dataset.labels', d.labels], ['dataset.testImages', d.testImages], ['dataset.testLabels', d.testLabels]]
+    : d.source === 'table' ? [['dataset.path', d.path]]
+    : [];
+  for (const [path, file] of files) if (file !== undefined && !existsSync(file)) issues.push({ path, message: `file not found: ${file}` });
+  if (options.estimateSeconds) {
+    const first = options.estimateSeconds(fidelity.rungs[0] as number);
+    const b = spec.budget;
+    if (b.hours !== undefined && b.hours * 3600 < first) issues.push({ path: 'budget.hours', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 3600).toPrecision(3)} compute-hours` });
+    if (b.minutes !== undefined && b.minutes * 60 < first) issues.push({ path: 'budget.minutes', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 60).toPrecision(3)} minutes` });
+    const price = spec.instance.pricePerHour;
+    if (b.dollars !== undefined && price > 0 && b.dollars < (first / 3600) * price) issues.push({ path: 'budget.dollars', message: `too small for one trial: a first-rung trial costs about $${((first / 3600) * price).toFixed(4)} at $${price}/hour` });
+  }
+  if (issues.length) throw new SpecError(issues);
+  return store.createExperiment({ id: options.id ?? newExperimentId(spec.name), name: spec.name, spec: rawSpec, state: 'QUEUED', createdAt: new Date().toISOString() });
 }
 
 interface SnapshotEnvelope {
@@ -72,7 +126,7 @@ export async function runExperiment(experimentId: string, deps: RunnerDeps): Pro
   const exp0 = await store.getExperiment(experimentId);
   if (!exp0) throw new NasError(`no experiment ${experimentId}`);
   const spec = parseExperimentSpec(exp0.spec);
-  await store.acquireLease(experimentId, owner, LEASE_MS);
+  await acquireOrTakeOver(store, experimentId, owner, now);
   const renew = setInterval(() => void store.renewLease(experimentId, owner, LEASE_MS).catch(() => undefined), LEASE_MS / 3);
   renew.unref();
   try {

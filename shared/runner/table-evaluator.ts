@@ -29,6 +29,8 @@ export class TableTrialEvaluator implements Evaluator {
     source: TableSource,
     space: Space,
     private readonly seed: number,
+    /** false: account the simulated seconds without waiting them out (for simulations of many searches). */
+    private readonly wait = true,
   ) {
     const table = BenchTable.load(source.path);
     this.main = new TableEvaluator(table, space, { metrics: source.metrics, ...(source.noisy ? { noisy: source.noisy } : {}) });
@@ -54,7 +56,7 @@ export class TableTrialEvaluator implements Evaluator {
       if (seconds + this.secondsPerEpoch > job.deadlineSeconds + 1e-9) {
         return { status: 'STOPPED', metrics, reason: 'budget: the trial reached its reserved time', backend: 'table', seconds };
       }
-      if (this.secondsPerEpoch > 0) await new Promise((r) => setTimeout(r, this.secondsPerEpoch * 1000));
+      if (this.secondsPerEpoch > 0 && this.wait) await new Promise((r) => setTimeout(r, this.secondsPerEpoch * 1000));
       seconds += this.secondsPerEpoch;
       // The curve is the final value on the last epoch; earlier epochs are not in the table.
       if (epoch === trial.fidelity) {

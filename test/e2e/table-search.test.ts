@@ -61,6 +61,36 @@ describe('a whole search on the table evaluator', () => {
     expect(done.reason).toBe('budget used');
   });
 
+  it('never overspends: trials, compute-hours and dollars over many seeds and budgets (simulated time)', async () => {
+    for (let seed = 0; seed < 12; seed++) {
+      for (const [trials, hoursFactor, dollars] of [
+        [undefined, 7.3, undefined],
+        [25, undefined, 3.1],
+        [9, 50, 50],
+      ] as const) {
+        // 10 s per epoch at $2/h: a 12-epoch trial costs 120 s, a 200-epoch promotion 1,880 s more.
+        const hours = hoursFactor === undefined ? undefined : (hoursFactor * 120) / 3600;
+        const raw = spec({
+          seed,
+          dataset: { ...spec().dataset, fidelities: { 12: { val_accuracy: 'val_acc_12ep', latency_ms: 'latency_ms_pixel3' } }, secondsPerEpoch: 10 },
+          fidelity: { scheduler: 'asha', resource: 'epochs', min: 12, max: 200, eta: 3, rungs: [12, 200] },
+          budget: { ...(trials ? { trials } : {}), ...(hours ? { hours } : {}), ...(dollars ? { dollars } : {}), ...(!trials ? { trials: 60 } : {}) },
+          instance: { type: 'sim', pricePerHour: 2 },
+        });
+        const s = parseExperimentSpec(raw);
+        const store = new MemoryExperimentStore();
+        const exp = await submitExperiment(raw, store);
+        const done = await runExperiment(exp.id, { store, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, seed, false), workers: 2 });
+        const where = `seed ${seed}, budget ${JSON.stringify(s.budget)}`;
+        if (s.budget.trials !== undefined) expect(done.spent.trials, where).toBeLessThanOrEqual(s.budget.trials);
+        if (s.budget.hours !== undefined) expect(done.spent.hours, where).toBeLessThanOrEqual(s.budget.hours * (1 + 1e-9));
+        if (s.budget.dollars !== undefined) expect(done.spent.dollars, where).toBeLessThanOrEqual(s.budget.dollars * (1 + 1e-9));
+        expect(done.reserved.hours, where).toBeCloseTo(0, 9);
+        expect(done.spent.trials, where).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('multi-fidelity: ASHA promotes the best of rung 0 to higher fidelity', async () => {
     const store = new MemoryExperimentStore();
     const raw = spec({
