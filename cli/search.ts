@@ -85,7 +85,7 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
   const display = new ProgressDisplay(process.stderr, { objectives: spec.objectives });
   let current = exp;
   const trials = new Map<string, Trial>();
-  const snap = () => progressSnapshot(current, [...trials.values()], { objectives: spec.objectives, limits: spec.budget, nowMs: Date.now() });
+  const snap = () => progressSnapshot(current, [...trials.values()], { objectives: spec.objectives, limits: { ...spec.budget, ...(spec.budget.minutes !== undefined ? { wallClockSeconds: spec.budget.minutes * 60 } : {}) }, nowMs: Date.now() });
   const stop = () => {
     display.log('interrupted: the search stops here; `nasflow resume` continues it');
     process.exit(130);
