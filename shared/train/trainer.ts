@@ -191,6 +191,8 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
         correct = newCorrect as tf.Scalar;
         seen += n;
         if ((step + 1) % checkEvery === 0 || step === steps - 1) {
+          // Let the event loop run, so a stop request (an IPC message, a signal) is seen within a few steps.
+          await new Promise<void>((r) => setImmediate(r));
           const [l] = readSums();
           if (!Number.isFinite(l)) {
             tf.dispose([lossSum, correct]);
