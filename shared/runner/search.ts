@@ -176,11 +176,12 @@ class Search {
 
   async run(): Promise<Experiment> {
     let exp = (await this.store.getExperiment(this.id)) as Experiment;
-    const all = await this.allTrials();
+    let all = await this.allTrials();
     const resumed = all.length > 0;
     if (exp.state === 'COMPLETED' || exp.state === 'STOPPED') return exp;
     exp = await this.store.updateExperiment(this.id, { state: 'RUNNING', ...(exp.startedAt ? {} : { startedAt: new Date(this.now()).toISOString() }) }, { leaseOwner: this.owner });
     this.deps.onEvent?.({ type: 'started', experiment: exp, resumed });
+    all = await this.repair(all);
     this.rebuild(exp, all);
     // Trials that were in flight when the last process died resume from their checkpoints.
     for (const t of all.filter((x) => !FINISHED_STATES.includes(x.state)).sort((a, b) => a.seq - b.seq)) this.start(t);
@@ -207,6 +208,23 @@ class Search {
       cursor = page.nextCursor;
     } while (cursor);
     return out;
+  }
+
+  /**
+   * Finishes what a crash interrupted between a trial's last write and the
+   * next: a finished trial whose cost was not settled or whose decision was
+   * not stored gets both now (in finishing order), so it is told to the
+   * strategy and counted against the budget exactly once.
+   */
+  private async repair(all: Trial[]): Promise<Trial[]> {
+    const broken = all.filter((t) => FINISHED_STATES.includes(t.state) && t.decision === undefined).sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0));
+    if (!broken.length) return all;
+    this.scheduler = schedulerFromTrials(this.fidelitySpec(), { goal: this.goal }, all);
+    for (const t of broken) {
+      if (await this.store.getReservation(t.id)) await this.settleAndDecide(t);
+      else this.trials.set(t.id, await this.store.setDecision(t.id, this.scheduler.decide(t.id)));
+    }
+    return this.allTrials();
   }
 
   /** Strategy and scheduler from the stored trials plus the strategy snapshot. */
@@ -384,31 +402,47 @@ class Search {
     } catch (e) {
       outcome = { status: 'FAILED', metrics: {}, reason: (e as Error).message, backend: 'unknown', seconds: 0 };
     }
-    // record
+    // record (the actual cost goes on the trial in the same write, so a crash before
+    // `settle` can be repaired from the trial alone)
     const values = this.spec.objectives.map((o) => outcome.metrics[o.metric]);
     const complete = values.every((v) => v !== undefined && Number.isFinite(v));
+    const price = this.spec.instance.pricePerHour;
+    const reservedHours = reservation?.reserved.hours ?? 0;
+    const hours = Math.min(outcome.seconds / 3600, reservation?.reserved.hours ?? Infinity);
     trial = await this.store.transitionTrial(trial.id, ['RUNNING'], {
       state: outcome.status === 'COMPLETED' && !complete ? 'FAILED' : outcome.status,
       metrics: outcome.metrics,
       ...(complete ? { values: values as number[], feasible: feasible(outcome.metrics, this.spec.constraints) } : {}),
       ...(outcome.reason ? { reason: outcome.reason } : outcome.status === 'COMPLETED' && !complete ? { reason: `missing objective metric(s): ${this.spec.objectives.filter((_, i) => values[i] === undefined).map((o) => o.metric).join(', ')}` } : {}),
       backend: outcome.backend,
+      cost: { reservedHours, reservedDollars: reservedHours * price, hours, dollars: hours * price },
       finishedAt: new Date(this.now()).toISOString(),
     });
-    const hours = Math.min(outcome.seconds / 3600, reservation?.reserved.hours ?? Infinity);
-    const exp = await this.store.settle(trial.id, { hours, dollars: hours * this.spec.instance.pricePerHour });
-    // decide
-    this.scheduler.observe(trial);
-    const decision = this.scheduler.decide(trial.id);
-    trial = await this.store.setDecision(trial.id, decision);
-    this.trials.set(trial.id, trial);
+    const exp = await this.settleAndDecide(trial);
+    trial = this.trials.get(trial.id) as Trial;
+    const decision = trial.decision as NonNullable<Trial['decision']>;
     this.maybeTell(trial, decision);
+    await this.decidePending(trial.id);
+    this.deps.onEvent?.({ type: 'trial-finished', trial, experiment: exp });
+  }
+
+  /** settle → decide for a finished trial; safe to repeat (both steps are idempotent). */
+  private async settleAndDecide(trial: Trial): Promise<Experiment> {
+    const c = trial.cost;
+    const exp = await this.store.settle(trial.id, { hours: c?.hours ?? 0, dollars: c?.dollars ?? 0 });
+    this.scheduler.observe(trial);
+    const updated = await this.store.setDecision(trial.id, this.scheduler.decide(trial.id));
+    this.trials.set(trial.id, updated);
+    return exp;
+  }
+
+  /** Earlier trials whose rung just completed may now be decided too. */
+  private async decidePending(exceptId: string): Promise<void> {
     // Earlier trials whose rung just completed may now be decided too.
     for (const other of this.trials.values()) {
-      if (other.id === trial.id || !FINISHED_STATES.includes(other.state) || other.decision !== 'continue') continue;
+      if (other.id === exceptId || !FINISHED_STATES.includes(other.state) || other.decision !== 'continue') continue;
       const d = this.scheduler.decide(other.id);
       if (d !== other.decision) this.trials.set(other.id, await this.store.setDecision(other.id, d));
     }
-    this.deps.onEvent?.({ type: 'trial-finished', trial, experiment: exp });
   }
 }

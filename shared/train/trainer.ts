@@ -219,6 +219,12 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
       await env.sink.report({ epoch: epoch + 1, metrics: last });
     }
 
+    if (last['val_accuracy'] === undefined) {
+      // Resumed from a checkpoint taken after the last epoch (killed before the result was
+      // written): nothing was trained in this call, so measure the trained model again.
+      const val = evaluate(logits, validation, numClasses);
+      last = { val_loss: val.loss, val_accuracy: val.accuracy, train_seconds: pos.trainSeconds };
+    }
     const final: Record<string, number> = { ...last, ...costMetrics, latency_ms: measureLatency(model), train_seconds: pos.trainSeconds };
     if (trial.evaluateTest === true && splits.test !== undefined) {
       const test = toDevice(splits.test);

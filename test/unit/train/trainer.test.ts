@@ -145,11 +145,14 @@ describe('checkpoints and resume', () => {
 
   it('a finished trial asked again does not retrain', async () => {
     const store = new MemoryArtifactStore();
-    await trainTrial(trial({ id: 'b', epochs: 1 }), { sink: new MemoryReportSink(), store, backend, data: small });
+    const first = await trainTrial(trial({ id: 'b', epochs: 1 }), { sink: new MemoryReportSink(), store, backend, data: small });
     const sink = new MemoryReportSink();
     const again = await trainTrial(trial({ id: 'b', epochs: 1 }), { sink, store, backend, data: small });
     expect(again.status).toBe('COMPLETED');
     expect(sink.reports).toEqual([]);
+    // Its result still carries the validation metrics (a runner killed after the last checkpoint relies on them).
+    expect(again.metrics['val_accuracy']).toBe(first.metrics['val_accuracy']);
+    expect(again.metrics['val_loss']).toBe(first.metrics['val_loss']);
   }, 60_000);
 });
 
