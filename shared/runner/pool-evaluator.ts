@@ -69,10 +69,15 @@ export class ProcessPoolEvaluator implements Evaluator {
     let stopReason: string | undefined;
     try {
       const result = await new Promise<TrialResult>((resolve, reject) => {
-        const deadline = setTimeout(() => {
-          stopReason = 'budget: the trial reached its reserved time';
-          slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
-        }, Math.max(1, job.deadlineSeconds * 1000));
+        // Timers hold at most 2^31-1 ms (about 24 days); a longer reservation needs no timer.
+        const ms = job.deadlineSeconds * 1000;
+        const deadline =
+          ms < 2 ** 31 - 1
+            ? setTimeout(() => {
+                stopReason = 'budget: the trial reached its reserved time';
+                slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
+              }, Math.max(1, ms))
+            : undefined;
         const onMessage = async (m: FromWorker) => {
           if (m.type === 'epoch' && m.trialId === trial.id) {
             if ((await hooks.onEpoch(m.epoch, m.metrics)) === 'stop' && !stopReason) {

@@ -43,6 +43,8 @@ export interface RunnerDeps {
 }
 
 const LEASE_MS = 10_000;
+/** A reservation that no limit bounds (a year of compute). */
+const UNBOUNDED_HOURS = 24 * 365;
 
 /** True when `owner` names a process on this host that no longer exists. */
 function deadLocalOwner(owner: string): boolean {
@@ -318,7 +320,9 @@ class Search {
     const exp = (await this.store.getExperiment(this.id)) as Experiment;
     if (this.limits.trials !== undefined && exp.spent.trials + this.running.size >= this.limits.trials) return this.full();
     const price = this.spec.instance.pricePerHour;
-    let hours = (2 * estimate) / 3600;
+    // With a compute budget the reservation is twice the estimate (the trial stops when it
+    // runs out); with none, only the wall-clock deadline bounds a trial.
+    let hours = this.limits.hours !== undefined || (this.limits.dollars !== undefined && price > 0) ? (2 * estimate) / 3600 : UNBOUNDED_HOURS;
     if (this.limits.hours !== undefined) {
       const left = this.limits.hours - exp.spent.hours - exp.reserved.hours;
       if (left < estimate / 3600) return this.full();
