@@ -17,7 +17,7 @@ import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
 import { runExperiment, submitExperiment } from '../shared/runner/search.js';
 import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
-import type { ExperimentStore } from '../shared/store/experiment-store.js';
+import { listAllTrials, type ExperimentStore } from '../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
 import { readSpecFile } from './space.js';
@@ -40,17 +40,6 @@ function evaluatorFor(spec: ExperimentSpec, home: string, workers: number): Eval
   return new ProcessPoolEvaluator({ workers, artifacts: join(home, 'artifacts'), data: { ...d, seed: spec.seed }, seed: spec.seed });
 }
 
-async function allTrials(store: ExperimentStore, id: string): Promise<Trial[]> {
-  const out: Trial[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listTrials(id, { ...(cursor ? { cursor } : {}), limit: 1000 });
-    out.push(...page.trials);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return out;
-}
-
 /** The experiment named, or the newest one. */
 async function pick(store: ExperimentStore, id: string | undefined): Promise<Experiment> {
   if (id) {
@@ -64,7 +53,7 @@ async function pick(store: ExperimentStore, id: string | undefined): Promise<Exp
 }
 
 async function writeReports(store: ExperimentStore, home: string, exp: Experiment): Promise<string> {
-  const trials = await allTrials(store, exp.id);
+  const trials = await listAllTrials(store, exp.id);
   const report = buildReport(exp, trials);
   const dir = join(home, 'reports', exp.id);
   mkdirSync(dir, { recursive: true });
@@ -78,10 +67,10 @@ async function writeReports(store: ExperimentStore, home: string, exp: Experimen
   return dir;
 }
 
-async function runWithProgress(store: ExperimentStore, home: string, exp: Experiment, workersFlag: string | undefined): Promise<void> {
+async function runWithProgress(store: ExperimentStore, home: string, exp: Experiment, workersFlag: string | undefined, built?: Evaluator): Promise<void> {
   const spec = parseExperimentSpec(exp.spec);
   const workers = spec.parallel ?? (workersFlag ? Number(workersFlag) : availableParallelism());
-  const evaluator = evaluatorFor(spec, home, workers);
+  const evaluator = built ?? evaluatorFor(spec, home, workers);
   const display = new ProgressDisplay(process.stderr, { objectives: spec.objectives });
   let current = exp;
   const trials = new Map<string, Trial>();
@@ -110,7 +99,7 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
         } else if (e.type === 'finished') current = e.experiment;
       },
     });
-    for (const t of await allTrials(store, exp.id)) trials.set(t.id, t);
+    for (const t of await listAllTrials(store, exp.id)) trials.set(t.id, t);
     current = done;
     display.close(snap());
     const dir = await writeReports(store, home, done);
@@ -156,9 +145,14 @@ export function registerSearch(program: Command): void {
         const workers = spec.parallel ?? (flags.workers ? Number(flags.workers) : availableParallelism());
         // The evaluator's own estimate (no worker starts until a trial runs).
         const estimator = evaluatorFor(spec, h, workers);
-        const exp = await submitExperiment(raw, store, { estimateSeconds: (e) => estimator.estimateSeconds(e) });
-        await estimator.close();
-        await runWithProgress(store, h, exp, flags.workers);
+        let exp: Experiment;
+        try {
+          exp = await submitExperiment(raw, store, { estimateSeconds: (e) => estimator.estimateSeconds(e) });
+        } catch (e) {
+          await estimator.close();
+          throw e;
+        }
+        await runWithProgress(store, h, exp, flags.workers, estimator);
       }),
     );
 
@@ -206,7 +200,7 @@ export function registerSearch(program: Command): void {
     .action(
       withStore(async (store, _h, id: string | undefined, flags: HomeFlags & { json?: boolean; top: string }) => {
         const exp = await pick(store, id);
-        const report = buildReport(exp, await allTrials(store, exp.id));
+        const report = buildReport(exp, await listAllTrials(store, exp.id));
         const top = Number(flags.top);
         if (flags.json) {
           process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, leaderboard: report.leaderboard.slice(0, top) }, null, 1) + '\n');
@@ -234,7 +228,7 @@ export function registerSearch(program: Command): void {
         const exp = await pick(store, id);
         const k = Number(flags.top);
         if (!Number.isInteger(k) || k < 1) throw new SpecError([{ path: '--top', message: `expected a positive integer, got ${JSON.stringify(flags.top)}` }], 'options');
-        const report = buildReport(exp, await allTrials(store, exp.id));
+        const report = buildReport(exp, await listAllTrials(store, exp.id));
         const out = resolve(flags.out ?? `${exp.id}-export`);
         mkdirSync(out, { recursive: true });
         const artifacts = new FsArtifactStore(join(h, 'artifacts'));

@@ -19,7 +19,7 @@ import { feasible } from '../objectives/objectives.js';
 import { createScheduler, parseFidelitySpec, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
-import type { ExperimentStore } from '../store/experiment-store.js';
+import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 import type { Evaluator, EvalOutcome } from './evaluator.js';
 
@@ -201,15 +201,8 @@ class Search {
     return 'done';
   }
 
-  private async allTrials(): Promise<Trial[]> {
-    const out: Trial[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.listTrials(this.id, { ...(cursor ? { cursor } : {}), limit: 500 });
-      out.push(...page.trials);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return out;
+  private allTrials(): Promise<Trial[]> {
+    return listAllTrials(this.store, this.id);
   }
 
   /**
@@ -257,8 +250,8 @@ class Search {
     if (!shouldTell('first', t, decision, (x) => this.told.has(x.id))) return;
     this.told.add(t.id);
     this.toldCount++;
-    if (t.state === 'COMPLETED' && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
-    else if (t.state === 'STOPPED' && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
+    // A trial stopped early (median stopping) still has values: they are its result.
+    if ((t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
     else this.strategy.tell({ arch: t.arch, status: 'failed' });
   }
 

@@ -198,3 +198,15 @@ export interface ExperimentStore {
 
 /** The clock adapters read for leases (epoch milliseconds); injected so tests need not sleep. */
 export type Now = () => number;
+
+/** Every trial of an experiment in `seq` order, read page by page. */
+export async function listAllTrials(store: ExperimentStore, experimentId: string, pageSize = 500): Promise<Trial[]> {
+  const out: Trial[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listTrials(experimentId, { ...(cursor ? { cursor } : {}), limit: pageSize });
+    out.push(...page.trials);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
