@@ -77,4 +77,9 @@ export interface Experiment {
   /** Strategy snapshot (`Strategy.toJSON()`), updated after each ask. */
   readonly strategyState?: unknown;
   readonly reason?: string;
+  /**
+   * Set (ISO time) by a stop request (`nasflow stop`, `POST /experiments/{id}/stop`).
+   * The search proposes nothing more, lets running trials finish, and ends STOPPED.
+   */
+  readonly stopRequestedAt?: string;
 }
