@@ -1,0 +1,4 @@
+/** Lambda handler `record` (docs/design/aws-contract.md). Being written; this placeholder lets the stack synthesize. */
+export const handler = async (_event: unknown): Promise<never> => {
+  throw new Error('functions/record: not implemented yet');
+};
