@@ -13,14 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
-import { BudgetExceededError, LeaseHeldError, NasError, SpecError, type SpecIssue } from '../errors.js';
+import { LeaseHeldError, NasError, SpecError, type SpecIssue } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/model.js';
-import { feasible } from '../objectives/objectives.js';
-import { createScheduler, parseFidelitySpec, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
+import { parseFidelitySpec } from '../schedulers/index.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
-import type { Architecture } from '../space/space.js';
 import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
-import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
+import { repairFinished, SearchState } from '../steps/state.js';
 import type { Evaluator, EvalOutcome } from './evaluator.js';
 
 /** What the runner tells a progress display. */
@@ -43,8 +41,6 @@ export interface RunnerDeps {
 }
 
 const LEASE_MS = 10_000;
-/** A reservation that no limit bounds (a year of compute). */
-const UNBOUNDED_HOURS = 24 * 365;
 
 /** True when `owner` names a process on this host that no longer exists. */
 function deadLocalOwner(owner: string): boolean {
@@ -112,15 +108,7 @@ export async function submitExperiment(
   return store.createExperiment({ id: options.id ?? newExperimentId(spec.name), name: spec.name, spec: rawSpec, state: 'QUEUED', createdAt: new Date().toISOString() });
 }
 
-interface SnapshotEnvelope {
-  readonly strategy: StrategyState;
-  /** Observations told before the snapshot was taken (in finishedSeq order). */
-  readonly told: number;
-  /** Seq of the last trial created from this strategy's proposals. */
-  readonly lastSeq: number;
-}
-
-/** Runs (or resumes) an experiment until its budget or its space is used up. */
+/** Runs (or resumes) an experiment until its budget or its space is used up, or a stop is requested. */
 export async function runExperiment(experimentId: string, deps: RunnerDeps): Promise<Experiment> {
   const { store } = deps;
   const now = deps.now ?? Date.now;
@@ -139,22 +127,20 @@ export async function runExperiment(experimentId: string, deps: RunnerDeps): Pro
   }
 }
 
+/**
+ * The local driver of the search steps: it keeps one `SearchState` in memory
+ * for the whole run (the state-machine path rebuilds it per call) and owns
+ * the worker slots, the evaluator and the clock.
+ */
 class Search {
   private readonly store: ExperimentStore;
   private readonly evaluator: Evaluator;
-  private strategy!: Strategy;
-  private scheduler!: Scheduler;
-  private trials = new Map<string, Trial>();
-  private told = new Set<string>();
-  private toldCount = 0;
-  private lastSeq = 0;
-  private exhausted = false;
+  private state!: SearchState;
   private readonly running = new Map<string, Promise<void>>();
-  private readonly limits: { trials?: number; hours?: number; dollars?: number };
   private readonly deadline: number | undefined;
   private readonly workers: number;
-  private readonly goal: 'max' | 'min';
   private budgetFull = false;
+  private stopRequested = false;
 
   constructor(
     private readonly id: string,
@@ -166,14 +152,8 @@ class Search {
     this.store = deps.store;
     this.evaluator = deps.evaluator;
     const b = spec.budget;
-    this.limits = { ...(b.trials !== undefined ? { trials: b.trials } : {}), ...(b.hours !== undefined ? { hours: b.hours } : {}), ...(b.dollars !== undefined ? { dollars: b.dollars } : {}) };
     this.workers = spec.parallel ?? deps.workers;
-    this.goal = spec.objectives[0]?.goal ?? 'max';
     this.deadline = b.minutes !== undefined ? now() + b.minutes * 60_000 : undefined;
-  }
-
-  private fidelitySpec() {
-    return parseFidelitySpec(this.spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: this.spec.epochs, max: this.spec.epochs, eta: 3 });
   }
 
   async run(): Promise<Experiment> {
@@ -183,13 +163,17 @@ class Search {
     if (exp.state === 'COMPLETED' || exp.state === 'STOPPED') return exp;
     exp = await this.store.updateExperiment(this.id, { state: 'RUNNING', ...(exp.startedAt ? {} : { startedAt: new Date(this.now()).toISOString() }) }, { leaseOwner: this.owner });
     this.deps.onEvent?.({ type: 'started', experiment: exp, resumed });
-    all = await this.repair(all);
-    this.rebuild(exp, all);
+    all = await repairFinished(this.store, this.spec, all, () => this.allTrials());
+    this.state = SearchState.rebuild(this.spec, exp, all);
     // Trials that were in flight when the last process died resume from their checkpoints.
     for (const t of all.filter((x) => !FINISHED_STATES.includes(x.state)).sort((a, b) => a.seq - b.seq)) this.start(t);
     await this.loop();
-    exp = (await this.store.getExperiment(this.id)) as Experiment;
-    exp = await this.store.updateExperiment(this.id, { state: 'COMPLETED', finishedAt: new Date(this.now()).toISOString(), reason: this.stopReason() }, { leaseOwner: this.owner });
+    const stopped = this.stopRequested || (await this.store.getExperiment(this.id))?.stopRequestedAt !== undefined;
+    exp = await this.store.updateExperiment(
+      this.id,
+      { state: stopped ? 'STOPPED' : 'COMPLETED', finishedAt: new Date(this.now()).toISOString(), reason: stopped ? 'stop requested' : this.stopReason() },
+      { leaseOwner: this.owner },
+    );
     this.deps.onEvent?.({ type: 'finished', experiment: exp });
     return exp;
   }
@@ -197,7 +181,7 @@ class Search {
   private stopReason(): string {
     if (this.deadline !== undefined && this.now() >= this.deadline) return 'wall-clock budget used';
     if (this.budgetFull) return 'budget used';
-    if (this.exhausted) return 'search space exhausted';
+    if (this.state.exhausted) return 'search space exhausted';
     return 'done';
   }
 
@@ -205,63 +189,9 @@ class Search {
     return listAllTrials(this.store, this.id);
   }
 
-  /**
-   * Finishes what a crash interrupted between a trial's last write and the
-   * next: a finished trial whose cost was not settled or whose decision was
-   * not stored gets both now (in finishing order), so it is told to the
-   * strategy and counted against the budget exactly once.
-   */
-  private async repair(all: Trial[]): Promise<Trial[]> {
-    const broken = all.filter((t) => FINISHED_STATES.includes(t.state) && t.decision === undefined).sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0));
-    if (!broken.length) return all;
-    this.scheduler = schedulerFromTrials(this.fidelitySpec(), { goal: this.goal }, all);
-    for (const t of broken) {
-      if (await this.store.getReservation(t.id)) await this.settleAndDecide(t);
-      else this.trials.set(t.id, await this.store.setDecision(t.id, this.scheduler.decide(t.id)));
-    }
-    return this.allTrials();
-  }
-
-  /** Strategy and scheduler from the stored trials plus the strategy snapshot. */
-  private rebuild(exp: Experiment, all: readonly Trial[]): void {
-    const ctx = { space: this.spec.compiledSpace, objectives: this.spec.objectives, seed: this.spec.seed, ...(typeof this.spec.strategy === 'object' && this.spec.strategy.options ? { options: this.spec.strategy.options } : {}) };
-    const name = typeof this.spec.strategy === 'string' ? this.spec.strategy : this.spec.strategy.name;
-    const env = exp.strategyState as SnapshotEnvelope | undefined;
-    this.strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
-    this.lastSeq = env?.lastSeq ?? 0;
-    this.scheduler = all.length ? schedulerFromTrials(this.fidelitySpec(), { goal: this.goal }, all) : createScheduler(this.fidelitySpec(), { goal: this.goal });
-    for (const t of all) this.trials.set(t.id, t);
-    const finished = all.filter((t) => FINISHED_STATES.includes(t.state)).sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0));
-    // Replay in the original order: what was told before the snapshot, the
-    // asks made after it (before a crash recorded them), then the rest.
-    const toldBefore = env?.told ?? 0;
-    const tellable = finished.filter((t) => t.decision !== undefined || t.state !== 'COMPLETED');
-    let i = 0;
-    for (; i < tellable.length && this.toldCount < toldBefore; i++) this.maybeTell(tellable[i] as Trial, (tellable[i] as Trial).decision ?? 'stop');
-    for (const t of all.filter((x) => x.seq > this.lastSeq && x.parentId === undefined).sort((a, b) => a.seq - b.seq)) {
-      const pending = all.filter((x) => x.seq < t.seq && !this.told.has(x.id)).map((x) => x.arch);
-      this.strategy.ask(1, pending);
-      this.lastSeq = t.seq;
-    }
-    for (; i < tellable.length; i++) this.maybeTell(tellable[i] as Trial, (tellable[i] as Trial).decision ?? 'stop');
-  }
-
-  private maybeTell(t: Trial, decision: Trial['decision'] & string): void {
-    if (!shouldTell('first', t, decision, (x) => this.told.has(x.id))) return;
-    this.told.add(t.id);
-    this.toldCount++;
-    // A trial stopped early (median stopping) still has values: they are its result.
-    if ((t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
-    else this.strategy.tell({ arch: t.arch, status: 'failed' });
-  }
-
-  private pending(): Architecture[] {
-    return [...this.trials.values()].filter((t) => !FINISHED_STATES.includes(t.state)).map((t) => t.arch);
-  }
-
   private async loop(): Promise<void> {
     for (;;) {
-      while (this.running.size < this.workers && !this.budgetFull && !this.exhausted && !this.pastDeadline()) {
+      while (this.running.size < this.workers && !this.budgetFull && !this.stopRequested && !this.state.exhausted && !this.pastDeadline()) {
         const started = await this.proposeAndStart();
         if (!started) break;
       }
@@ -274,84 +204,26 @@ class Search {
     return this.deadline !== undefined && this.now() >= this.deadline;
   }
 
-  /** propose: one new trial (or promotion), its budget reserved, started. False when nothing can start. */
+  /** propose (the shared step), then start the trial. False when nothing can start. */
   private async proposeAndStart(): Promise<boolean> {
-    const next = this.scheduler.next();
-    let arch: Architecture;
-    let parent: Trial | undefined;
-    if (next.kind === 'promote') {
-      parent = this.trials.get(next.parentId);
-      if (!parent) throw new NasError(`scheduler promoted unknown trial ${next.parentId}`);
-      arch = parent.arch;
-    } else {
-      const p = this.strategy.ask(1, this.pending());
-      if (p === 'exhausted') {
-        this.exhausted = true;
-        return false;
-      }
-      arch = p[0] as Architecture;
+    if ((await this.store.getExperiment(this.id))?.stopRequestedAt !== undefined) {
+      this.stopRequested = true;
+      return false;
     }
-    const seq = Math.max(0, ...[...this.trials.values()].map((t) => t.seq)) + 1;
-    const startEpoch = parent?.fidelity ?? 0;
-    const estimate = this.evaluator.estimateSeconds(next.fidelity - startEpoch);
-    const trial: Trial = {
-      id: `${this.id}-t${String(seq).padStart(4, '0')}`,
-      experimentId: this.id,
-      seq,
-      arch,
-      hash: this.spec.compiledSpace.hash(arch),
-      state: 'PENDING',
-      fidelity: next.fidelity,
-      rung: next.rung,
-      ...(next.bracket !== undefined ? { bracket: next.bracket } : {}),
-      ...(parent ? { parentId: parent.id } : {}),
-      createdAt: new Date(this.now()).toISOString(),
-    };
-    // Nothing starts that the budget cannot pay for: reserve twice the estimate
-    // (the trial is stopped when it reaches its reservation), or what is left if
-    // that still covers the estimate.
-    const exp = (await this.store.getExperiment(this.id)) as Experiment;
-    if (this.limits.trials !== undefined && exp.spent.trials + this.running.size >= this.limits.trials) return this.full();
-    const price = this.spec.instance.pricePerHour;
-    // With a compute budget the reservation is twice the estimate (the trial stops when it
-    // runs out); with none, only the wall-clock deadline bounds a trial.
-    let hours = this.limits.hours !== undefined || (this.limits.dollars !== undefined && price > 0) ? (2 * estimate) / 3600 : UNBOUNDED_HOURS;
-    if (this.limits.hours !== undefined) {
-      const left = this.limits.hours - exp.spent.hours - exp.reserved.hours;
-      if (left < estimate / 3600) return this.full();
-      hours = Math.min(hours, left);
+    const p = await this.state.propose({
+      store: this.store,
+      now: this.now,
+      estimateSeconds: (epochs) => this.evaluator.estimateSeconds(epochs),
+      inFlight: this.running.size,
+      ...(this.deadline !== undefined ? { deadline: this.deadline } : {}),
+      leaseOwner: this.owner,
+    });
+    if (p.kind === 'done') {
+      if (p.reason === 'budget') this.budgetFull = true;
+      return false;
     }
-    if (this.limits.dollars !== undefined && price > 0) {
-      const leftDollars = this.limits.dollars - exp.spent.dollars - exp.reserved.dollars;
-      if (leftDollars < (estimate / 3600) * price) return this.full();
-      hours = Math.min(hours, leftDollars / price);
-    }
-    if (this.deadline !== undefined) hours = Math.min(hours, Math.max(0, (this.deadline - this.now()) / 3_600_000));
-    try {
-      await this.store.createTrial(trial);
-      await this.store.reserve(this.id, trial.id, { hours, dollars: hours * price }, this.limits);
-    } catch (e) {
-      if (e instanceof BudgetExceededError) {
-        await this.store.transitionTrial(trial.id, ['PENDING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(this.now()).toISOString() });
-        this.trials.set(trial.id, (await this.store.getTrial(trial.id)) as Trial);
-        return this.full();
-      }
-      throw e;
-    }
-    this.trials.set(trial.id, trial);
-    this.scheduler.observe(trial);
-    if (next.kind === 'new') {
-      this.lastSeq = seq;
-      const envelope: SnapshotEnvelope = { strategy: this.strategy.toJSON(), told: this.toldCount, lastSeq: seq };
-      await this.store.updateExperiment(this.id, { strategyState: envelope }, { leaseOwner: this.owner });
-    }
-    this.start(trial);
+    this.start(p.trial);
     return true;
-  }
-
-  private full(): false {
-    this.budgetFull = true;
-    return false;
   }
 
   /** train → record → decide, for one trial. */
@@ -362,84 +234,34 @@ class Search {
 
   private async train(t0: Trial): Promise<void> {
     let trial = t0.state === 'RUNNING' ? t0 : await this.store.transitionTrial(t0.id, ['PENDING', 'RUNNING'], { state: 'RUNNING', startedAt: new Date(this.now()).toISOString() });
-    this.trials.set(trial.id, trial);
-    this.scheduler.observe(trial);
+    this.state.update(trial);
     this.deps.onEvent?.({ type: 'trial-started', trial });
-    const parent = trial.parentId ? this.trials.get(trial.parentId) : undefined;
-    let reservation = await this.store.getReservation(trial.id);
+    const parent = trial.parentId ? this.state.trials.get(trial.parentId) : undefined;
+    const reservation = await this.state.ensureReserved(this.store, trial, (e) => this.evaluator.estimateSeconds(e), this.now);
     if (!reservation) {
-      // Created just before a crash, never reserved: reserve now or stop it.
-      const hours = (2 * this.evaluator.estimateSeconds(trial.fidelity - (parent?.fidelity ?? 0))) / 3600;
-      try {
-        await this.store.reserve(this.id, trial.id, { hours, dollars: hours * this.spec.instance.pricePerHour }, this.limits);
-        reservation = await this.store.getReservation(trial.id);
-      } catch (e) {
-        if (!(e instanceof BudgetExceededError)) throw e;
-        this.budgetFull = true;
-        trial = await this.store.transitionTrial(trial.id, ['RUNNING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(this.now()).toISOString() });
-        this.trials.set(trial.id, trial);
-        return;
-      }
+      // Created just before a crash, never reserved, and the budget cannot pay for it now.
+      this.budgetFull = true;
+      return;
     }
     const metric = this.spec.objectives[0]?.metric ?? 'val_accuracy';
     let outcome: EvalOutcome;
     try {
       outcome = await this.evaluator.run(
-        { trial, network: this.spec.compiledSpace.network(trial.arch), startEpoch: parent?.fidelity ?? 0, ...(parent ? { parent } : {}), deadlineSeconds: (reservation?.reserved.hours ?? Infinity) * 3600 },
+        { trial, network: this.spec.compiledSpace.network(trial.arch), startEpoch: parent?.fidelity ?? 0, ...(parent ? { parent } : {}), deadlineSeconds: reservation.reserved.hours * 3600 },
         {
           onEpoch: async (epoch, metrics) => {
             trial = await this.store.appendEpoch(trial.id, { epoch, metrics: { ...metrics } });
-            this.trials.set(trial.id, trial);
+            this.state.trials.set(trial.id, trial);
             this.deps.onEvent?.({ type: 'epoch', trial, epoch, metrics });
             const v = metrics[metric];
-            return v === undefined ? 'continue' : this.scheduler.onEpoch(trial.id, epoch, v);
+            return v === undefined ? 'continue' : this.state.scheduler.onEpoch(trial.id, epoch, v);
           },
         },
       );
     } catch (e) {
       outcome = { status: 'FAILED', metrics: {}, reason: (e as Error).message, backend: 'unknown', seconds: 0 };
     }
-    // record (the actual cost goes on the trial in the same write, so a crash before
-    // `settle` can be repaired from the trial alone)
-    const values = this.spec.objectives.map((o) => outcome.metrics[o.metric]);
-    const complete = values.every((v) => v !== undefined && Number.isFinite(v));
-    const price = this.spec.instance.pricePerHour;
-    const reservedHours = reservation?.reserved.hours ?? 0;
-    const hours = Math.min(outcome.seconds / 3600, reservation?.reserved.hours ?? Infinity);
-    trial = await this.store.transitionTrial(trial.id, ['RUNNING'], {
-      state: outcome.status === 'COMPLETED' && !complete ? 'FAILED' : outcome.status,
-      metrics: outcome.metrics,
-      ...(complete ? { values: values as number[], feasible: feasible(outcome.metrics, this.spec.constraints) } : {}),
-      ...(outcome.reason ? { reason: outcome.reason } : outcome.status === 'COMPLETED' && !complete ? { reason: `missing objective metric(s): ${this.spec.objectives.filter((_, i) => values[i] === undefined).map((o) => o.metric).join(', ')}` } : {}),
-      backend: outcome.backend,
-      cost: { reservedHours, reservedDollars: reservedHours * price, hours, dollars: hours * price },
-      finishedAt: new Date(this.now()).toISOString(),
-    });
-    const exp = await this.settleAndDecide(trial);
-    trial = this.trials.get(trial.id) as Trial;
-    const decision = trial.decision as NonNullable<Trial['decision']>;
-    this.maybeTell(trial, decision);
-    await this.decidePending(trial.id);
-    this.deps.onEvent?.({ type: 'trial-finished', trial, experiment: exp });
-  }
-
-  /** settle → decide for a finished trial; safe to repeat (both steps are idempotent). */
-  private async settleAndDecide(trial: Trial): Promise<Experiment> {
-    const c = trial.cost;
-    const exp = await this.store.settle(trial.id, { hours: c?.hours ?? 0, dollars: c?.dollars ?? 0 });
-    this.scheduler.observe(trial);
-    const updated = await this.store.setDecision(trial.id, this.scheduler.decide(trial.id));
-    this.trials.set(trial.id, updated);
-    return exp;
-  }
-
-  /** Earlier trials whose rung just completed may now be decided too. */
-  private async decidePending(exceptId: string): Promise<void> {
-    // Earlier trials whose rung just completed may now be decided too.
-    for (const other of this.trials.values()) {
-      if (other.id === exceptId || !FINISHED_STATES.includes(other.state) || other.decision !== 'continue') continue;
-      const d = this.scheduler.decide(other.id);
-      if (d !== other.decision) this.trials.set(other.id, await this.store.setDecision(other.id, d));
-    }
+    const recorded = await this.state.record(this.store, trial, outcome, reservation, this.now);
+    this.deps.onEvent?.({ type: 'trial-finished', trial: recorded.trial, experiment: recorded.experiment });
   }
 }

@@ -1,0 +1,354 @@
+/**
+ * The search between two steps: strategy, scheduler and the experiment's
+ * trials, rebuilt from the store (plus the strategy snapshot), and the two
+ * moves every driver makes with it: `propose` (one new trial or promotion,
+ * its budget reserved) and `record` (a finished trial's outcome, its cost
+ * settled, the scheduler's decision stored, the strategy told).
+ *
+ * The local runner keeps one `SearchState` for a whole run (fast); a Lambda
+ * rebuilds one per call (`SearchState.rebuild`). Both call the same methods,
+ * so with one worker they propose the same sequence for the same seed.
+ */
+import { BudgetExceededError, NasError } from '../errors.js';
+import { FINISHED_STATES, type Experiment, type SchedulerDecision, type Trial } from '../experiment/model.js';
+import { feasible } from '../objectives/objectives.js';
+import { createScheduler, parseFidelitySpec, schedulerFromTrials, shouldTell, type FidelitySpec, type Scheduler } from '../schedulers/index.js';
+import type { ExperimentSpec } from '../spec/experiment.js';
+import type { Architecture } from '../space/space.js';
+import type { BudgetLimits, ExperimentStore, Reservation } from '../store/experiment-store.js';
+import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
+
+/** A reservation that no limit bounds (a year of compute). */
+export const UNBOUNDED_HOURS = 24 * 365;
+
+/**
+ * What `Experiment.strategyState` holds: the strategy's snapshot and where it
+ * stands in the trial history, plus the bookkeeping of the state-machine
+ * path (which trial each worker slot holds, where the current execution began).
+ */
+export interface SnapshotEnvelope {
+  readonly strategy: StrategyState;
+  /** Observations told before the snapshot was taken (in finishedSeq order). */
+  readonly told: number;
+  /** Seq of the last trial created from this strategy's proposals. */
+  readonly lastSeq: number;
+  /** `<generation>:<slot>` → the trial that slot is training (state-machine path only). */
+  readonly slots?: Readonly<Record<string, string>>;
+  /** Generation of the newest execution and the seq of its first trial (for draining before the history limit). */
+  readonly generation?: number;
+  readonly generationFirstSeq?: number;
+}
+
+/** What a trial's training came to: from an evaluator (local) or a Batch job's result.json (AWS). */
+export interface TrialOutcome {
+  readonly status: 'COMPLETED' | 'FAILED' | 'STOPPED';
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly reason?: string;
+  readonly backend: string;
+  /** Compute seconds used, what the cost is settled on (capped at the reservation). */
+  readonly seconds: number;
+}
+
+/** Why no trial was proposed. */
+export type DoneReason = 'budget' | 'exhausted' | 'stop-requested' | 'deadline' | 'drain';
+
+/** The budget of a proposal: reserve `hours` of compute for it, or nothing fits. */
+export type BudgetAnswer = { readonly hours: number } | 'full';
+
+export interface ProposeContext {
+  readonly store: ExperimentStore;
+  readonly now: () => number;
+  /** Estimated seconds to train `epochs` more epochs. */
+  readonly estimateSeconds: (epochs: number) => number;
+  /** Trials holding a reservation right now (counted against a trial limit). */
+  readonly inFlight: number;
+  /** Wall-clock deadline (epoch ms), if the budget has one. */
+  readonly deadline?: number;
+  /** Lease owner that fences the snapshot write. */
+  readonly leaseOwner?: string;
+}
+
+export type Proposal = { readonly kind: 'trial'; readonly trial: Trial } | { readonly kind: 'done'; readonly reason: DoneReason };
+
+/** The fidelity section of a spec, defaulting to one rung at `epochs`. */
+export function fidelityOf(spec: ExperimentSpec): FidelitySpec {
+  return parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
+}
+
+/** The spec's trial/hour/dollar limits as the ledger takes them. */
+export function limitsOf(spec: ExperimentSpec): BudgetLimits {
+  const b = spec.budget;
+  return { ...(b.trials !== undefined ? { trials: b.trials } : {}), ...(b.hours !== undefined ? { hours: b.hours } : {}), ...(b.dollars !== undefined ? { dollars: b.dollars } : {}) };
+}
+
+const goalOf = (spec: ExperimentSpec): 'max' | 'min' => spec.objectives[0]?.goal ?? 'max';
+
+/**
+ * How much compute a new trial may reserve: twice its estimate when a compute
+ * or dollar limit exists (the trial is stopped when it reaches its reservation),
+ * else unbounded; never more than what is left, and `full` when what is left
+ * does not cover the estimate. A trial limit counts trials in flight.
+ */
+export function budgetFor(spec: ExperimentSpec, exp: Experiment, estimate: number, inFlight: number, deadline: number | undefined, now: number): BudgetAnswer {
+  const limits = limitsOf(spec);
+  if (limits.trials !== undefined && exp.spent.trials + inFlight >= limits.trials) return 'full';
+  const price = spec.instance.pricePerHour;
+  let hours = limits.hours !== undefined || (limits.dollars !== undefined && price > 0) ? (2 * estimate) / 3600 : UNBOUNDED_HOURS;
+  if (limits.hours !== undefined) {
+    const left = limits.hours - exp.spent.hours - exp.reserved.hours;
+    if (left < estimate / 3600) return 'full';
+    hours = Math.min(hours, left);
+  }
+  if (limits.dollars !== undefined && price > 0) {
+    const leftDollars = limits.dollars - exp.spent.dollars - exp.reserved.dollars;
+    if (leftDollars < (estimate / 3600) * price) return 'full';
+    hours = Math.min(hours, leftDollars / price);
+  }
+  if (deadline !== undefined) hours = Math.min(hours, Math.max(0, (deadline - now) / 3_600_000));
+  return { hours };
+}
+
+/** The trial id of sequence number `seq` (`<experimentId>-t0007`). */
+export const trialIdOf = (experimentId: string, seq: number): string => `${experimentId}-t${String(seq).padStart(4, '0')}`;
+
+export class SearchState {
+  readonly trials = new Map<string, Trial>();
+  private readonly toldIds = new Set<string>();
+  private toldCount = 0;
+  private lastSeq = 0;
+  /** The strategy ran out of new architectures. */
+  exhausted = false;
+
+  private constructor(
+    readonly experimentId: string,
+    readonly spec: ExperimentSpec,
+    readonly scheduler: Scheduler,
+    /** Absent when only recording (a cold `record` needs no strategy: it is rebuilt at the next proposal). */
+    private readonly strategy: Strategy | undefined,
+    private envelope: SnapshotEnvelope | undefined,
+  ) {}
+
+  /**
+   * Strategy and scheduler from the stored trials plus the strategy snapshot:
+   * the replay tells what was told before the snapshot, then repeats the asks
+   * made after it (before a crash recorded them), then tells the rest.
+   * `withStrategy: false` rebuilds the scheduler and the trial index only.
+   */
+  static rebuild(spec: ExperimentSpec, exp: Experiment, all: readonly Trial[], withStrategy = true): SearchState {
+    const fidelity = fidelityOf(spec);
+    const goal = goalOf(spec);
+    const scheduler = all.length ? schedulerFromTrials(fidelity, { goal }, all) : createScheduler(fidelity, { goal });
+    const env = exp.strategyState as SnapshotEnvelope | undefined;
+    let strategy: Strategy | undefined;
+    if (withStrategy) {
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}) };
+      const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
+      strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
+    }
+    const s = new SearchState(exp.id, spec, scheduler, strategy, env);
+    s.lastSeq = env?.lastSeq ?? 0;
+    for (const t of all) s.trials.set(t.id, t);
+    if (!strategy) return s;
+    const finished = all.filter((t) => FINISHED_STATES.includes(t.state)).sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0));
+    const toldBefore = env?.told ?? 0;
+    const tellable = finished.filter((t) => t.decision !== undefined || t.state !== 'COMPLETED');
+    let i = 0;
+    for (; i < tellable.length && s.toldCount < toldBefore; i++) s.maybeTell(tellable[i] as Trial, (tellable[i] as Trial).decision ?? 'stop');
+    for (const t of all.filter((x) => x.seq > s.lastSeq && x.parentId === undefined).sort((a, b) => a.seq - b.seq)) {
+      const pending = all.filter((x) => x.seq < t.seq && !s.toldIds.has(x.id)).map((x) => x.arch);
+      strategy.ask(1, pending);
+      s.lastSeq = t.seq;
+    }
+    for (; i < tellable.length; i++) s.maybeTell(tellable[i] as Trial, (tellable[i] as Trial).decision ?? 'stop');
+    return s;
+  }
+
+  /** The stored snapshot envelope as last read or written (its bookkeeping fields included). */
+  get snapshot(): SnapshotEnvelope | undefined {
+    return this.envelope;
+  }
+
+  /** Replaces the bookkeeping fields of the envelope (slots, generation) after the caller stored them. */
+  setSnapshot(env: SnapshotEnvelope): void {
+    this.envelope = env;
+  }
+
+  private maybeTell(t: Trial, decision: SchedulerDecision): void {
+    if (!shouldTell('first', t, decision, (x) => this.toldIds.has(x.id))) return;
+    this.toldIds.add(t.id);
+    this.toldCount++;
+    if (!this.strategy) return;
+    // A trial stopped early (median stopping) still has values: they are its result.
+    if ((t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
+    else this.strategy.tell({ arch: t.arch, status: 'failed' });
+  }
+
+  private pendingArchs(): Architecture[] {
+    return [...this.trials.values()].filter((t) => !FINISHED_STATES.includes(t.state)).map((t) => t.arch);
+  }
+
+  /** The highest trial seq so far. */
+  maxSeq(): number {
+    return Math.max(0, ...[...this.trials.values()].map((t) => t.seq));
+  }
+
+  /**
+   * propose: one new trial (or promotion), created PENDING with its budget
+   * reserved, or why nothing can start. Nothing starts that the budget cannot
+   * pay for; the reservation is checked again atomically by the ledger.
+   */
+  async propose(ctx: ProposeContext): Promise<Proposal> {
+    const { store } = ctx;
+    const next = this.scheduler.next();
+    let arch: Architecture;
+    let parent: Trial | undefined;
+    if (next.kind === 'promote') {
+      parent = this.trials.get(next.parentId);
+      if (!parent) throw new NasError(`scheduler promoted unknown trial ${next.parentId}`);
+      arch = parent.arch;
+    } else {
+      if (!this.strategy) throw new NasError('propose needs a state rebuilt with its strategy');
+      const p = this.strategy.ask(1, this.pendingArchs());
+      if (p === 'exhausted') {
+        this.exhausted = true;
+        return { kind: 'done', reason: 'exhausted' };
+      }
+      arch = p[0] as Architecture;
+    }
+    const seq = this.maxSeq() + 1;
+    const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0));
+    const trial: Trial = {
+      id: trialIdOf(this.experimentId, seq),
+      experimentId: this.experimentId,
+      seq,
+      arch,
+      hash: this.spec.compiledSpace.hash(arch),
+      state: 'PENDING',
+      fidelity: next.fidelity,
+      rung: next.rung,
+      ...(next.bracket !== undefined ? { bracket: next.bracket } : {}),
+      ...(parent ? { parentId: parent.id } : {}),
+      createdAt: new Date(ctx.now()).toISOString(),
+    };
+    const exp = (await store.getExperiment(this.experimentId)) as Experiment;
+    const budget = budgetFor(this.spec, exp, estimate, ctx.inFlight, ctx.deadline, ctx.now());
+    if (budget === 'full') return { kind: 'done', reason: 'budget' };
+    const price = this.spec.instance.pricePerHour;
+    try {
+      await store.createTrial(trial);
+      await store.reserve(this.experimentId, trial.id, { hours: budget.hours, dollars: budget.hours * price }, limitsOf(this.spec));
+    } catch (e) {
+      if (e instanceof BudgetExceededError) {
+        await store.transitionTrial(trial.id, ['PENDING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(ctx.now()).toISOString() });
+        this.trials.set(trial.id, (await store.getTrial(trial.id)) as Trial);
+        return { kind: 'done', reason: 'budget' };
+      }
+      throw e;
+    }
+    this.trials.set(trial.id, trial);
+    this.scheduler.observe(trial);
+    if (next.kind === 'new') {
+      this.lastSeq = seq;
+      const envelope: SnapshotEnvelope = { ...(this.envelope ?? {}), strategy: (this.strategy as Strategy).toJSON(), told: this.toldCount, lastSeq: seq };
+      await store.updateExperiment(this.experimentId, { strategyState: envelope }, ctx.leaseOwner ? { leaseOwner: ctx.leaseOwner } : {});
+      this.envelope = envelope;
+    }
+    return { kind: 'trial', trial };
+  }
+
+  /**
+   * A trial that was created but never reserved (a crash between the two
+   * writes) is reserved now, or stopped if the budget cannot pay for it
+   * (then `undefined`).
+   */
+  async ensureReserved(store: ExperimentStore, trial: Trial, estimateSeconds: (epochs: number) => number, now: () => number): Promise<Reservation | undefined> {
+    const r = await store.getReservation(trial.id);
+    if (r) return r;
+    const parent = trial.parentId ? this.trials.get(trial.parentId) : undefined;
+    const hours = (2 * estimateSeconds(trial.fidelity - (parent?.fidelity ?? 0))) / 3600;
+    try {
+      await store.reserve(this.experimentId, trial.id, { hours, dollars: hours * this.spec.instance.pricePerHour }, limitsOf(this.spec));
+      return await store.getReservation(trial.id);
+    } catch (e) {
+      if (!(e instanceof BudgetExceededError)) throw e;
+      const stopped = await store.transitionTrial(trial.id, ['PENDING', 'RUNNING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(now()).toISOString() });
+      this.trials.set(trial.id, stopped);
+      return undefined;
+    }
+  }
+
+  /** Keeps the index current with a trial read or written by the caller (RUNNING, a new epoch). */
+  update(trial: Trial): void {
+    this.trials.set(trial.id, trial);
+    this.scheduler.observe(trial);
+  }
+
+  /**
+   * record → settle → decide: the outcome goes on the trial (its actual cost
+   * in the same write, so a crash before `settle` is repaired from the trial
+   * alone), the ledger settles, the scheduler's decision is stored, the
+   * strategy is told, and earlier undecided trials are decided again.
+   */
+  async record(store: ExperimentStore, trial0: Trial, outcome: TrialOutcome, reservation: Reservation | undefined, now: () => number): Promise<{ trial: Trial; experiment: Experiment }> {
+    const spec = this.spec;
+    const values = spec.objectives.map((o) => outcome.metrics[o.metric]);
+    const complete = values.every((v) => v !== undefined && Number.isFinite(v));
+    const price = spec.instance.pricePerHour;
+    const reservedHours = reservation?.reserved.hours ?? 0;
+    const hours = Math.min(outcome.seconds / 3600, reservation?.reserved.hours ?? Infinity);
+    let trial = await store.transitionTrial(trial0.id, ['PENDING', 'RUNNING'], {
+      state: outcome.status === 'COMPLETED' && !complete ? 'FAILED' : outcome.status,
+      metrics: outcome.metrics,
+      ...(complete ? { values: values as number[], feasible: feasible(outcome.metrics, spec.constraints) } : {}),
+      ...(outcome.reason ? { reason: outcome.reason } : outcome.status === 'COMPLETED' && !complete ? { reason: `missing objective metric(s): ${spec.objectives.filter((_, i) => values[i] === undefined).map((o) => o.metric).join(', ')}` } : {}),
+      backend: outcome.backend,
+      cost: { reservedHours, reservedDollars: reservedHours * price, hours, dollars: hours * price },
+      finishedAt: new Date(now()).toISOString(),
+    });
+    const experiment = await this.settleAndDecide(store, trial);
+    trial = this.trials.get(trial.id) as Trial;
+    this.maybeTell(trial, trial.decision as SchedulerDecision);
+    await this.decidePending(store, trial.id);
+    return { trial, experiment };
+  }
+
+  /** settle → decide for a finished trial; safe to repeat (both steps are idempotent). */
+  async settleAndDecide(store: ExperimentStore, trial: Trial): Promise<Experiment> {
+    const c = trial.cost;
+    const exp = await store.settle(trial.id, { hours: c?.hours ?? 0, dollars: c?.dollars ?? 0 });
+    this.scheduler.observe(trial);
+    const updated = await store.setDecision(trial.id, this.scheduler.decide(trial.id));
+    this.trials.set(trial.id, updated);
+    return exp;
+  }
+
+  /** Earlier trials whose rung just completed may now be decided too. */
+  async decidePending(store: ExperimentStore, exceptId: string): Promise<void> {
+    for (const other of this.trials.values()) {
+      if (other.id === exceptId || !FINISHED_STATES.includes(other.state) || other.decision !== 'continue') continue;
+      const d = this.scheduler.decide(other.id);
+      if (d !== other.decision) this.trials.set(other.id, await store.setDecision(other.id, d));
+    }
+  }
+}
+
+/**
+ * Finishes what a crash interrupted between a trial's last write and the
+ * next: a finished trial whose cost was not settled or whose decision was
+ * not stored gets both now (in finishing order), so it is told to the
+ * strategy and counted against the budget exactly once. Returns the trials
+ * as stored afterwards (`all` itself when nothing needed repair).
+ */
+export async function repairFinished(store: ExperimentStore, spec: ExperimentSpec, all: Trial[], list: () => Promise<Trial[]>): Promise<Trial[]> {
+  const broken = all.filter((t) => FINISHED_STATES.includes(t.state) && t.decision === undefined).sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0));
+  if (!broken.length) return all;
+  const scheduler = schedulerFromTrials(fidelityOf(spec), { goal: goalOf(spec) }, all);
+  for (const t of broken) {
+    if (await store.getReservation(t.id)) {
+      await store.settle(t.id, { hours: t.cost?.hours ?? 0, dollars: t.cost?.dollars ?? 0 });
+      scheduler.observe(t);
+    }
+    await store.setDecision(t.id, scheduler.decide(t.id));
+  }
+  return list();
+}
