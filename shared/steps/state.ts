@@ -257,6 +257,32 @@ export class SearchState {
   }
 
   /**
+   * Whether a proposal now would come to nothing, and why, without writing
+   * anything (the strategy may advance: call this on a throwaway rebuilt
+   * state). `undefined`: a trial would start.
+   */
+  async wouldStop(ctx: Omit<ProposeContext, 'leaseOwner'>): Promise<DoneReason | undefined> {
+    if (ctx.deadline !== undefined && ctx.now() >= ctx.deadline) return 'deadline';
+    const next = this.scheduler.next();
+    let startEpoch = 0;
+    if (next.kind === 'promote') startEpoch = this.trials.get(next.parentId)?.fidelity ?? 0;
+    else {
+      if (!this.strategy) throw new NasError('wouldStop needs a state rebuilt with its strategy');
+      if (this.strategy.ask(1, this.pendingArchs()) === 'exhausted') return 'exhausted';
+    }
+    const exp = (await ctx.store.getExperiment(this.experimentId)) as Experiment;
+    const budget = budgetFor(this.spec, exp, ctx.estimateSeconds(next.fidelity - startEpoch), ctx.inFlight, ctx.deadline, ctx.now());
+    return budget === 'full' ? 'budget' : undefined;
+  }
+
+  /** The envelope as it would be snapshotted now (the stored one when there is one: its strategy state stays authoritative). */
+  envelopeNow(): SnapshotEnvelope {
+    if (this.envelope) return this.envelope;
+    if (!this.strategy) throw new NasError('a snapshot needs a state rebuilt with its strategy');
+    return { strategy: this.strategy.toJSON(), told: this.toldCount, lastSeq: this.lastSeq };
+  }
+
+  /**
    * A trial that was created but never reserved (a crash between the two
    * writes) is reserved now, or stopped if the budget cannot pay for it
    * (then `undefined`).

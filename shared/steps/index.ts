@@ -1,0 +1,14 @@
+/**
+ * The search as stateless steps: each reads what it needs from the store and
+ * writes what it decided, so it can run in a cold Lambda, be retried, and be
+ * resumed. The local runner drives the same `SearchState` in memory.
+ */
+export { capsCheck, firstTrialDollars, gpusOf, type Caps, type CapsVerdict } from './caps.js';
+export { estimatorFor, secondsPerEpoch, INITIAL_SECONDS_PER_EPOCH } from './estimate.js';
+export { finalizeStep, reportKeys, writeReport, type FinalizeInput, type FinalizeOutput } from './finalize.js';
+export { executionNameOf, jobKeys, jobNameOf, jobResultSchema, trialJob, trialJobSchema, type JobResult, type TrialJob } from './job.js';
+export { withExperimentLease, type StepPorts } from './ports.js';
+export { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, proposeStep, type ProposeInput, type ProposeOutput, type StepOptions } from './propose.js';
+export { describeJobError, readOutcome, recordStep, type RecordInput, type RecordOutput } from './record.js';
+export { budgetFor, limitsOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope, type TrialOutcome } from './state.js';
+export { requestStop } from './stop.js';
