@@ -17,8 +17,8 @@
  *   per reservation `{h, d, ah?, ad?}` (reserved, actual).
  * - `R#<trialId>`/`RES`: which experiment holds the trial's reservation
  *   (`settle` and `getReservation` know only the trial id).
- * - `E#<exp>`/`F#<n>`: finishedSeq n belongs to one trial; `E#<exp>`/`FHINT`:
- *   the highest n claimed (a hint only).
+ * - `E#<exp>`/`F#<n>` (n in 12 digits): finishedSeq n belongs to one trial;
+ *   the highest is found by a one-item Query in descending order.
  * - Trials table `E#<exp>`/`T#<seq, 12 digits>#<id>`: the trial as JSON, its
  *   `state`, `ver`, and while its finishedSeq is being assigned `fin` and `claim`.
  * - Trials table `I#<trialId>`/`ID`: where the trial lives (experiment, seq)
@@ -50,16 +50,17 @@
  * about 4,500 reservations before DynamoDB's 400 KB item limit (a
  * `StoreError` says so).
  *
- * finishedSeq (1, 2, 3 … per experiment, unique and gapless): finishing a
- * trial first writes its finished state with `fin` set (the commit point: it
- * is finished and can never change again), then claims the lowest free
- * number n: it records `claim = n` on the trial (conditional on `ver`), puts
- * `F#<n>` on condition it does not exist (a number taken by another trial
- * moves the claim to n + 1), and finally writes `finishedSeq = n` and removes
- * `fin`. A crash leaves a trial with `fin` set; whoever reads it next (any
- * get/list/transition) completes the same steps, and since `F#<n>` items never
- * change and a claim moves only past numbers other trials own, each trial
- * gets exactly one number and no number is skipped.
+ * finishedSeq (1, 2, 3 … per experiment, unique and gapless): the write
+ * that finishes a trial is the commit point — it stores the finished state
+ * (never to change again) with `fin` set and `claim = n`, n one above the
+ * highest `F#` item. Then `F#<n>` is put on condition it does not exist, and
+ * a last write sets `finishedSeq = n` and removes `fin`. If another trial
+ * took n first, the claim moves (conditional on `ver`, so two completers of
+ * one trial never hold two numbers) to one above the new highest and the put
+ * is tried again. Slots are only put one above an existing slot and never
+ * removed, so they stay dense, and each belongs to exactly one trial. A crash
+ * leaves a trial with `fin` set; whoever reads it next (get, list, or a
+ * transition) completes the same steps, so its number is assigned then.
  *
  * Trials created with the same id twice: the `I#` pointer is put first on
  * condition it does not exist; a second create compares the creation hash
@@ -131,12 +132,10 @@ const MAX_DOC_BYTES = 390 * 1024;
 /** Optimistic writes retry this often before giving up with `StoreBusyError`. */
 const MAX_ATTEMPTS = 100;
 const SEQ_DIGITS = 12;
-const ZERO_LEDGER = { sT: 0, sH: 0, sD: 0, rH: 0, rD: 0, openN: 0 };
 
 const expKey = (id: string) => ({ pk: `E#${id}`, sk: 'META' });
 const ledgerKey = (id: string) => ({ pk: `E#${id}`, sk: 'LEDGER' });
 const slotKey = (id: string, n: number) => ({ pk: `E#${id}`, sk: `F#${String(n).padStart(SEQ_DIGITS, '0')}` });
-const hintKey = (id: string) => ({ pk: `E#${id}`, sk: 'FHINT' });
 const resKey = (trialId: string) => ({ pk: `R#${trialId}`, sk: 'RES' });
 const pointerKey = (trialId: string) => ({ pk: `I#${trialId}`, sk: 'ID' });
 const trialSk = (seq: number, id: string) => `T#${String(seq).padStart(SEQ_DIGITS, '0')}#${id}`;
@@ -258,7 +257,7 @@ export class DynamoExperimentStore implements ExperimentStore {
   // ---- experiments ---------------------------------------------------------
 
   private withLedger(stored: Omit<Experiment, 'spent' | 'reserved'>, ledger: Item | undefined): Experiment {
-    const n = (k: keyof typeof ZERO_LEDGER): number => (typeof ledger?.[k] === 'number' ? (ledger[k] as number) : 0);
+    const n = (k: 'sT' | 'sH' | 'sD' | 'rH' | 'rD'): number => (typeof ledger?.[k] === 'number' ? (ledger[k] as number) : 0);
     return { ...stored, spent: { trials: n('sT'), hours: n('sH'), dollars: n('sD') }, reserved: { hours: n('rH'), dollars: n('rD') } };
   }
 
@@ -435,25 +434,44 @@ export class DynamoExperimentStore implements ExperimentStore {
     return t;
   }
 
+  /** The highest finishedSeq any trial of the experiment has claimed (0 if none): one strongly consistent Query. */
+  private async highestSlot(experimentId: string): Promise<number> {
+    const out = await this.must<{ Items?: Item[] }>(
+      'read finishedSeq',
+      new QueryCommand({
+        TableName: this.tables.experiments,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :f)',
+        ExpressionAttributeValues: { ':pk': `E#${experimentId}`, ':f': 'F#' },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const sk = out.Items?.[0]?.sk;
+    return typeof sk === 'string' ? Number(sk.slice(2)) : 0;
+  }
+
   /**
    * Gives a finished trial (`fin` set) the lowest finishedSeq no other trial
    * owns; see the file header for why this never skips or repeats a number.
+   * Under many simultaneous finishes of one experiment each lost race costs a
+   * few requests (k simultaneous finishes: O(k²) in all).
    */
   private async completeFinish(start: TrialItem): Promise<TrialItem> {
     let t = start;
     const { id, experimentId, seq } = t.trial;
-    let floor = 0; // numbers ≤ floor are known to belong to other trials
+    let floor = 0; // numbers ≤ floor belong to other trials
     for (let attempt = 0; attempt < MAX_ATTEMPTS * 10; attempt++) {
       if (!t.fin) return t;
       let n = t.claim;
       if (n === undefined || n <= floor) {
-        const hint = await this.getItem(this.tables.experiments, hintKey(experimentId), 'read finishedSeq hint');
-        n = Math.max(floor, typeof hint?.n === 'number' ? hint.n : 0) + 1;
-        if (n !== t.claim) {
-          const ok = await this.writeTrial(t.trial, t.ver, { set: ['claim = :n'], values: { ':n': n } });
+        n = Math.max(floor, await this.highestSlot(experimentId)) + 1;
+        // Claim n on the trial before taking slot n, so two completers of one trial never take two numbers.
+        if (!(await this.writeTrial(t.trial, t.ver, { set: ['claim = :n'], values: { ':n': n } }))) {
           t = (await this.readTrialAt(experimentId, seq, id))!;
-          if (!ok) continue;
+          continue;
         }
+        t = { ...t, ver: t.ver + 1, claim: n };
       }
       const put = await this.send(
         'claim finishedSeq',
@@ -466,18 +484,7 @@ export class DynamoExperimentStore implements ExperimentStore {
           continue;
         }
       }
-      const done = await this.writeTrial({ ...t.trial, finishedSeq: n }, t.ver, { remove: ['fin', 'claim'] });
-      if (done) {
-        await this.send(
-          'raise finishedSeq hint',
-          new UpdateCommand({
-            TableName: this.tables.experiments,
-            Key: hintKey(experimentId),
-            UpdateExpression: 'SET n = :n',
-            ConditionExpression: 'attribute_not_exists(n) OR n < :n',
-            ExpressionAttributeValues: { ':n': n },
-          }),
-        );
+      if (await this.writeTrial({ ...t.trial, finishedSeq: n }, t.ver, { remove: ['fin', 'claim'] })) {
         return { trial: { ...t.trial, finishedSeq: n }, ver: t.ver + 1, fin: false };
       }
       t = (await this.readTrialAt(experimentId, seq, id))!;
@@ -510,16 +517,17 @@ export class DynamoExperimentStore implements ExperimentStore {
     // The pointer exists with our content: the trial item may exist (a repeated create) or not (a crashed one).
     const { finishedSeq: _f, ...rest } = jsonCopy(trial);
     const finished = isFinished(rest.state);
+    const claim = finished ? (await this.highestSlot(rest.experimentId)) + 1 : undefined;
     const put = await this.send(
       'create trial',
       new PutCommand({
         TableName: this.tables.trials,
-        Item: { ...trialKey(rest.experimentId, rest.seq, rest.id), ...this.trialAttrs(rest), ver: 1, ...(finished ? { fin: 1 } : {}) },
+        Item: { ...trialKey(rest.experimentId, rest.seq, rest.id), ...this.trialAttrs(rest), ver: 1, ...(claim !== undefined ? { fin: 1, claim } : {}) },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
     if (put === false) return (await this.loadOrThrow(trial.id)).trial;
-    const created: TrialItem = { trial: rest, ver: 1, fin: finished };
+    const created: TrialItem = { trial: rest, ver: 1, fin: finished, ...(claim === undefined ? {} : { claim }) };
     return (finished ? await this.completeFinish(created) : created).trial;
   }
 
@@ -535,8 +543,10 @@ export class DynamoExperimentStore implements ExperimentStore {
         patch as Partial<Trial>;
       const next: Trial = jsonCopy({ ...t.trial, ...allowed });
       const finishing = isFinished(next.state);
-      if (await this.writeTrial(next, t.ver, finishing ? { set: ['fin = :one'], values: { ':one': 1 } } : {})) {
-        const written: TrialItem = { trial: next, ver: t.ver + 1, fin: finishing };
+      // A finishing write also claims the next finishedSeq, saving a write when nobody races for it.
+      const claim = finishing ? (await this.highestSlot(next.experimentId)) + 1 : undefined;
+      if (await this.writeTrial(next, t.ver, claim !== undefined ? { set: ['fin = :one', 'claim = :n'], values: { ':one': 1, ':n': claim } } : {})) {
+        const written: TrialItem = { trial: next, ver: t.ver + 1, fin: finishing, ...(claim === undefined ? {} : { claim }) };
         return (finishing ? await this.completeFinish(written) : written).trial;
       }
     }
@@ -829,4 +839,4 @@ export class DynamoExperimentStore implements ExperimentStore {
 }
 
 /** The item keys, for tests that inspect items or leave what a crash between two writes would leave. */
-export const DYNAMO_KEYS = { expKey, ledgerKey, slotKey, hintKey, resKey, pointerKey, trialKey, reservationAttr } as const;
+export const DYNAMO_KEYS = { expKey, ledgerKey, slotKey, resKey, pointerKey, trialKey, reservationAttr } as const;

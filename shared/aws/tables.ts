@@ -13,7 +13,6 @@
  * | `E#<experimentId>`| `META`      | the experiment, its state, version and lease     |
  * | `E#<experimentId>`| `LEDGER`    | budget counters and every reservation of it      |
  * | `E#<experimentId>`| `F#<n>`     | finishedSeq n claimed by one trial                |
- * | `E#<experimentId>`| `FHINT`     | highest finishedSeq claimed so far (a hint)      |
  * | `R#<trialId>`     | `RES`       | which experiment a trial's reservation is in     |
  *
  * trials table
