@@ -4,22 +4,29 @@
  *
  *   node entrypoint.js --trial-id <id>        (or NASFLOW_TRIAL_ID=<id>)
  *
- * Environment: NASFLOW_ARTIFACTS (artifacts folder; default ./artifacts),
- * NASFLOW_BACKEND (auto | native | wasm | cpu; default auto).
+ * Environment: NASFLOW_ARTIFACTS (`s3://bucket/prefix` or a folder; default
+ * ./artifacts), NASFLOW_BACKEND (auto | native | wasm | cpu; default auto),
+ * NASFLOW_TABLE_TIME_SCALE (table trials: real seconds waited per simulated
+ * second; default 0).
  *
- * It reads `trials/<id>/trial.json` from the store, trains, and writes
- * `trials/<id>/reports.json` (every epoch), `trials/<id>/result.json` and the
- * exported model. Exit codes tell the job queue what to do next:
+ * It reads `trials/<id>/trial.json` from the store (written by the `propose`
+ * step: a network to train, or a table trial answered from a NAS-Bench-201
+ * table), runs it, and writes `trials/<id>/reports.json` (every epoch),
+ * `trials/<id>/result.json` (with the compute seconds of all attempts) and
+ * the exported model. Exit codes tell the job queue what to do next:
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { artifactStoreFromUrl } from '../../shared/aws/index.js';
 import { initBackend } from '../../shared/backend/index.js';
-import { ArtifactReportSink, FsArtifactStore, getJson, putJson, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
+import { trialJobSchema, type TrainJob } from '../../shared/steps/job.js';
+import { ArtifactReportSink, getJson, putJson, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
 import { trainTrial, trialKeys, type TrialResult, type TrialSpec } from '../../shared/train/trainer.js';
+import { runTableJob } from './table-job.js';
 
 /** Exit codes. Only `INTERRUPTED` is retryable (AWS Batch: `evaluateOnExit` onExitCode "75" → RETRY). */
 export const EXIT = {
-  /** The trial trained to its fidelity; result and model written. */
+  /** The trial trained to its fidelity (or, a table trial, to its reserved time); result and model written. */
   COMPLETED: 0,
   /** The trial FAILED (NaN loss, too large, an error in training); result written; retrying will not help. */
   FAILED: 1,
@@ -33,18 +40,16 @@ const Args = z.object({
   trialId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
   artifacts: z.string().min(1),
   backend: z.enum(['auto', 'native', 'wasm', 'cpu']),
+  timeScale: z.coerce.number().nonnegative(),
 });
 
-/** What trial.json holds; the network and data are checked by the model builder and data loaders. */
-const TrialFile = z.object({
-  id: z.string(),
-  network: z.looseObject({ kind: z.enum(['chain', 'cell']), training: z.looseObject({}) }),
-  data: z.looseObject({ source: z.enum(['mnist', 'fashion-mnist', 'csv', 'idx']) }),
-  epochs: z.int().positive(),
-  seed: z.int(),
-  maxMemoryBytes: z.number().positive().optional(),
-  evaluateTest: z.boolean().optional(),
-});
+/** Compute seconds a job's earlier attempts used (kept across spot reclaims, so the budget pays for all of them). */
+const usageKey = (id: string) => `trials/${id}/usage.json`;
+
+async function priorSeconds(store: ArtifactStore, id: string): Promise<number> {
+  const u = await getJson<{ seconds?: unknown }>(store, usageKey(id)).catch(() => undefined);
+  return typeof u?.seconds === 'number' && Number.isFinite(u.seconds) ? u.seconds : 0;
+}
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): z.infer<typeof Args> {
   let trialId = env['NASFLOW_TRIAL_ID'];
@@ -54,7 +59,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): z.infer<typeof Args>
     else if (a.startsWith('--trial-id=')) trialId = a.slice('--trial-id='.length);
     else if (!a.startsWith('-') && trialId === undefined) trialId = a;
   }
-  return Args.parse({ trialId, artifacts: env['NASFLOW_ARTIFACTS'] ?? 'artifacts', backend: env['NASFLOW_BACKEND'] ?? 'auto' });
+  return Args.parse({ trialId, artifacts: env['NASFLOW_ARTIFACTS'] ?? 'artifacts', backend: env['NASFLOW_BACKEND'] ?? 'auto', timeScale: env['NASFLOW_TABLE_TIME_SCALE'] ?? '0' });
 }
 
 function log(fields: Record<string, unknown>): void {
@@ -70,15 +75,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     log({ event: 'invalid', error: e instanceof z.ZodError ? z.prettifyError(e) : String(e) });
     return EXIT.INVALID;
   }
-  const store = new FsArtifactStore(args.artifacts);
+  let store: ArtifactStore;
+  try {
+    store = artifactStoreFromUrl(args.artifacts);
+  } catch (e) {
+    log({ event: 'invalid', error: (e as Error).message });
+    return EXIT.INVALID;
+  }
   const keys = trialKeys(args.trialId);
   const trialKey = `trials/${args.trialId}/trial.json`;
-  let trial: TrialSpec;
+  let job: z.infer<typeof trialJobSchema>;
   try {
     const raw = await getJson<unknown>(store, trialKey);
-    if (raw === undefined) throw new Error(`${trialKey} not found in ${store.root}`);
-    trial = TrialFile.parse(raw) as unknown as TrialSpec;
-    if (trial.id !== args.trialId) throw new Error(`${trialKey} holds trial '${trial.id}'`);
+    if (raw === undefined) throw new Error(`${trialKey} not found in ${args.artifacts}`);
+    job = trialJobSchema.parse(raw);
+    if (job.id !== args.trialId) throw new Error(`${trialKey} holds trial '${job.id}'`);
   } catch (e) {
     log({ event: 'invalid', trial: args.trialId, error: e instanceof z.ZodError ? `${trialKey}: ${z.prettifyError(e)}` : (e as Error).message });
     return EXIT.INVALID;
@@ -86,14 +97,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 
   const controller = new AbortController();
   const onSignal = (signal: string): void => {
-    log({ event: 'signal', signal, trial: trial.id });
+    log({ event: 'signal', signal, trial: job.id });
     controller.abort();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const started = Date.now();
+  const prior = await priorSeconds(store, job.id);
   try {
+    if (job.kind === 'table') {
+      log({ event: 'start', trial: job.id, backend: 'table', fidelity: job.fidelity });
+      const result = await runTableJob(job, store, { timeScale: args.timeScale, signal: controller.signal });
+      log({ event: 'end', trial: job.id, status: result.status, reason: result.reason, seconds: result.seconds });
+      return result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : result.status === 'FAILED' ? EXIT.FAILED : EXIT.COMPLETED;
+    }
+    const trial = job as TrainJob as unknown as TrialSpec;
     const backend = await initBackend(args.backend);
     log({ event: 'start', trial: trial.id, backend: backend.name, epochs: trial.epochs });
+    // A promotion continues its parent's checkpoint (unless this job already checkpointed itself).
+    if (job.parentId && !(await store.get(keys.checkpoint))) {
+      const bytes = await store.get(trialKeys(job.parentId).checkpoint);
+      if (bytes) await store.put(keys.checkpoint, bytes);
+    }
     const reports = new ArtifactReportSink(store, `trials/${trial.id}/reports.json`);
     await reports.load();
     const sink: ReportSink = {
@@ -108,7 +133,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     } catch (e) {
       result = { id: trial.id, status: 'FAILED', reason: `error: ${(e as Error).message}`, epochsCompleted: 0, metrics: {}, backend: backend.name };
     }
-    if (result.status !== 'INTERRUPTED') await putJson(store, keys.result, result);
+    const seconds = prior + (Date.now() - started) / 1000;
+    if (result.status === 'INTERRUPTED') await putJson(store, usageKey(trial.id), { seconds });
+    else await putJson(store, keys.result, { ...result, seconds });
     log({ event: 'end', trial: trial.id, status: result.status, reason: result.reason, epochs: result.epochsCompleted });
     return result.status === 'COMPLETED' ? EXIT.COMPLETED : result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : EXIT.FAILED;
   } finally {
