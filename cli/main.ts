@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { isUserError } from '../shared/errors.js';
 import { registerBench } from './bench.js';
 import { registerSearch } from './search.js';
+import { registerServe } from './serve.js';
 import { registerSpace } from './space.js';
 
 // A closed pipe (`nasflow ... | head`) is the reader's choice, not an error.
@@ -18,6 +19,7 @@ program.showHelpAfterError('(run with --help for usage)');
 registerSearch(program);
 registerBench(program);
 registerSpace(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

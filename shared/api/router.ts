@@ -37,7 +37,7 @@ import { archSummary, specSpace } from '../report/report.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
 import type { ArtifactStore } from '../train/ports.js';
 import { BadRequestError, errorResponse, json, MAX_BODY_BYTES, payloadTooLarge, responseForError, type ApiHandler, type ApiRequest, type ApiResponse } from './http.js';
-import { MAX_TOP, modelPrefix, ViewCache, type BestScore, type ExperimentView, type LeaderboardRow } from './views.js';
+import { MAX_TOP, modelPrefix, specInfo, ViewCache, type BestScore, type ExperimentView, type LeaderboardRow } from './views.js';
 import { tarGz } from './tar.js';
 
 export * from './http.js';
@@ -171,7 +171,11 @@ export function createApi(deps: ApiDeps): ApiHandler {
   }
 
   function spaceOf(e: Experiment): ReturnType<typeof specSpace> {
-    if (!spaces.has(e.id)) spaces.set(e.id, specSpace(e.spec));
+    if (!spaces.has(e.id)) {
+      // A bounded memo: the spec of an experiment never changes.
+      if (spaces.size > 256) spaces.clear();
+      spaces.set(e.id, specInfo(e.spec).space);
+    }
     return spaces.get(e.id);
   }
 

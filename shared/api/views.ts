@@ -10,9 +10,10 @@
  * pollers causes at most one recomputation per interval per experiment.
  */
 import { FINISHED_STATES, type Experiment, type Trial, type TrialState } from '../experiment/model.js';
-import type { Objective } from '../objectives/objectives.js';
+import type { Constraint, Objective } from '../objectives/objectives.js';
 import { buildReport, objectiveValues, isRankable, specObjectives, specSpace, type BudgetLimits, type LeaderboardEntry } from '../report/report.js';
 import type { Space } from '../space/space.js';
+import { parseExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
 import type { ArtifactStore } from '../train/ports.js';
 
@@ -157,11 +158,28 @@ export function modelPrefix(trialId: string): string {
   return `trials/${trialId}/model/`;
 }
 
+/** What a view needs from a spec, with the spec's defaults applied (objectives default to val_accuracy ↑). */
+export interface SpecInfo {
+  readonly objectives: readonly Objective[];
+  readonly constraints: readonly Constraint[];
+  readonly space?: Space;
+}
+
+/** Reads a stored spec; an old or broken one still gives what can be read. */
+export function specInfo(spec: unknown): SpecInfo {
+  try {
+    const s = parseExperimentSpec(spec);
+    return { objectives: s.objectives, constraints: s.constraints, space: s.compiledSpace };
+  } catch {
+    const space = specSpace(spec);
+    return { objectives: specObjectives(spec), constraints: [], ...(space ? { space } : {}) };
+  }
+}
+
 /** Computes a view from an experiment and all its trials (pure but for the model checks). */
-export async function computeView(experiment: Experiment, trials: readonly Trial[], version: string, artifacts?: ArtifactStore, now = Date.now()): Promise<ExperimentView> {
-  const space = specSpace(experiment.spec);
-  const objectives = specObjectives(experiment.spec);
-  const report = buildReport(experiment, trials, { objectives, ...(space ? { space } : {}), now: new Date(now) });
+export async function computeView(experiment: Experiment, trials: readonly Trial[], version: string, artifacts?: ArtifactStore, now = Date.now(), info: SpecInfo = specInfo(experiment.spec)): Promise<ExperimentView> {
+  const { space, objectives, constraints } = info;
+  const report = buildReport(experiment, trials, { objectives, constraints, ...(space ? { space } : {}), now: new Date(now) });
   const top = report.leaderboard.slice(0, MAX_TOP).map(row);
   // A model check is one small read per entry, done once per view, for the entries a page shows first.
   const withModels = artifacts
@@ -194,7 +212,7 @@ export async function computeView(experiment: Experiment, trials: readonly Trial
     if (!FINISHED_STATES.includes(t.state) || !objectives.length) continue;
     const y = objectiveValues(t, objectives)[0] as number;
     if (!Number.isFinite(y)) continue;
-    scatterAll.push([t.seq, y, isRankable(t, objectives) ? 1 : 0]);
+    scatterAll.push([t.seq, y, isRankable(t, objectives, constraints) ? 1 : 0]);
   }
   scatterAll.sort((a, b) => a[0] - b[0]);
 
@@ -237,6 +255,7 @@ const LIVE: readonly Experiment['state'][] = ['QUEUED', 'RUNNING', 'STOPPING'];
 export class ViewCache {
   private readonly views = new Map<string, ExperimentView>();
   private readonly inflight = new Map<string, Promise<ExperimentView>>();
+  private readonly specs = new Map<string, SpecInfo>();
 
   constructor(
     private readonly store: ExperimentStore,
@@ -261,7 +280,9 @@ export class ViewCache {
         return fresh;
       }
       const trials = await listAllTrials(this.store, experiment.id, 2000);
-      const view = await computeView(experiment, trials, version, this.artifacts, now());
+      let info = this.specs.get(experiment.id);
+      if (!info) this.specs.set(experiment.id, (info = specInfo(experiment.spec)));
+      const view = await computeView(experiment, trials, version, this.artifacts, now(), info);
       this.remember(experiment.id, view);
       return view;
     })();
@@ -277,6 +298,10 @@ export class ViewCache {
     this.views.delete(id);
     this.views.set(id, view);
     const max = this.options.maxEntries ?? 32;
-    while (this.views.size > max) this.views.delete(this.views.keys().next().value as string);
+    while (this.views.size > max) {
+      const oldest = this.views.keys().next().value as string;
+      this.views.delete(oldest);
+      this.specs.delete(oldest);
+    }
   }
 }

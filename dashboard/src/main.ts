@@ -1,0 +1,390 @@
+/**
+ * The nasflow dashboard: experiments list, one experiment (charts,
+ * leaderboard with architecture pictures and model downloads, trials page
+ * by page, live while the search runs), a spec form and a stop button.
+ * Everything it shows comes from the API's bounded views; it never asks for
+ * more than one page of trials.
+ */
+import { formatDuration, formatNumber } from '../../shared/report/format.js';
+import { api, ApiError, type ChartData, type ExperimentDetail, type ExperimentSummary, type TrialRow } from './api.js';
+import { destroyCharts, drawBestSoFar, drawCurves, drawScatter, drawTradeOff, type BestAxis } from './charts.js';
+import { h } from './dom.js';
+
+const app = document.getElementById('app') as HTMLElement;
+const liveEl = document.getElementById('live') as HTMLElement;
+const LIVE_STATES = ['QUEUED', 'RUNNING', 'STOPPING'];
+const POLL_MS = 2000;
+
+/** Incremented on every navigation: async work of an older page drops its result. */
+let generation = 0;
+let timer: number | undefined;
+
+function schedule(fn: () => Promise<void>, gen: number): void {
+  window.clearTimeout(timer);
+  timer = window.setTimeout(() => {
+    if (gen === generation) void fn().catch(showError);
+  }, POLL_MS);
+}
+
+function setLive(on: boolean): void {
+  liveEl.textContent = on ? 'live' : '';
+  liveEl.classList.toggle('on', on);
+}
+
+function showError(e: unknown): void {
+  const msg = e instanceof ApiError ? `${e.status}: ${e.message}` : (e as Error).message;
+  app.replaceChildren(h('p', { class: 'errors', role: 'alert' }, msg));
+}
+
+const fmt = (v: number | null | undefined) => formatNumber(v ?? undefined);
+const when = (iso?: string) => (iso ? new Date(iso).toLocaleString() : '–');
+const badge = (s: string) => h('span', { class: `badge ${s}`, 'data-state': s }, s);
+
+function budgetText(e: ExperimentSummary): string {
+  const { spent, limits } = e.budget;
+  const parts = [`${spent.trials}${limits.trials !== undefined ? ` / ${limits.trials}` : ''} trials`];
+  if (spent.hours > 0 || limits.hours !== undefined) parts.push(`${fmt(spent.hours)}${limits.hours !== undefined ? ` / ${fmt(limits.hours)}` : ''} h`);
+  if (spent.dollars > 0 || limits.dollars !== undefined) parts.push(`$${spent.dollars.toFixed(2)}${limits.dollars !== undefined ? ` / $${limits.dollars}` : ''}`);
+  return parts.join(' · ');
+}
+
+function bestText(e: ExperimentSummary): string {
+  return e.best ? `${fmt(e.best.value)} ${e.best.metric}` : '–';
+}
+
+// ---------- experiments list ----------
+
+async function renderList(gen: number): Promise<void> {
+  const { experiments } = await api.list();
+  if (gen !== generation) return;
+  const live = experiments.some((e) => LIVE_STATES.includes(e.state));
+  setLive(live);
+  const rows = experiments.map((e) =>
+    h(
+      'tr',
+      { 'data-experiment': e.id },
+      h('td', {}, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}` }, e.id)),
+      h('td', {}, badge(e.state), e.stopRequestedAt && e.state !== 'STOPPED' ? h('span', { class: 'muted' }, ' stop requested') : null),
+      h('td', {}, budgetText(e)),
+      h('td', { class: 'num', 'data-best': e.best?.value ?? '' }, bestText(e)),
+      h('td', {}, when(e.startedAt ?? e.createdAt)),
+      h('td', {}, when(e.finishedAt)),
+    ),
+  );
+  app.replaceChildren(
+    h('div', { class: 'head' }, h('h1', {}, 'Experiments'), h('div', { class: 'actions' }, h('a', { href: '#/new' }, h('button', { class: 'primary' }, 'New search')))),
+    experiments.length
+      ? h('table', { id: 'experiments' }, h('thead', {}, h('tr', {}, h('th', {}, 'experiment'), h('th', {}, 'status'), h('th', {}, 'budget spent'), h('th', { class: 'num' }, 'best'), h('th', {}, 'started'), h('th', {}, 'finished'))), h('tbody', {}, rows))
+      : h('p', { class: 'empty' }, 'No experiments yet. Start one with "New search" or `nasflow search spec.yaml`.'),
+  );
+  if (live) schedule(() => renderList(gen), gen);
+}
+
+// ---------- new search ----------
+
+const EXAMPLE = `# A spec in YAML or JSON (see examples/ in the repository).
+name: my-search
+dataset: { source: mnist, validation: 0.1 }
+space:
+  kind: chain
+  depth: { int: [1, 3] }
+  layer:
+    type: { choice: [conv2d, dense] }
+    width: { choice: [16, 32, 64] }
+objectives: [ { metric: val_accuracy, goal: max } ]
+strategy: bo
+budget: { minutes: 10 }
+`;
+
+function renderNew(): void {
+  setLive(false);
+  const text = h('textarea', { id: 'spec', spellcheck: 'false', 'aria-label': 'experiment spec' });
+  text.value = sessionStorage.getItem('nasflow.spec') ?? EXAMPLE;
+  const errors = h('div', { id: 'spec-result' });
+  const button = h('button', { id: 'submit', class: 'primary' }, 'Submit and start');
+  button.addEventListener('click', () => {
+    sessionStorage.setItem('nasflow.spec', text.value);
+    button.disabled = true;
+    errors.replaceChildren(h('p', { class: 'muted' }, 'Checking the spec…'));
+    api
+      .submit(text.value)
+      .then((e) => {
+        location.hash = `#/experiments/${encodeURIComponent(e.id)}`;
+      })
+      .catch((e: unknown) => {
+        if (e instanceof ApiError && e.body.errors?.length) {
+          errors.replaceChildren(
+            h('p', {}, h('strong', {}, `The spec has ${e.body.errors.length} problem${e.body.errors.length > 1 ? 's' : ''}:`)),
+            h('ul', { id: 'spec-errors', class: 'errors' }, e.body.errors.map((i) => h('li', { 'data-path': i.path }, h('code', {}, i.path || '(spec)'), ': ', i.message))),
+          );
+        } else errors.replaceChildren(h('p', { id: 'spec-errors', class: 'errors' }, e instanceof ApiError ? e.message : String(e)));
+      })
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  app.replaceChildren(
+    h('h1', {}, 'New search'),
+    h('p', { class: 'muted' }, 'The spec is checked on the server; every problem is listed by field. A valid spec starts a search in the background.'),
+    text,
+    h('p', {}, button),
+    errors,
+  );
+}
+
+// ---------- one experiment ----------
+
+interface DetailState {
+  id: string;
+  gen: number;
+  detail: ExperimentDetail;
+  charts?: ChartData;
+  version?: string;
+  axis: BestAxis;
+  tradeOff: number;
+  curves: string[];
+  curvesAuto: boolean;
+  cursors: (string | undefined)[];
+  page: number;
+  stateFilter: string;
+}
+
+function card(k: string, v: string | Node, frac?: number): HTMLElement {
+  return h('div', { class: 'card' }, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v), frac !== undefined ? h('div', { class: 'bar' }, h('i', { style: `width:${Math.min(100, Math.max(0, frac * 100)).toFixed(1)}%` })) : null);
+}
+
+function chartBox(id: string, title: string, control?: HTMLElement, note?: HTMLElement): HTMLElement {
+  return h('section', { class: 'chart', id: `${id}-chart` }, h('header', {}, h('h3', {}, title), control), h('div', { class: 'box' }, h('canvas', { id })), note);
+}
+
+async function renderDetail(id: string, gen: number): Promise<void> {
+  const detail = await api.get(id, 10);
+  if (gen !== generation) return;
+  const st: DetailState = { id, gen, detail, axis: 'trials', tradeOff: 0, curves: [], curvesAuto: true, cursors: [undefined], page: 0, stateFilter: '' };
+
+  const head = h('div', { class: 'head' });
+  const cards = h('div', { class: 'cards', id: 'cards' });
+  const axisSel = h('select', { id: 'best-axis', 'aria-label': 'x axis' }, ...(['trials', 'time', 'hours', 'dollars'] as const).map((a) => h('option', { value: a }, { trials: 'against trials', time: 'against time', hours: 'against compute-hours', dollars: 'against cost ($)' }[a])));
+  axisSel.addEventListener('change', () => {
+    st.axis = axisSel.value as BestAxis;
+    drawAll(st);
+  });
+  const tradeSel = h('select', { id: 'pareto-axis', 'aria-label': 'trade-off' });
+  tradeSel.addEventListener('change', () => {
+    st.tradeOff = Number(tradeSel.value);
+    drawAll(st);
+  });
+  const scatterNote = h('p', { class: 'note', id: 'scatter-note' });
+  const paretoNote = h('p', { class: 'note', id: 'pareto-note' });
+  const curvesNote = h('p', { class: 'note', id: 'curves-note' }, 'Tick trials in the leaderboard to compare their curves.');
+  const charts = h(
+    'div',
+    { class: 'charts' },
+    chartBox('best', 'Best so far', axisSel),
+    chartBox('scatter', 'All trials', undefined, scatterNote),
+    chartBox('pareto', 'Pareto front', tradeSel, paretoNote),
+    chartBox('curves', 'Learning curves', undefined, curvesNote),
+  );
+  const board = h('div', { id: 'leaderboard-box' });
+  const trials = h('div', { id: 'trials-box' });
+  app.replaceChildren(head, cards, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, h('h2', {}, 'Trials'), trials);
+
+  const refresh = async (): Promise<void> => {
+    const d = await api.get(id, 10);
+    if (gen !== generation) return;
+    st.detail = d;
+    renderHead(st, head, cards);
+    if (d.version !== st.version) {
+      st.version = d.version;
+      const c = await api.charts(id);
+      if (gen !== generation) return;
+      st.charts = c;
+      tradeSel.replaceChildren(...c.tradeOffs.map((t, i) => h('option', { value: i, selected: i === st.tradeOff }, `${t.y} vs ${t.x}`)));
+      if (st.curvesAuto) st.curves = d.leaderboard.slice(0, 5).map((e) => e.trialId);
+      drawAll(st);
+      renderBoard(st, board);
+      await drawCurveChart(st);
+      if (st.page === 0) await loadTrials(st, trials);
+    }
+    const live = LIVE_STATES.includes(d.state);
+    setLive(live);
+    if (live) schedule(refresh, gen);
+  };
+  st.detail = detail;
+  await refresh();
+}
+
+function renderHead(st: DetailState, head: HTMLElement, cards: HTMLElement): void {
+  const d = st.detail;
+  const stoppable = LIVE_STATES.includes(d.state) && !d.stopRequestedAt;
+  const stop = h('button', { id: 'stop', class: 'danger', disabled: !stoppable, title: 'propose nothing more; running trials finish' }, d.stopRequestedAt && LIVE_STATES.includes(d.state) ? 'Stopping…' : 'Stop search');
+  stop.addEventListener('click', () => {
+    stop.disabled = true;
+    api
+      .stop(st.id)
+      .then(() => {
+        stop.textContent = 'Stopping…';
+        st.version = undefined;
+      })
+      .catch(showError);
+  });
+  head.replaceChildren(
+    h('div', {}, h('h1', { id: 'exp-id' }, d.id), h('div', {}, badge(d.state), ' ', h('span', { class: 'muted', id: 'exp-reason' }, d.reason ?? (d.stopRequestedAt ? 'stop requested' : '')))),
+    h('div', { class: 'actions' }, stop),
+  );
+  const lim = d.budget.limits;
+  const c = d.counts;
+  cards.replaceChildren(
+    card('best', d.best ? h('span', { id: 'best-value' }, fmt(d.best.value)) : '–'),
+    card('trials', `${c.COMPLETED} done · ${c.RUNNING} running · ${c.FAILED + c.STOPPED} failed/stopped`, lim.trials ? d.budget.spent.trials / lim.trials : undefined),
+    card('compute-hours', fmt(d.budget.spent.hours), lim.hours ? d.budget.spent.hours / lim.hours : undefined),
+    card('cost', `$${d.budget.spent.dollars.toFixed(2)}`, lim.dollars ? d.budget.spent.dollars / lim.dollars : undefined),
+    card('elapsed', formatDuration(d.budget.elapsedSeconds ?? undefined)),
+    card('started / finished', `${when(d.startedAt)}${d.finishedAt ? ` → ${new Date(d.finishedAt).toLocaleTimeString()}` : ''}`),
+  );
+}
+
+function drawAll(st: DetailState): void {
+  const c = st.charts;
+  if (!c) return;
+  drawBestSoFar(document.getElementById('best') as HTMLCanvasElement, c, st.axis);
+  drawScatter(document.getElementById('scatter') as HTMLCanvasElement, c);
+  const note = document.getElementById('scatter-note') as HTMLElement;
+  note.textContent = c.scatter.points.length < c.scatter.total ? `${c.scatter.total.toLocaleString()} trials with a value, ${c.scatter.points.length.toLocaleString()} drawn (each stretch's lowest and highest)` : `${c.scatter.total.toLocaleString()} trials with a value`;
+  const t = c.tradeOffs[st.tradeOff];
+  const pnote = document.getElementById('pareto-note') as HTMLElement;
+  if (t) {
+    drawTradeOff(document.getElementById('pareto') as HTMLCanvasElement, c, st.tradeOff);
+    pnote.textContent = `${t.points.filter((p) => p[3] === 1).length} architectures on the front of ${t.total.toLocaleString()}`;
+  } else pnote.textContent = 'No cost metric (params, FLOPs, latency) recorded yet.';
+}
+
+async function drawCurveChart(st: DetailState): Promise<void> {
+  if (!st.curves.length) return;
+  const r = await api.curves(st.id, st.curves);
+  if (st.gen !== generation) return;
+  drawCurves(document.getElementById('curves') as HTMLCanvasElement, r.metric, r.curves);
+  const single = r.curves.every((c) => c.points.length <= 1);
+  (document.getElementById('curves-note') as HTMLElement).textContent = single
+    ? 'These trials recorded one point each (a table benchmark reports final values only).'
+    : 'Tick trials in the leaderboard to compare their curves.';
+}
+
+function renderBoard(st: DetailState, box: HTMLElement): void {
+  const d = st.detail;
+  if (!d.leaderboard.length) {
+    box.replaceChildren(h('p', { class: 'empty' }, 'No completed feasible trial yet.'));
+    return;
+  }
+  const objectives = d.objectives;
+  const testKeys = [...new Set(d.leaderboard.flatMap((e) => Object.keys(e.test)))].slice(0, 2);
+  const extra = (['params', 'latency_ms'] as const).filter((k) => !objectives.some((o) => o.metric === k) && d.leaderboard.some((e) => e[k] !== undefined));
+  const rows = d.leaderboard.map((e) => {
+    const tick = h('input', { type: 'checkbox', 'aria-label': `curve of trial ${e.seq}`, checked: st.curves.includes(e.trialId) });
+    tick.addEventListener('change', () => {
+      st.curvesAuto = false;
+      st.curves = tick.checked ? [...st.curves, e.trialId].slice(-10) : st.curves.filter((x) => x !== e.trialId);
+      void drawCurveChart(st);
+    });
+    return h(
+      'tr',
+      { 'data-trial': e.trialId },
+      h('td', { class: 'num' }, e.rank),
+      h('td', {}, h('span', { class: 'mono' }, `#${e.seq}`), h('div', { class: 'mono muted', title: 'architecture hash' }, e.hash.slice(0, 10))),
+      h('td', { class: 'arch' }, h('img', { src: api.svgUrl(st.id, e.trialId), alt: e.summary ?? e.hash, loading: 'lazy' }), h('div', { class: 'sum mono muted', title: e.summary ?? '' }, e.summary ?? '')),
+      ...objectives.map((o, i) => h('td', { class: 'num', 'data-metric': o.metric, 'data-value': e.values[i] ?? '' }, fmt(e.values[i]))),
+      ...testKeys.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e.test[k]))),
+      ...extra.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e[k]))),
+      h('td', { class: 'num' }, fmt(e.fidelity)),
+      h('td', {}, e.hasModel ? h('a', { href: api.modelUrl(st.id, e.trialId), download: `${e.trialId}-model.tar.gz`, class: 'model' }, 'TF.js model') : h('span', { class: 'muted', title: 'no model stored (table benchmarks train nothing)' }, '–')),
+      h('td', {}, tick),
+    );
+  });
+  box.replaceChildren(
+    h(
+      'table',
+      { id: 'leaderboard' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { class: 'num' }, '#'),
+          h('th', {}, 'trial'),
+          h('th', {}, 'architecture'),
+          ...objectives.map((o) => h('th', { class: 'num' }, `${o.metric} ${o.goal === 'max' ? '↑' : '↓'}`)),
+          ...testKeys.map((k) => h('th', { class: 'num' }, k)),
+          ...extra.map((k) => h('th', { class: 'num' }, k)),
+          h('th', { class: 'num' }, 'fidelity'),
+          h('th', {}, 'download'),
+          h('th', {}, 'curve'),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+    h('p', { class: 'muted' }, `Top ${d.leaderboard.length} of ${d.ranked.toLocaleString()} ranked architectures.`),
+  );
+}
+
+async function loadTrials(st: DetailState, box: HTMLElement): Promise<void> {
+  const page = await api.trials(st.id, { limit: 50, ...(st.cursors[st.page] ? { cursor: st.cursors[st.page] as string } : {}), ...(st.stateFilter ? { state: st.stateFilter } : {}) });
+  if (st.gen !== generation) return;
+  st.cursors[st.page + 1] = page.nextCursor;
+  const objectives = st.detail.objectives;
+  const filter = h('select', { id: 'trial-state', 'aria-label': 'state' }, ...['', 'COMPLETED', 'RUNNING', 'FAILED', 'STOPPED', 'PENDING'].map((s) => h('option', { value: s, selected: s === st.stateFilter }, s || 'all states')));
+  filter.addEventListener('change', () => {
+    st.stateFilter = filter.value;
+    st.cursors = [undefined];
+    st.page = 0;
+    void loadTrials(st, box);
+  });
+  const prev = h('button', { id: 'trials-prev', disabled: st.page === 0 }, '← previous');
+  const next = h('button', { id: 'trials-next', disabled: !page.nextCursor }, 'next →');
+  prev.addEventListener('click', () => {
+    st.page--;
+    void loadTrials(st, box);
+  });
+  next.addEventListener('click', () => {
+    st.page++;
+    void loadTrials(st, box);
+  });
+  const row = (t: TrialRow) =>
+    h(
+      'tr',
+      { 'data-seq': t.seq },
+      h('td', { class: 'num' }, t.seq),
+      h('td', {}, badge(t.state)),
+      h('td', { class: 'mono' }, t.summary ?? t.hash),
+      ...objectives.map((o, i) => h('td', { class: 'num' }, fmt(t.values?.[i] ?? t.metrics?.[o.metric]))),
+      h('td', { class: 'num' }, fmt(t.fidelity)),
+      h('td', { class: 'num' }, fmt(t.cost?.hours)),
+      h('td', {}, t.reason ?? ''),
+    );
+  box.replaceChildren(
+    h(
+      'table',
+      { id: 'trials' },
+      h('thead', {}, h('tr', {}, h('th', { class: 'num' }, 'seq'), h('th', {}, 'state'), h('th', {}, 'architecture'), ...objectives.map((o) => h('th', { class: 'num' }, o.metric)), h('th', { class: 'num' }, 'fidelity'), h('th', { class: 'num' }, 'hours'), h('th', {}, 'note'))),
+      h('tbody', {}, page.trials.map(row)),
+    ),
+    h('div', { class: 'pager' }, prev, h('span', { class: 'muted', id: 'trials-page' }, `page ${st.page + 1}`), next, filter),
+  );
+}
+
+// ---------- routing ----------
+
+function route(): void {
+  generation++;
+  window.clearTimeout(timer);
+  destroyCharts();
+  const gen = generation;
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const m = /^\/experiments\/(.+)$/.exec(hash);
+  if (m) void renderDetail(decodeURIComponent(m[1] as string), gen).catch(showError);
+  else if (hash === '/new') renderNew();
+  else void renderList(gen).catch(showError);
+}
+
+window.addEventListener('hashchange', route);
+route();
