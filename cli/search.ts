@@ -16,7 +16,8 @@ import type { Evaluator } from '../shared/runner/evaluator.js';
 import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
 import { runExperiment, submitExperiment } from '../shared/runner/search.js';
 import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
-import { parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
+import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
+import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
 import { listAllTrials, type ExperimentStore } from '../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
@@ -37,7 +38,8 @@ function openStore(home: string): SqliteExperimentStore {
 function evaluatorFor(spec: ExperimentSpec, home: string, workers: number): Evaluator {
   const d = spec.dataset;
   if (d.source === 'table') return new TableTrialEvaluator(d, spec.compiledSpace, spec.seed);
-  return new ProcessPoolEvaluator({ workers, artifacts: join(home, 'artifacts'), data: { ...d, seed: spec.seed }, seed: spec.seed });
+  const rungs = fidelityOf(spec).rungs;
+  return new ProcessPoolEvaluator({ workers, artifacts: join(home, 'artifacts'), data: { ...d, seed: spec.seed }, seed: spec.seed, finalEpochs: Math.max(...rungs) });
 }
 
 /** The experiment named, or the newest one. */
@@ -110,6 +112,12 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
   }
 }
 
+function workersFlag(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new SpecError([{ path: '--workers', message: `expected a positive integer, got ${JSON.stringify(raw)}` }], 'options');
+  return n;
+}
+
 function withStore<A extends unknown[]>(fn: (store: SqliteExperimentStore, home: string, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     // Commander passes (arguments..., options, command).
@@ -142,17 +150,41 @@ export function registerSearch(program: Command): void {
         const raw = readSpecFile(file);
         // Parse first, so that a bad spec is reported before anything is created.
         const spec = parseExperimentSpec(raw);
-        const workers = spec.parallel ?? (flags.workers ? Number(flags.workers) : availableParallelism());
-        // The evaluator's own estimate (no worker starts until a trial runs).
-        const estimator = evaluatorFor(spec, h, workers);
+        const workers = spec.parallel ?? (flags.workers ? workersFlag(flags.workers) : availableParallelism());
+        // Files named by the spec exist — before anything loads them or is stored.
+        const missing = missingFiles(spec);
+        if (missing.length) throw new SpecError(missing);
+        const evaluator = evaluatorFor(spec, h, workers);
+        // Workers start their backend and load the data while the experiment is checked and stored.
+        if (evaluator instanceof ProcessPoolEvaluator) evaluator.warm();
         let exp: Experiment;
         try {
-          exp = await submitExperiment(raw, store, { estimateSeconds: (e) => estimator.estimateSeconds(e) });
+          // The space builds models for this data; the budget pays for a trial (the evaluator's estimate).
+          const unbuildable = await unbuildableSpace(spec);
+          if (unbuildable.length) throw new SpecError(unbuildable);
+          exp = await submitExperiment(raw, store, { estimateSeconds: (e) => evaluator.estimateSeconds(e) });
         } catch (e) {
-          await estimator.close();
+          await evaluator.close();
           throw e;
         }
-        await runWithProgress(store, h, exp, flags.workers, estimator);
+        await runWithProgress(store, h, exp, flags.workers, evaluator);
+      }),
+    );
+
+  program
+    .command('stop')
+    .description('ask a running search to stop: it proposes nothing more, lets running trials finish, and ends STOPPED')
+    .argument('[id]', 'experiment id (default: the newest)')
+    .option(home, homeHelp)
+    .action(
+      withStore(async (store, _h, id: string | undefined) => {
+        const exp = await pick(store, id);
+        if (exp.state === 'COMPLETED' || exp.state === 'STOPPED' || exp.state === 'FAILED') {
+          process.stdout.write(`${exp.id} is already ${exp.state}; nothing to stop\n`);
+          return;
+        }
+        if (!exp.stopRequestedAt) await store.updateExperiment(exp.id, { stopRequestedAt: new Date().toISOString() });
+        process.stdout.write(`${exp.id}: stop requested; running trials finish, then the search ends STOPPED (a search not running now stops when resumed)\n`);
       }),
     );
 

@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { SpecError, type SpecIssue } from '../errors.js';
 import { constraintSchema, objectiveSchema } from '../objectives/objectives.js';
+import { parseFidelitySpec, type FidelitySpec } from '../schedulers/spec.js';
 import { Space } from '../space/space.js';
 import { zodIssues, formatPath } from '../space/spec.js';
 import { DEFAULT_STRATEGY, STRATEGY_NAMES } from '../strategies/index.js';
@@ -150,8 +151,31 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
       if (!known.includes(c.metric)) issues.push({ path: formatPath(['constraints', i]), message: `unknown metric "${c.metric}" (this dataset reports ${known.join(', ')})` });
     });
   }
+  const rawFidelity = (raw as { fidelity?: unknown } | null)?.fidelity;
+  if (rawFidelity !== undefined) {
+    try {
+      const f = parseFidelitySpec(rawFidelity);
+      const d = r.success ? r.data.dataset : undefined;
+      if (d?.source === 'table') {
+        // A table answers the fidelities it has columns for: its main metrics (the top rung) and `fidelities`.
+        const have = [...new Set([f.max, ...Object.keys(d.fidelities ?? {}).map(Number)])].sort((a, b) => a - b);
+        const missing = f.rungs.filter((x) => !have.includes(x));
+        if (missing.length) {
+          issues.push({ path: 'fidelity', message: `rung${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (epochs) ha${missing.length > 1 ? 've' : 's'} no columns in this table, which answers ${have.join(' and ')} epochs (dataset.metrics for the top rung, dataset.fidelities for the others): set fidelity.rungs to some of ${JSON.stringify(have)}` });
+        }
+      }
+    } catch (e) {
+      if (e instanceof SpecError) issues.push(...e.issues);
+      else throw e;
+    }
+  }
   if (issues.length || !r.success || !space) throw new SpecError(issues);
   return { ...r.data, compiledSpace: space };
+}
+
+/** The spec's fidelity schedule; without one, every trial trains `epochs` epochs. */
+export function fidelityOf(spec: Pick<ExperimentSpec, 'fidelity' | 'epochs'>): FidelitySpec {
+  return parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
 }
 
 /** Metrics every trained trial reports. */

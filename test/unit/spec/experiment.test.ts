@@ -75,4 +75,17 @@ describe('experiment spec', () => {
       { path: 'space.kind', message: expect.stringMatching(/cell spaces only/) },
     ]);
   });
+
+  it('checks the fidelity schedule with the rest, and that a table has columns for every rung', () => {
+    const table = { source: 'table', path: 't.csv', metrics: { val_accuracy: 'val_acc_200ep' }, fidelities: { '12': { val_accuracy: 'val_acc_12ep' } } };
+    const base = { name: 'nb', dataset: table, space: { kind: 'cell' }, budget: { trials: 10 } };
+    // A geometric ladder 12 → 22 → 67 → 200 (eta 3): 22 and 67 would silently read the 200-epoch columns.
+    expect(issues({ ...base, fidelity: { scheduler: 'asha', min: 12, max: 200, eta: 3 } })).toEqual([
+      { path: 'fidelity', message: expect.stringMatching(/rungs 22, 67 \(epochs\) have no columns in this table, which answers 12 and 200 epochs/) },
+    ]);
+    expect(() => parseExperimentSpec({ ...base, fidelity: { scheduler: 'asha', rungs: [12, 200], eta: 8 } })).not.toThrow();
+    // A bad fidelity section is listed together with the other problems.
+    const got = issues({ ...base, name: '', fidelity: { scheduler: 'asha', min: 12, max: 200, eta: 1 } });
+    expect(got.map((i) => i.path).sort()).toEqual(['fidelity.eta', 'name']);
+  });
 });

@@ -1,0 +1,81 @@
+/** The command line as a user meets it: bad input is refused before anything is stored; the bench's cost-to-regret mode. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(ROOT, '../shared/benchmarks/nb201-cifar10.csv');
+const HAVE_TABLE = existsSync(TABLE);
+
+function nasflow(args: string[], _cwd: string) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+}
+
+async function experimentsIn(home: string): Promise<number> {
+  if (!existsSync(join(home, 'nasflow.db'))) return 0;
+  const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
+  try {
+    return (await store.listExperiments()).length;
+  } finally {
+    await store.close();
+  }
+}
+
+describe('nasflow search refuses bad input before anything runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nasflow-cli-'));
+  const write = (name: string, text: string) => {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it('a space that cannot build a model for the data: exit 2, the reason by field path, nothing stored', async () => {
+    const csv = write('rows.csv', 'a,b,c,label\n1,2,3,x\n4,5,6,y\n7,8,9,x\n');
+    const spec = write('conv-on-rows.yaml', `name: rows\ndataset: { source: csv, path: ${csv} }\nspace: { kind: chain, depth: { int: [1, 2] }, layer: { type: conv2d, width: 8 } }\nbudget: { trials: 2 }\n`);
+    const home = join(dir, 'h1');
+    const r = nasflow(['search', spec, '--home', home], dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/- space: 12 of 12 sampled architectures cannot be built .*shape \[3\].*conv2d needs an image input/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(await experimentsIn(home)).toBe(0);
+  }, 120_000);
+
+  it('a missing table file is reported by its field path, before the table is read', async () => {
+    const spec = write('no-table.yaml', `name: nb\ndataset: { source: table, path: ${join(dir, 'missing.csv')}, metrics: { val_accuracy: val_acc_200ep } }\nspace: { kind: cell }\nbudget: { trials: 2 }\n`);
+    const home = join(dir, 'h2');
+    const r = nasflow(['search', spec, '--home', home], dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/- dataset\.path: file not found: .*missing\.csv/);
+    expect(await experimentsIn(home)).toBe(0);
+  }, 60_000);
+
+  it('a bad --workers value is named', () => {
+    const spec = write('ok.yaml', `name: ok\ndataset: { source: mnist }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 8 } }\nbudget: { trials: 1 }\n`);
+    const r = nasflow(['search', spec, '--home', join(dir, 'h3'), '--workers', 'two'], dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--workers: expected a positive integer, got "two"/);
+  }, 60_000);
+});
+
+describe.skipIf(!HAVE_TABLE)('nasflow bench --schedulers (cost to regret)', () => {
+  it('reports per strategy and scheduler the cost to reach full fidelity’s regret, as JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nasflow-cli-bench-'));
+    const out = join(dir, 'f.json');
+    const r = nasflow(['bench', '--table', TABLE, '--strategies', 'random', '--schedulers', 'none,asha@8', '--seeds', '3', '--reference-trials', '40', '--out', out, '--quiet'], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cost \(epochs\) to reach full fidelity's 40-trial regret on val_acc_200ep, 3 seeds/);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    const random = report.strategies.random;
+    expect(random.reference.cost).toBeGreaterThan(0);
+    expect(random.schedulers.none.costRatio).toBe(1);
+    expect(random.schedulers['asha@8'].spec.rungs).toEqual([12, 200]);
+    expect(Object.keys(random.schedulers['asha@8'].evaluations).sort()).toEqual(['12', '200']);
+    const bad = nasflow(['bench', '--table', TABLE, '--schedulers', 'asha@1,fast', '--fidelities', '12=val_acc_12ep'], dir);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--fidelities: expected at least two fidelities/);
+    expect(bad.stderr).toMatch(/--schedulers: unknown scheduler "fast"/);
+  }, 120_000);
+});
