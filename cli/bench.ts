@@ -1,9 +1,11 @@
 /** `nasflow bench`: strategies against a tabular benchmark, many seeds, regret per budget. */
 import { writeFileSync, renameSync } from 'node:fs';
 import type { Command } from 'commander';
+import { runFidelityBench, type FidelityBenchReport } from '../shared/bench/fidelity.js';
 import { runBench, type BenchReport } from '../shared/bench/harness.js';
 import { BenchTable } from '../shared/bench/table.js';
 import { SpecError, type SpecIssue } from '../shared/errors.js';
+import { SCHEDULER_NAMES, type TellPolicy } from '../shared/schedulers/index.js';
 import { DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES } from '../shared/strategies/index.js';
 
 interface BenchFlags {
@@ -18,6 +20,11 @@ interface BenchFlags {
   out?: string;
   isomorphs: string;
   quiet?: boolean;
+  schedulers?: string;
+  fidelities: string;
+  eta: string;
+  tell: string;
+  referenceTrials: string;
 }
 
 function positiveInt(name: string, raw: string, issues: SpecIssue[]): number {
@@ -39,12 +46,17 @@ export function registerBench(program: Command): void {
     .option('--trials <n>', 'trials per run', '300')
     .option('--budgets <list>', 'trial counts to report at', '10,25,50,100,150,200,300')
     .option('--isomorphs <merge|distinct>', 'merge: isomorphic cells are one network, evaluated once (default); distinct: every arch_str is its own arm, as the table records them', 'merge')
+    .option('--schedulers <list>', 'cost-to-regret mode: multi-fidelity schedulers to compare (none, asha, sh, hyperband, median; "asha@8" sets eta), each run until the cost of --reference-trials full-fidelity trials')
+    .option('--fidelities <list>', 'cost-to-regret mode: epochs=column per fidelity, lowest first', '12=val_acc_12ep,200=val_acc_200ep')
+    .option('--eta <n>', 'cost-to-regret mode: default reduction factor', '3')
+    .option('--tell <first|last>', 'cost-to-regret mode: tell the strategy a trial\'s first result (its lowest rung) or its last', 'first')
+    .option('--reference-trials <n>', 'cost-to-regret mode: the full-fidelity search whose regret is the target runs this many trials', '100')
     .option('--out <file.json>', 'write the results as JSON')
     .option('--quiet', 'no progress on stderr')
     .action((flags: BenchFlags) => {
       const issues: SpecIssue[] = [];
       if (!flags.table) issues.push({ path: '--table', message: 'required: the CSV table (or set NASFLOW_BENCH_TABLE)' });
-      if (!flags.objective && !flags.objectives) issues.push({ path: '--objective', message: 'required: the column to maximise (or --objectives MAX,MIN)' });
+      if (!flags.objective && !flags.objectives && !flags.schedulers) issues.push({ path: '--objective', message: 'required: the column to maximise (or --objectives MAX,MIN)' });
       if (flags.objective && flags.objectives) issues.push({ path: '--objectives', message: 'give --objective or --objectives, not both' });
       let objectives: [string, string] | undefined;
       if (flags.objectives) {
@@ -59,6 +71,7 @@ export function registerBench(program: Command): void {
       const strategies = !flags.strategies ? [DEFAULT_STRATEGY] : flags.strategies === 'all' ? STRATEGY_NAMES : flags.strategies.split(',').map((s) => s.trim());
       for (const s of strategies) if (!isStrategyName(s)) issues.push({ path: '--strategies', message: `unknown strategy "${s}" (expected ${STRATEGY_NAMES.join(', ')} or all)` });
       if (flags.isomorphs !== 'merge' && flags.isomorphs !== 'distinct') issues.push({ path: '--isomorphs', message: `expected merge or distinct, got ${JSON.stringify(flags.isomorphs)}` });
+      if (flags.schedulers) return costToRegret(flags, strategies, seeds, issues);
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
       if (objectives) objectives.forEach((c) => table.requireColumn(c));
@@ -90,13 +103,86 @@ export function registerBench(program: Command): void {
       });
       if (!flags.quiet && process.stderr.isTTY) process.stderr.write('\n');
       process.stdout.write(formatReport(report));
-      if (flags.out) {
-        const tmp = `${flags.out}.tmp-${process.pid}`;
-        writeFileSync(tmp, JSON.stringify(report, null, 1) + '\n');
-        renameSync(tmp, flags.out);
-        process.stderr.write(`wrote ${flags.out}\n`);
-      }
+      writeOut(flags.out, report);
     });
+}
+
+function writeOut(out: string | undefined, report: unknown): void {
+  if (!out) return;
+  const tmp = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(report, null, 1) + '\n');
+  renameSync(tmp, out);
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+/**
+ * Cost-to-regret mode (`--schedulers`): for each strategy and scheduler, the
+ * cost in epochs at which the mean regret (over seeds) first reaches what
+ * full-fidelity search reaches after --reference-trials trials.
+ */
+function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: number, issues: SpecIssue[]): void {
+  const referenceTrials = positiveInt('--reference-trials', flags.referenceTrials, issues);
+  const eta = positiveInt('--eta', flags.eta, issues);
+  if (flags.tell !== 'first' && flags.tell !== 'last') issues.push({ path: '--tell', message: `expected first or last, got ${JSON.stringify(flags.tell)}` });
+  if (flags.objectives) issues.push({ path: '--objectives', message: 'cost-to-regret mode is for one objective' });
+  if (flags.noisy) issues.push({ path: '--noisy', message: 'cost-to-regret mode reads the fidelity columns; noisy mode is not supported' });
+  const columns: Record<number, string> = {};
+  for (const part of flags.fidelities.split(',')) {
+    const m = /^\s*(\d+)\s*=\s*(\S+)\s*$/.exec(part);
+    if (!m) issues.push({ path: '--fidelities', message: `expected EPOCHS=COLUMN pairs, got ${JSON.stringify(part)}` });
+    else columns[Number(m[1])] = m[2] as string;
+  }
+  const rungs = Object.keys(columns).map(Number).sort((a, b) => a - b);
+  if (rungs.length < 2) issues.push({ path: '--fidelities', message: 'expected at least two fidelities' });
+  const top = rungs[rungs.length - 1] as number;
+  const objective = flags.objective ?? columns[top];
+  if (objective !== undefined && flags.objective !== undefined && columns[top] !== flags.objective) issues.push({ path: '--objective', message: `in cost-to-regret mode the objective is the top fidelity's column (${columns[top]})` });
+  const schedulers: Record<string, unknown> = {};
+  for (const label of (flags.schedulers as string).split(',').map((x) => x.trim())) {
+    const [name, e] = label.split('@') as [string, string | undefined];
+    if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) {
+      issues.push({ path: '--schedulers', message: `unknown scheduler "${name}" (expected ${SCHEDULER_NAMES.join(', ')})` });
+      continue;
+    }
+    if (e !== undefined && !(Number.isInteger(Number(e)) && Number(e) >= 2)) issues.push({ path: '--schedulers', message: `"${label}": eta must be an integer ≥ 2` });
+    schedulers[label] = name === 'none' ? { scheduler: 'none', max: top } : { scheduler: name, resource: 'epochs', rungs, eta: Number(e ?? eta) };
+  }
+  if (issues.length) throw new SpecError(issues, 'options');
+  const table = BenchTable.load(flags.table as string);
+  for (const c of Object.values(columns)) table.requireColumn(c);
+  const t0 = Date.now();
+  const report = runFidelityBench({
+    table,
+    objective: objective as string,
+    columns,
+    strategies,
+    schedulers,
+    seeds,
+    referenceTrials,
+    tell: flags.tell as TellPolicy,
+    onProgress: (s, l, seed) => {
+      if (!flags.quiet && seed === seeds - 1) process.stderr.write(`${s} + ${l}: ${seeds} seeds (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
+    },
+  });
+  process.stdout.write(formatFidelityReport(report));
+  writeOut(flags.out, report);
+}
+
+/** One row per strategy and scheduler: the target regret, the cost to reach it, its ratio to full fidelity's. */
+export function formatFidelityReport(r: FidelityBenchReport): string {
+  const first = Object.values(r.strategies)[0];
+  const at = first ? Object.keys(Object.values(first.schedulers)[0]?.meanRegretAt ?? {}) : [];
+  const lines = [`cost (epochs) to reach full fidelity's ${r.referenceTrials}-trial regret on ${r.objective}, ${r.seeds} seeds, tell=${r.tell}${r.resume ? ', promotions resume' : ''}`];
+  lines.push(`${'strategy'.padEnd(10)} ${'scheduler'.padEnd(12)} ${'target'.padStart(7)} ${'cost'.padStart(7)} ${'ratio'.padStart(6)}  regret@${at.join('/')}  evals`);
+  for (const [s, st] of Object.entries(r.strategies)) {
+    for (const [l, sc] of Object.entries(st.schedulers)) {
+      const reg = Object.values(sc.meanRegretAt).map((v) => (v === null ? '-' : v.toFixed(3))).join(' ');
+      const ev = Object.entries(sc.evaluations).map(([f, n]) => `${n}@${f}`).join(' ');
+      lines.push(`${s.padEnd(10)} ${l.padEnd(12)} ${st.reference.regret.toFixed(3).padStart(7)} ${String(sc.costToReach ?? '>max').padStart(7)} ${(sc.costRatio === null ? '-' : sc.costRatio.toFixed(3)).padStart(6)}  ${reg}  ${ev}`);
+    }
+    lines.push(`${s.padEnd(10)} best: ${st.best ? `${st.best.scheduler} at ${st.best.costRatio.toFixed(3)} of full fidelity's cost (${st.best.costRatio <= 1 / 3 ? 'goal ≤ 1/3 met' : 'goal ≤ 1/3 missed'})` : 'none reaches the target'}`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** A plain-text table: one row per strategy, one column per budget. */
