@@ -21,6 +21,13 @@ export interface PoolOptions {
   /** Guess of seconds per epoch before any trial finished. */
   readonly initialSecondsPerEpoch?: number;
   readonly backend?: string;
+  /**
+   * The search's final fidelity (epochs): only trials trained to it are
+   * evaluated on the test set (lower rungs are never leaderboard results, and
+   * test evaluation of every short trial is time the search does not need).
+   * Unset: every trial.
+   */
+  readonly finalEpochs?: number;
 }
 
 interface Slot {
@@ -51,6 +58,16 @@ export class ProcessPoolEvaluator implements Evaluator {
     const slot: Slot = { child, busy: false };
     this.slots.push(slot);
     return slot;
+  }
+
+  /**
+   * Starts every worker now and has it initialise its backend and load the
+   * data, so that the first trials do not wait for it (the caller overlaps
+   * this with submitting the experiment). Optional: `run` starts workers lazily.
+   */
+  warm(): void {
+    if (this.closed) return;
+    while (this.slots.length < this.o.workers) this.spawn().child.send({ type: 'warm', data: this.o.data } satisfies ToWorker);
   }
 
   estimateSeconds(epochs: number): number {
@@ -105,7 +122,7 @@ export class ProcessPoolEvaluator implements Evaluator {
         const msg: ToWorker = {
           type: 'run',
           artifacts: this.o.artifacts,
-          trial: { id: trial.id, network, data: this.o.data, epochs: trial.fidelity, seed: this.o.seed * 100003 + trial.seq, evaluateTest: true },
+          trial: { id: trial.id, network, data: this.o.data, epochs: trial.fidelity, seed: this.o.seed * 100003 + trial.seq, evaluateTest: this.o.finalEpochs === undefined || trial.fidelity >= this.o.finalEpochs },
           ...(job.parent ? { copyCheckpointFrom: job.parent.id } : {}),
         };
         slot.child.send(msg);
@@ -133,6 +150,8 @@ export class ProcessPoolEvaluator implements Evaluator {
           new Promise<void>((resolve) => {
             if (s.child.exitCode !== null || !s.child.connected) return resolve();
             s.child.once('exit', () => resolve());
+            // An idle worker (or one still warming up) holds no trial: end it now.
+            if (!s.busy) s.child.kill('SIGTERM');
             s.child.disconnect();
             setTimeout(() => s.child.kill('SIGKILL'), 5000).unref();
           }),

@@ -9,10 +9,12 @@ import { initBackend, type BackendChoice, type BackendInfo } from '../backend/in
 import { loadData } from '../data/sources.js';
 import type { DataSplits } from '../data/dataset.js';
 import { FsArtifactStore } from '../train/ports.js';
-import { trainTrial, trialKeys, type TrialSpec } from '../train/trainer.js';
+import { releaseDeviceData, trainTrial, trialKeys, type TrialSpec } from '../train/trainer.js';
 
 export type ToWorker =
   | { readonly type: 'run'; readonly trial: TrialSpec; readonly artifacts: string; readonly copyCheckpointFrom?: string }
+  /** Initialise the backend and load the data now, before the first trial arrives. */
+  | { readonly type: 'warm'; readonly data: TrialSpec['data'] }
   | { readonly type: 'stop'; readonly trialId: string };
 
 export type FromWorker =
@@ -26,19 +28,33 @@ let backend: BackendInfo | undefined;
 const dataCache = new Map<string, DataSplits>();
 const aborts = new Map<string, AbortController>();
 
-async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+/** The backend, initialised once per process. */
+async function ensureBackend(): Promise<BackendInfo> {
+  backend ??= await initBackend((process.env.NASFLOW_BACKEND as BackendChoice | undefined) ?? 'auto');
+  return backend;
+}
+
+/** The data set, loaded once per process (one at a time keeps memory bounded). */
+function ensureData(spec: TrialSpec['data']): DataSplits {
+  const key = JSON.stringify(spec);
+  let data = dataCache.get(key);
+  if (!data) {
+    data = loadData(spec);
+    dataCache.clear();
+    releaseDeviceData();
+    dataCache.set(key, data);
+  }
+  return data;
+}
+
+/** Work queued on this process, in order (a warm-up before the first trial). */
+let queue: Promise<void> = Promise.resolve();
+
+async function run(msg: Extract<ToWorker, { type: 'run' }>, abort: AbortController): Promise<void> {
   const { trial } = msg;
-  const abort = new AbortController();
-  aborts.set(trial.id, abort);
   try {
-    backend ??= await initBackend((process.env.NASFLOW_BACKEND as BackendChoice | undefined) ?? 'auto');
-    const key = JSON.stringify(trial.data);
-    let data = dataCache.get(key);
-    if (!data) {
-      data = loadData(trial.data);
-      dataCache.clear(); // one data set at a time keeps memory bounded
-      dataCache.set(key, data);
-    }
+    const backend = await ensureBackend();
+    const data = ensureData(trial.data);
     const store = new FsArtifactStore(msg.artifacts);
     if (msg.copyCheckpointFrom) {
       const bytes = await store.get(trialKeys(msg.copyCheckpointFrom).checkpoint);
@@ -49,6 +65,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       store,
       data,
       signal: abort.signal,
+      cacheDeviceData: true,
       sink: { report: (r) => void send({ type: 'epoch', trialId: trial.id, epoch: r.epoch, metrics: { ...r.metrics } }) },
     });
     send({ type: 'done', trialId: trial.id, result });
@@ -60,8 +77,23 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
 }
 
 process.on('message', (m: ToWorker) => {
-  if (m.type === 'run') void run(m);
-  else if (m.type === 'stop') aborts.get(m.trialId)?.abort();
+  if (m.type === 'run') {
+    // Registered at once, so a stop that arrives while the worker is still warming up is not lost.
+    const abort = new AbortController();
+    aborts.set(m.trial.id, abort);
+    queue = queue.then(() => run(m, abort));
+  }
+  else if (m.type === 'warm') {
+    // A failure here (bad data) is reported by the trial that needs the data.
+    queue = queue.then(async () => {
+      try {
+        await ensureBackend();
+        ensureData(m.data);
+      } catch {
+        /* reported per trial */
+      }
+    });
+  } else if (m.type === 'stop') aborts.get(m.trialId)?.abort();
 });
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready', backend: 'pending' });

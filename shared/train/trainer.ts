@@ -66,6 +66,12 @@ export interface TrainerEnv {
   readonly signal?: AbortSignal;
   /** Read the loss back every this many steps to catch NaN early (default 50). */
   readonly checkEvery?: number;
+  /**
+   * Keep the data's device tensors between trials (a worker that trains many
+   * trials on one data set copies it to the backend once). Release them with
+   * `releaseDeviceData()`.
+   */
+  readonly cacheDeviceData?: boolean;
 }
 
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
@@ -85,6 +91,25 @@ interface DeviceData {
 
 function toDevice(ds: Dataset): DeviceData {
   return { x: tf.tensor(ds.x, [ds.size, ...ds.shape]), y: tf.tensor1d(ds.y, 'int32'), size: ds.size };
+}
+
+const deviceCache = new Map<Dataset, DeviceData>();
+
+/** The data set on the backend: cached across trials when asked, else a fresh copy the caller disposes. */
+function onDevice(ds: Dataset, cache: boolean): { data: DeviceData; owned: boolean } {
+  if (!cache) return { data: toDevice(ds), owned: true };
+  let d = deviceCache.get(ds);
+  if (!d) {
+    d = toDevice(ds);
+    deviceCache.set(ds, d);
+  }
+  return { data: d, owned: false };
+}
+
+/** Frees the device copies kept by `cacheDeviceData` (a worker calls it when its data set changes). */
+export function releaseDeviceData(): void {
+  for (const d of deviceCache.values()) tf.dispose([d.x, d.y]);
+  deviceCache.clear();
 }
 
 /** Loss and accuracy of a split, evaluated in batches. */
@@ -119,6 +144,9 @@ function peakRss(): number {
  */
 export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<TrialResult> {
   const keys = trialKeys(trial.id);
+  // Where a trial's time goes besides its training loop (reported as *_seconds metrics).
+  const tStart = performance.now();
+  const phase = { eval: 0, checkpoint: 0 };
   const splits = env.data ?? loadData(trial.data);
   const numClasses = splits.train.numClasses;
   const net = trial.network;
@@ -132,6 +160,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
   const optimizer = makeOptimizer(net);
   let train: DeviceData | undefined;
   let validation: DeviceData | undefined;
+  const cache = env.cacheDeviceData === true;
   try {
     const limit = trial.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
     const need = trainingBytes(cost, batchSize);
@@ -153,16 +182,26 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
       pos = cp.position;
     }
 
-    train = toDevice(splits.train);
-    validation = toDevice(splits.validation);
+    train = onDevice(splits.train, cache).data;
+    validation = onDevice(splits.validation, cache).data;
     const ctx = stepContext(model, logits, optimizer, numClasses, net.training.weightDecay);
     const checkEvery = env.checkEvery ?? 50;
     const steps = Math.ceil(train.size / batchSize);
     let last: Metrics = {};
 
     const checkpoint = async (p: TrainingPosition): Promise<void> => {
+      const t = performance.now();
       await env.store.put(keys.checkpoint, await encodeCheckpoint(model, optimizer, p));
+      phase.checkpoint += (performance.now() - t) / 1000;
     };
+    const setupSeconds = (performance.now() - tStart) / 1000;
+    const timings = (trainSeconds: number): Record<string, number> => ({
+      setup_seconds: setupSeconds,
+      eval_seconds: phase.eval,
+      checkpoint_seconds: phase.checkpoint,
+      train_seconds: trainSeconds,
+      trial_seconds: (performance.now() - tStart) / 1000,
+    });
 
     for (let epoch = pos.epoch; epoch < trial.epochs; epoch++) {
       // The batch order depends only on (seed, epoch), so a resumed epoch replays the same batches.
@@ -178,7 +217,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
           tf.dispose([lossSum, correct]);
           const trainSeconds = pos.trainSeconds + (performance.now() - t0) / 1000;
           await checkpoint({ epoch, step, lossSum: l, correct: c, seen, trainSeconds });
-          return { ...base, status: 'INTERRUPTED', reason: 'interrupted', epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss() } };
+          return { ...base, status: 'INTERRUPTED', reason: 'interrupted', epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss(), ...timings(trainSeconds) } };
         }
         const n = Math.min(batchSize, train.size - step * batchSize);
         const [newLoss, newCorrect] = tf.tidy(() => {
@@ -203,7 +242,9 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
       const [l, c] = readSums();
       tf.dispose([lossSum, correct]);
       const epochSeconds = (performance.now() - t0) / 1000;
+      const tEval = performance.now();
       const val = evaluate(logits, validation, numClasses);
+      phase.eval += (performance.now() - tEval) / 1000;
       const trainSeconds = pos.trainSeconds + epochSeconds;
       last = {
         loss: l / seen,
@@ -225,15 +266,16 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
       const val = evaluate(logits, validation, numClasses);
       last = { val_loss: val.loss, val_accuracy: val.accuracy, train_seconds: pos.trainSeconds };
     }
+    const tFinal = performance.now();
     const final: Record<string, number> = { ...last, ...costMetrics, latency_ms: measureLatency(model), train_seconds: pos.trainSeconds };
     if (trial.evaluateTest === true && splits.test !== undefined) {
-      const test = toDevice(splits.test);
+      const test = onDevice(splits.test, cache);
       try {
-        const r = evaluate(logits, test, numClasses);
+        const r = evaluate(logits, test.data, numClasses);
         final['test_loss'] = r.loss;
         final['test_accuracy'] = r.accuracy;
       } finally {
-        tf.dispose([test.x, test.y]);
+        if (test.owned) tf.dispose([test.data.x, test.data.y]);
       }
     }
     final['peak_rss_bytes'] = peakRss();
@@ -243,10 +285,12 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
       inputShape: [...splits.train.shape],
       backend: env.backend.name,
     } as Record<string, unknown>);
+    final['final_seconds'] = (performance.now() - tFinal) / 1000;
+    Object.assign(final, timings(pos.trainSeconds));
     return { ...base, status: 'COMPLETED', epochsCompleted: pos.epoch, metrics: final, modelKey };
   } finally {
-    if (train !== undefined) tf.dispose([train.x, train.y]);
-    if (validation !== undefined) tf.dispose([validation.x, validation.y]);
+    if (!cache && train !== undefined) tf.dispose([train.x, train.y]);
+    if (!cache && validation !== undefined) tf.dispose([validation.x, validation.y]);
     optimizer.dispose();
     model.dispose();
   }

@@ -11,7 +11,7 @@ import { buildModel } from '../../../shared/model/build.js';
 import { decodeCheckpoint } from '../../../shared/train/checkpoint.js';
 import { loadExportedModel } from '../../../shared/train/export.js';
 import { FsArtifactStore, MemoryArtifactStore, MemoryReportSink } from '../../../shared/train/ports.js';
-import { trainTrial, trialKeys, type TrialSpec } from '../../../shared/train/trainer.js';
+import { releaseDeviceData, trainTrial, trialKeys, type TrialSpec } from '../../../shared/train/trainer.js';
 import { DEFAULT_TRAINING, type ChainNetwork, type Network } from '../../../shared/space/network.js';
 
 let backend: BackendInfo;
@@ -207,6 +207,26 @@ describe('export and memory', () => {
     const before = tf.memory().numTensors;
     await run('m1');
     await run('m2');
+    expect(tf.memory().numTensors).toBe(before);
+  }, 90_000);
+
+  it('with cacheDeviceData the data goes to the backend once, gives the same result, and is released on request', async () => {
+    const data: DataSplits = { name: 'tiny', train: take(small.train, range(600)), validation: take(small.validation, range(200)), test: take(small.validation, range(100)) };
+    const run = (id: string, cacheDeviceData: boolean) =>
+      trainTrial(trial({ id, epochs: 1, network: cnn, seed: 3, evaluateTest: true }), { sink: new MemoryReportSink(), store: new MemoryArtifactStore(), backend, data, cacheDeviceData });
+    const before = tf.memory().numTensors;
+    const plain = await run('p', false);
+    expect(tf.memory().numTensors).toBe(before);
+    const first = await run('c1', true);
+    const cached = tf.memory().numTensors;
+    expect(cached).toBe(before + 6); // x and y of train, validation and test stay on the backend
+    const second = await run('c2', true);
+    expect(tf.memory().numTensors).toBe(cached);
+    for (const r of [first, second]) {
+      expect(r.metrics['val_accuracy']).toBe(plain.metrics['val_accuracy']);
+      expect(r.metrics['test_accuracy']).toBe(plain.metrics['test_accuracy']);
+    }
+    releaseDeviceData();
     expect(tf.memory().numTensors).toBe(before);
   }, 90_000);
 });
