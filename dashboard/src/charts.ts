@@ -74,7 +74,7 @@ export function drawBestSoFar(canvas: HTMLCanvasElement, data: ChartData, axis: 
       : b.byCost.filter((p) => axis !== 'time' || p.t !== null).map((p) => ({ x: axis === 'time' ? (p.t as number) / 60 : axis === 'hours' ? p.h : p.d, y: p.best }));
   return draw('best', canvas, {
     type: 'line',
-    data: { datasets: [{ label: `best ${b.metric ?? ''} (${b.goal})`, data: points, borderColor: BLUE, backgroundColor: BLUE, stepped: 'after', pointRadius: 2, borderWidth: 2 }] },
+    data: { datasets: [{ label: `best ${b.metric ?? ''} (${b.goal})`, data: points, borderColor: BLUE, backgroundColor: BLUE, stepped: 'before', pointRadius: 2, borderWidth: 2 }] },
     options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: AXIS_TITLE[axis] } }, y: { title: { display: true, text: b.metric ?? '' } } }, plugins: { legend: { display: false } } },
   });
 }
@@ -87,7 +87,7 @@ export function drawScatter(canvas: HTMLCanvasElement, data: ChartData): Chart {
   const datasets: ChartDataset<'scatter', XY[]>[] = [
     { label: 'completed', data: ranked, backgroundColor: 'rgba(37,99,235,0.55)', pointRadius: 2.5 },
     { label: 'failed / stopped / infeasible', data: other, backgroundColor: GREY, pointRadius: 2.5 },
-    { label: 'best so far', data: data.bestSoFar.byTrial.map(([x, y]) => ({ x, y })), type: 'line', borderColor: RED, backgroundColor: RED, stepped: 'after', pointRadius: 0, borderWidth: 1.5 } as unknown as ChartDataset<'scatter', XY[]>,
+    { label: 'best so far', data: data.bestSoFar.byTrial.map(([x, y]) => ({ x, y })), type: 'line', borderColor: RED, backgroundColor: RED, stepped: 'before', pointRadius: 0, borderWidth: 1.5 } as unknown as ChartDataset<'scatter', XY[]>,
   ];
   return draw('scatter', canvas, {
     type: 'scatter',
@@ -107,7 +107,7 @@ export function drawTradeOff(canvas: HTMLCanvasElement, data: ChartData, index: 
     type: 'scatter',
     data: {
       datasets: [
-        { label: 'Pareto front', data: front, type: 'line', borderColor: RED, backgroundColor: RED, stepped: 'after', pointRadius: 4, borderWidth: 1.5 } as unknown as ChartDataset<'scatter', XY[]>,
+        { label: 'Pareto front', data: front, type: 'line', borderColor: RED, backgroundColor: RED, stepped: 'before', pointRadius: 4, borderWidth: 1.5 } as unknown as ChartDataset<'scatter', XY[]>,
         { label: 'architectures', data: all, backgroundColor: 'rgba(37,99,235,0.35)', pointRadius: 2.5 },
       ],
     },
