@@ -9,6 +9,9 @@
  *   truncated listing would fail with `digital envelope routines::unsupported`.
  *   The child ends when this process closes its stdin (also if it dies).
  * - SQS: `local-aws-sqs`, in this process (JSON protocol, redrive to a DLQ).
+ *   Two differences from SQS to know: a ChangeMessageVisibility counts as a
+ *   receive towards `maxReceiveCount`, and `ApproximateNumberOfMessages`
+ *   includes in-flight messages.
  *
  * Use one server set per test file:
  *
