@@ -31,7 +31,14 @@ function standaloneContext(): Record<string, unknown> | undefined {
 }
 
 const context = standaloneContext();
-const app = new App(context === undefined ? {} : { context, outdir: `${REPO_ROOT}cdk.out` });
+// aws-cdk-lib's built-in CloudFormation schema validation loads a WASM engine
+// (~10 s of CPU here) and only warns; `-c cfnValidation=true` turns it on.
+const cliContext = (): Record<string, unknown> => JSON.parse(process.env.CDK_CONTEXT_JSON ?? '{}') as Record<string, unknown>;
+const cfnValidation = String((context ?? cliContext()).cfnValidation) === 'true';
+const app = new App({
+  builtinCloudFormationValidation: cfnValidation,
+  ...(context === undefined ? {} : { context, outdir: `${REPO_ROOT}cdk.out` }),
+});
 try {
   const caps = capsFromContext((key) => app.node.tryGetContext(key));
   const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;

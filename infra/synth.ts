@@ -10,10 +10,12 @@
  * `lambdaArn('propose')`, the job queue `JOB_QUEUE_ARN`, the job definition
  * `JOB_DEFINITION_ARN`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { capsFromContext, type CapsInput } from './caps.js';
 import { FUNCTION_TAG, REPO_ROOT, type FunctionName } from './constructs/functions.js';
 import { NasflowStack } from './stack.js';
@@ -36,6 +38,8 @@ export interface Template {
 
 export interface SynthOptions {
   readonly caps?: CapsInput;
+  /** Run the cdk-nag AwsSolutions checks as a validation plugin: a finding fails the synthesis. @default true */
+  readonly nag?: boolean;
   /** Bundle the Lambda functions with esbuild (slow: seconds per function). Off by default: the template is the same apart from asset hashes. */
   readonly bundle?: boolean;
 }
@@ -45,29 +49,98 @@ export function buildApp(options: SynthOptions = {}): { app: App; stack: Nasflow
   const outdir = mkdtempSync(join(tmpdir(), 'nasflow-cdk-'));
   // The context of cdk.json (feature flags, default caps), so tests see what `npx cdk synth` builds.
   const cdkJson = JSON.parse(readFileSync(`${REPO_ROOT}cdk.json`, 'utf8')) as { context?: Record<string, unknown> };
-  const app = new App({ outdir, context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': options.bundle ? ['**'] : [] } });
+  const app = new App({ outdir, builtinCloudFormationValidation: false, context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': options.bundle ? ['**'] : [] } });
   const caps = { ...capsFromContext((k) => app.node.tryGetContext(k)), ...options.caps };
   const stack = new NasflowStack(app, P.stackName, { caps });
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack, outdir };
 }
 
-const cache = new Map<string, Template>();
+/** A cdk-nag finding accepted on purpose, where and why. */
+export interface Acknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: string;
+}
 
-/** The stack's template, synthesized once per distinct options in this process (to a temporary folder, removed afterwards). */
-export function synthTemplate(options: SynthOptions = {}): Template {
+/** What one synthesis yields: the template and the acknowledged validation rules of the construct tree. */
+export interface Synthesis {
+  readonly template: Template;
+  readonly acknowledgements: readonly Acknowledgement[];
+}
+
+function acknowledgementsOf(app: App): Acknowledgement[] {
+  return app.node.findAll().flatMap((c) => c.node.metadata
+    .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+    .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^annotation::/i, ''), reason }))));
+}
+
+/**
+ * Files whose content decides the template (plus the aws-cdk-lib version):
+ * the key of the on-disk cache that lets several test files share one synthesis.
+ */
+function sourceDigest(options: SynthOptions): string {
+  const hash = createHash('sha256').update(JSON.stringify(options)).update(process.version);
+  const files: string[] = [`${REPO_ROOT}cdk.json`, `${REPO_ROOT}package-lock.json`, `${REPO_ROOT}containers/trainer/Dockerfile`, `${REPO_ROOT}node_modules/aws-cdk-lib/package.json`, `${REPO_ROOT}node_modules/cdk-nag/package.json`];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.push(path);
+    }
+  };
+  for (const dir of ['infra', 'functions', 'shared/aws']) walk(`${REPO_ROOT}${dir}`);
+  for (const f of files) hash.update(f).update(readFileSync(f));
+  return hash.digest('hex').slice(0, 32);
+}
+
+const CACHE_DIR = join(tmpdir(), 'nasflow-cdk-synth-cache');
+
+const cache = new Map<string, Synthesis>();
+
+/**
+ * Synthesizes the stack (to a temporary folder, removed afterwards) once per
+ * distinct options: cached in this process and, by a digest of the infra,
+ * function and table sources, on disk for other processes of the same test
+ * run (`NASFLOW_SYNTH_CACHE=0` turns the disk cache off).
+ */
+export function synthesize(options: SynthOptions = {}): Synthesis {
   const key = JSON.stringify(options);
   const hit = cache.get(key);
   if (hit) return hit;
+  const useDisk = process.env.NASFLOW_SYNTH_CACHE !== '0' && !options.bundle;
+  const file = useDisk ? join(CACHE_DIR, `${sourceDigest(options)}.json`) : undefined;
+  if (file !== undefined) {
+    try {
+      const cached = JSON.parse(readFileSync(file, 'utf8')) as Synthesis;
+      cache.set(key, cached);
+      return cached;
+    } catch {
+      // not cached yet
+    }
+  }
   const { app, stack, outdir } = buildApp(options);
   try {
     const assembly = app.synth();
     const artifact = assembly.getStackByName(stack.stackName);
     const template = JSON.parse(readFileSync(join(assembly.directory, artifact.templateFile), 'utf8')) as Template;
-    cache.set(key, template);
-    return template;
+    const result: Synthesis = { template, acknowledgements: acknowledgementsOf(app) };
+    cache.set(key, result);
+    if (file !== undefined) {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(result));
+      renameSync(tmp, file);
+    }
+    return result;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The stack's CloudFormation template (see `synthesize`). */
+export function synthTemplate(options: SynthOptions = {}): Template {
+  return synthesize(options).template;
 }
 
 /** Logical ids of the template's resources of one type. */
