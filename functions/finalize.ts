@@ -1,4 +1,39 @@
-/** Lambda handler `finalize` (docs/design/aws-contract.md). Being written; this placeholder lets the stack synthesize. */
-export const handler = async (_event: unknown): Promise<never> => {
-  throw new Error('functions/finalize: not implemented yet');
-};
+/**
+ * Lambda `finalize` (state `Finalize`): continue as a new execution, or end
+ * the search with its report (docs/design/aws-contract.md).
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { finalizeStep, type FinalizeOutput } from '../shared/steps/finalize.js';
+import { invoke, observability, parseEvent, portsFromEnv } from './lib/runtime.js';
+import { resolvePorts, type StepHandlerDeps } from './propose.js';
+
+export const finalizeEventSchema = z.object({
+  experimentId: z.string().min(1),
+  generation: z.int().nonnegative(),
+  slots: z.array(z.int().nonnegative()).optional(),
+});
+
+export function createFinalizeHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<FinalizeOutput> {
+  const ports = resolvePorts(deps);
+  const obs = deps.observability ?? observability();
+  return async (event, context) => {
+    const input = parseEvent(finalizeEventSchema, event, 'finalize event');
+    return invoke(obs, context, { experimentId: input.experimentId, generation: input.generation }, async () => {
+      const out = await finalizeStep(ports(), input, deps.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: deps.maxTrialsPerExecution } : {});
+      if (out.action === 'continue') {
+        obs.metrics.addMetric('ExecutionsContinued', MetricUnit.Count, 1);
+        obs.logger.info('continue as new', { nextName: out.nextName });
+      } else {
+        obs.metrics.addMetric(out.state === 'STOPPED' ? 'ExperimentsStopped' : 'ExperimentsCompleted', MetricUnit.Count, 1);
+        const exp = await ports().store.getExperiment(input.experimentId);
+        obs.logger.info('finished', { state: out.state, reason: exp?.reason, spent: exp?.spent });
+      }
+      return out;
+    });
+  };
+}
+
+const maxFromEnv = Number(process.env.MAX_TRIALS_PER_EXECUTION);
+export const handler = createFinalizeHandler({ ports: () => portsFromEnv(), ...(Number.isInteger(maxFromEnv) && maxFromEnv > 0 ? { maxTrialsPerExecution: maxFromEnv } : {}) });

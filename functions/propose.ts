@@ -1,4 +1,53 @@
-/** Lambda handler `propose` (docs/design/aws-contract.md). Being written; this placeholder lets the stack synthesize. */
-export const handler = async (_event: unknown): Promise<never> => {
-  throw new Error('functions/propose: not implemented yet');
+/**
+ * Lambda `propose` (state `Propose`): one new trial or promotion for a worker
+ * slot, or `done` with the reason (docs/design/aws-contract.md).
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { proposeStep, type ProposeOutput } from '../shared/steps/propose.js';
+import type { StepPorts } from '../shared/steps/ports.js';
+import { invoke, observability, parseEvent, portsFromEnv, type Observability } from './lib/runtime.js';
+
+export const proposeEventSchema = z.object({
+  experimentId: z.string().min(1),
+  slot: z.int().nonnegative(),
+  generation: z.int().nonnegative(),
+  executionStart: z.string().optional(),
+});
+
+export interface StepHandlerDeps {
+  /** The ports, or how to build them on first use. */
+  readonly ports: StepPorts | (() => StepPorts);
+  readonly observability?: Observability;
+  /** Trials per execution before the slots drain (default `MAX_TRIALS_PER_EXECUTION`). */
+  readonly maxTrialsPerExecution?: number;
+}
+
+/** Ports of a handler: given, or built on first use. */
+export const resolvePorts = (deps: StepHandlerDeps): (() => StepPorts) => {
+  let p: StepPorts | undefined = typeof deps.ports === 'function' ? undefined : deps.ports;
+  return () => (p ??= (deps.ports as () => StepPorts)());
 };
+
+export function createProposeHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<ProposeOutput> {
+  const ports = resolvePorts(deps);
+  const obs = deps.observability ?? observability();
+  return async (event, context) => {
+    const input = parseEvent(proposeEventSchema, event, 'propose event');
+    return invoke(obs, context, { experimentId: input.experimentId, slot: input.slot, generation: input.generation }, async () => {
+      const out = await proposeStep(ports(), input, deps.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: deps.maxTrialsPerExecution } : {});
+      if (out.action === 'train') {
+        obs.metrics.addMetric('TrialsProposed', MetricUnit.Count, 1);
+        obs.logger.info('proposed', { trialId: out.trialId, fidelity: out.fidelity });
+      } else {
+        obs.metrics.addMetric('SlotsDone', MetricUnit.Count, 1);
+        obs.logger.info('slot done', { reason: out.reason });
+      }
+      return out;
+    });
+  };
+}
+
+const maxFromEnv = Number(process.env.MAX_TRIALS_PER_EXECUTION);
+export const handler = createProposeHandler({ ports: () => portsFromEnv(), ...(Number.isInteger(maxFromEnv) && maxFromEnv > 0 ? { maxTrialsPerExecution: maxFromEnv } : {}) });

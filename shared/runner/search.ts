@@ -84,7 +84,12 @@ export function newExperimentId(name: string, now = new Date()): string {
 export async function submitExperiment(
   rawSpec: unknown,
   store: ExperimentStore,
-  options: { readonly id?: string; readonly estimateSeconds?: (epochs: number) => number } = {},
+  options: {
+    readonly id?: string;
+    readonly estimateSeconds?: (epochs: number) => number;
+    /** Check that the files the spec names exist here (default true; false where the trainer, not this process, reads them: the API Lambda). */
+    readonly checkFiles?: boolean;
+  } = {},
 ): Promise<Experiment> {
   const spec = parseExperimentSpec(rawSpec);
   const fidelity = parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
@@ -95,7 +100,7 @@ export async function submitExperiment(
     : d.source === 'idx' ? [['dataset.images', d.images], ['dataset.labels', d.labels], ['dataset.testImages', d.testImages], ['dataset.testLabels', d.testLabels]]
     : d.source === 'table' ? [['dataset.path', d.path]]
     : [];
-  for (const [path, file] of files) if (file !== undefined && !existsSync(file)) issues.push({ path, message: `file not found: ${file}` });
+  for (const [path, file] of files) if (options.checkFiles !== false && file !== undefined && !existsSync(file)) issues.push({ path, message: `file not found: ${file}` });
   if (options.estimateSeconds) {
     const first = options.estimateSeconds(fidelity.rungs[0] as number);
     const b = spec.budget;

@@ -3,7 +3,8 @@
  * experiment's execution: running experiments, GPUs (worker slots) and the
  * monthly dollar budget. "Not now" (`wait`: retried later) is told apart
  * from "never" (`never`: the spec cannot run under these caps whatever else
- * finishes, so it goes to the dead-letter queue with the reason).
+ * finishes, so it goes to the dead-letter queue with the reason). A queued
+ * experiment whose stop was requested ends STOPPED here.
  */
 import { SpecError } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
@@ -41,6 +42,11 @@ export async function capsCheck(store: ExperimentStore, experimentId: string, ca
   const exp = await store.getExperiment(experimentId);
   if (!exp) return { verdict: 'never', reason: `no experiment ${experimentId}` };
   if (exp.state !== 'QUEUED') return { verdict: 'skip', reason: `experiment ${experimentId} is ${exp.state}` };
+  if (exp.stopRequestedAt !== undefined) {
+    // Stopped while it waited in the queue: it ends here, without an execution.
+    await store.updateExperiment(experimentId, { state: 'STOPPED', finishedAt: new Date(now).toISOString(), reason: 'stop requested before it started' }, { states: ['QUEUED'] });
+    return { verdict: 'skip', reason: `experiment ${experimentId} was stopped before it started` };
+  }
   let spec: ExperimentSpec;
   try {
     spec = parseExperimentSpec(exp.spec);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runExperiment, submitExperiment } from '../../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
-import { capsCheck, finalizeStep, proposeStep, recordStep, requestStop, reportKeys, type StepPorts } from '../../../shared/steps/index.js';
+import { capsCheck, finalizeStep, proposeStep, recordStep, reportKeys, requestStop, type StepPorts } from '../../../shared/steps/index.js';
 import { MemoryExperimentStore } from '../../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../../shared/store/sqlite.js';
 import type { ExperimentStore } from '../../../shared/store/experiment-store.js';
@@ -171,12 +171,18 @@ describe('the search steps, cold', () => {
     expect(done?.spent.trials).toBe(trials.length);
   });
 
-  it('a stop request before the start stops a queued experiment at once', async () => {
+  it('a stop request while queued: the scheduler ends it STOPPED; a slot started anyway proposes nothing', async () => {
     const p = ports();
-    const exp = await submitExperiment(spec(), p.store);
-    const stopped = await requestStop(p.store, exp.id, Date.now());
-    expect(stopped.state).toBe('STOPPED');
-    expect(await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 })).toEqual({ action: 'done', reason: 'stop-requested' });
+    const a = await submitExperiment(spec(), p.store);
+    const b = await submitExperiment(spec(), p.store);
+    await requestStop(p.store, a.id, Date.now());
+    await requestStop(p.store, b.id, Date.now());
+    expect(await capsCheck(p.store, a.id, { maxRunningExperiments: 1, maxGpus: 1, monthlyBudgetDollars: 1 }, Date.now())).toMatchObject({ verdict: 'skip' });
+    expect((await p.store.getExperiment(a.id))?.state).toBe('STOPPED');
+    expect(await proposeStep(p, { experimentId: a.id, slot: 0, generation: 0 })).toEqual({ action: 'done', reason: 'stop-requested' });
+    expect(await proposeStep(p, { experimentId: b.id, slot: 0, generation: 0 })).toEqual({ action: 'done', reason: 'stop-requested' });
+    expect(await finalizeStep(p, { experimentId: b.id, generation: 0 })).toEqual({ action: 'done', state: 'STOPPED' });
+    expect(await p.store.countTrials(b.id)).toBe(0);
   });
 
   it('drains every few trials and continues as a new execution, with the same trials as one long execution', async () => {
