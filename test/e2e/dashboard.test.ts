@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Experiment } from '../../shared/experiment/model.js';
+import { formatNumber } from '../../shared/report/format.js';
 import { buildReport } from '../../shared/report/report.js';
 import { runExperiment, submitExperiment } from '../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
@@ -174,7 +175,7 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     expect(rows.map((r) => r.trial)).toEqual(top.map((e) => e.trialId));
     expect(rows.map((r) => Number(r.acc))).toEqual(top.map((e) => e.values[0]));
     expect(rows.map((r) => Number(r.lat))).toEqual(top.map((e) => e.values[1]));
-    expect(await page.textContent('#best-value')).toBe(String(Number((top[0]?.values[0] as number).toPrecision(4))));
+    expect(await page.textContent('#best-value')).toBe(formatNumber(top[0]?.values[0]));
     await page.waitForFunction("[...document.querySelectorAll('#leaderboard img')].every((i) => i.complete && i.naturalWidth > 100)");
 
     // Data points per dataset of each Chart.js instance the page keeps.
@@ -189,8 +190,9 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     for (const id of ['best', 'scatter', 'pareto', 'curves']) expect(await inkFraction(page, id), id).toBeGreaterThan(0.01);
 
     const shot = join(shots, 'experiment.png');
-    await page.screenshot({ path: shot, fullPage: true });
+    await page.screenshot({ path: shot });
     expect(statSync(shot).size).toBeGreaterThan(50_000);
+    await page.screenshot({ path: join(shots, 'experiment-full.png'), fullPage: true });
     await page.goto(`${url}/#/`);
     await page.waitForSelector(`#experiments tr[data-experiment="${finished.id}"]`);
     expect(await page.getAttribute(`#experiments tr[data-experiment="${finished.id}"] [data-best]`, 'data-best')).toBe(String(top[0]?.values[0]));
@@ -216,8 +218,8 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
   it('submits a spec from the page, updates live while it runs, and stops it from the page', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${url}/#/new`);
-    // 200 epochs × 20 ms: each trial takes 4 s, so the search is still running when the stop lands.
-    const spec = tableSpec({ name: 'nb201-live', fidelity: undefined, epochs: 200, budget: { trials: 100 }, dataset: { ...tableSpec().dataset, fidelities: undefined, secondsPerEpoch: 0.02 } });
+    // 200 epochs × 10 ms: each trial takes 2 s (100 trials, 2 at a time), so the search is still running when the stop lands.
+    const spec = tableSpec({ name: 'nb201-live', fidelity: undefined, epochs: 200, budget: { trials: 100 }, dataset: { ...tableSpec().dataset, fidelities: undefined, secondsPerEpoch: 0.01 } });
     await page.fill('#spec', JSON.stringify(spec, (_k, v: unknown) => (v === undefined ? undefined : v), 1));
     await page.click('#submit');
     await page.waitForURL(/#\/experiments\/nb201-live-/);
