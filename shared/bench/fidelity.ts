@@ -100,6 +100,8 @@ export function runFidelityBench(o: FidelityBenchOptions): FidelityBenchReport {
   const step = o.step ?? 10;
   const tell = o.tell ?? 'first';
   const specs = Object.fromEntries(Object.entries(o.schedulers).map(([label, raw]) => [label, parseFidelitySpec(raw, ['schedulers', label])]));
+  // The target is full-fidelity search's regret: run it whether or not it was asked for.
+  if (!Object.values(specs).some((s) => s.scheduler === 'none')) specs['none'] = parseFidelitySpec({ scheduler: 'none', max: top });
   const grid = Array.from({ length: Math.floor(maxCost / step) }, (_, i) => (i + 1) * step);
   const report: FidelityBenchReport = { objective, optimum, seeds: o.seeds, referenceTrials, maxCost, tell, resume: o.resume ?? false, strategies: {} };
 

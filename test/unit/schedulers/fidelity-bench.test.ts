@@ -43,4 +43,11 @@ describe('cost-to-regret benchmark on NAS-Bench-201', () => {
     expect(resumed.evaluations['200']).toBe(Math.ceil(4000 / 224));
     expect(resumed.evaluations['200']).toBeGreaterThan(full.evaluations['200'] as number);
   });
+
+  it('runs the full-fidelity reference even when it is not among the schedulers asked for', () => {
+    const r = runFidelityBench({ table, strategies: ['random'], schedulers: { sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 } }, seeds: 3, referenceTrials: 10 }).strategies.random!;
+    expect(Number.isFinite(r.reference.regret)).toBe(true);
+    expect(r.schedulers.none!.evaluations).toEqual({ 200: 10 });
+    expect(r.schedulers.sh!.costRatio).not.toBeNull();
+  });
 });
