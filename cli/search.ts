@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DataError, LeaseHeldError, SpecError } from '../shared/errors.js';
 import type { Experiment, Trial } from '../shared/experiment/model.js';
+import { requestStop } from '../shared/api/stop.js';
 import { buildReport } from '../shared/report/report.js';
 import { renderHtml } from '../shared/report/html.js';
 import { progressSnapshot, ProgressDisplay } from '../shared/report/progress.js';
@@ -183,7 +184,7 @@ export function registerSearch(program: Command): void {
           process.stdout.write(`${exp.id} is already ${exp.state}; nothing to stop\n`);
           return;
         }
-        if (!exp.stopRequestedAt) await store.updateExperiment(exp.id, { stopRequestedAt: new Date().toISOString() });
+        await requestStop(store, exp.id);
         process.stdout.write(`${exp.id}: stop requested; running trials finish, then the search ends STOPPED (a search not running now stops when resumed)\n`);
       }),
     );

@@ -1,5 +1,5 @@
 /** The command line as a user meets it: bad input is refused before anything is stored; the bench's cost-to-regret mode. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,6 +58,38 @@ describe('nasflow search refuses bad input before anything runs', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--workers: expected a positive integer, got "two"/);
   }, 60_000);
+});
+
+describe.skipIf(!HAVE_TABLE)('nasflow stop', () => {
+  it('stops a running search: running trials finish, nothing new starts, it ends STOPPED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nasflow-cli-stop-'));
+    const home = join(dir, 'home');
+    const spec = join(dir, 'slow.yaml');
+    // 1 s per simulated trial, one worker: plenty of time to ask for a stop.
+    writeFileSync(spec, `name: slow\ndataset: { source: table, path: ${TABLE}, metrics: { val_accuracy: val_acc_200ep }, secondsPerEpoch: 0.005 }\nspace: { kind: cell }\nepochs: 200\nbudget: { trials: 200 }\nparallel: 1\nseed: 2\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), 'search', spec, '--home', home], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // Wait until the search has finished a couple of trials.
+    for (let i = 0; i < 120; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const s = nasflow(['status', '--json', '--home', home], dir);
+      if (s.status === 0 && JSON.parse(s.stdout).budget.spent.trials >= 2) break;
+    }
+    const stop = nasflow(['stop', '--home', home], dir);
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(/stop requested/);
+    expect(await exited, out).toBe(0);
+    const status = JSON.parse(nasflow(['status', '--json', '--home', home], dir).stdout);
+    expect(status.state).toBe('STOPPED');
+    expect(status.budget.spent.trials).toBeLessThan(200);
+    expect(status.budget.reserved.hours).toBeCloseTo(0, 9);
+    const again = nasflow(['stop', '--home', home], dir);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/already STOPPED/);
+  }, 120_000);
 });
 
 describe.skipIf(!HAVE_TABLE)('nasflow bench --schedulers (cost to regret)', () => {
