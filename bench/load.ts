@@ -5,7 +5,7 @@
  * through the API like a user would). Reports throughput and p50/p90/p99
  * latency as JSON; exits 1 if any request failed.
  *
- *   npm run bench:load -- --out bench-results/load.json [--clients 100] [--seconds 30] [--table FILE]
+ *   npm run bench:load -- --out bench-results/load.json [--clients 100] [--seconds 30] [--table FILE] [--url http://127.0.0.1:8080]
  *
  * The server runs in its own process (`nasflow serve --port 0`), the search
  * in the detached process the server starts, the clients here.
@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '30' },
     table: { type: 'string' },
+    /** Load a server that is already running (e.g. under a profiler) instead of starting one. */
+    url: { type: 'string' },
   },
 });
 const CLIENTS = Number(args.clients);
@@ -88,7 +90,7 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'nasflow-load-'));
-  const { child: server, url } = await startServer(home);
+  const { child: server, url } = args.url ? { child: undefined, url: args.url.replace(/\/$/, '') } : await startServer(home);
   const base = `${url}/api`;
   try {
     // A search that keeps running through the load: 200 epochs × 5 ms = 1 s of simulated training per trial, 2 at a time.
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
     if (errors.length) process.exitCode = 1;
   } finally {
     agent.destroy();
-    server.kill('SIGTERM');
+    server?.kill('SIGTERM');
     await sleep(300);
     rmSync(home, { recursive: true, force: true });
   }
