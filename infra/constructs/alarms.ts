@@ -10,6 +10,8 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from './functions.js';
 
 /** The gauge the functions publish: dollars spent this calendar month over all experiments (docs/design/aws-contract.md). */
 export const SPEND_METRIC = 'MonthToDateSpendDollars';
+/** Dollars of one settled trial, published by `record` for every trial. */
+export const TRIAL_SPEND_METRIC = 'DollarsSpent';
 
 export interface SearchAlarmsProps {
   readonly stateMachine: sfn.IStateMachine;
@@ -21,8 +23,8 @@ export interface SearchAlarmsProps {
 
 /**
  * Alarms on an SNS topic: a failed, timed-out or aborted search execution, a
- * message in the dead-letter queue, and month-to-date spend at 80 % and at
- * 100 % of the monthly budget.
+ * message in the dead-letter queue, month-to-date spend at 80 % and at 100 %
+ * of the monthly budget, and a tenth of it spent within a day.
  */
 export class SearchAlarms extends Construct {
   readonly topic: sns.Topic;
@@ -90,5 +92,14 @@ export class SearchAlarms extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+    // Spend rate from the per-trial metric: a tenth of the monthly budget within one day.
+    add('DailySpend', {
+      alarmDescription: `More than 10 % of the monthly budget ($${props.monthlyBudgetDollars}) was spent on trials within 24 hours.`,
+      metric: new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: TRIAL_SPEND_METRIC, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period: Duration.days(1) }),
+      threshold: Math.round(props.monthlyBudgetDollars * 10) / 100,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }

@@ -19,7 +19,8 @@ export interface ExperimentsApiProps {
 
 /**
  * The REST API: every method requires IAM (SigV4) authorization and goes to
- * the `api` function (proxy integration). API Gateway validates what it can
+ * the `api` function (proxy integration): the five routes of the issue plus
+ * `GET /experiments/{id}/{proxy+}` for the router's read-only detail routes. API Gateway validates what it can
  * before the function runs: the submit body must be a JSON object, `{id}`
  * must be present, `limit`/`cursor` are declared. Throttled per stage and
  * per method; access logs as JSON.
@@ -35,6 +36,8 @@ export class ExperimentsApi extends Construct {
     this.api = new apigw.RestApi(this, 'Api', {
       description: 'nasflow: submit and watch neural architecture searches',
       endpointTypes: [apigw.EndpointType.REGIONAL],
+      // Model downloads (model.tar.gz, weights.bin) come back base64-encoded from the function.
+      binaryMediaTypes: ['application/gzip', 'application/octet-stream'],
       cloudWatchRole: true,
       defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
       deployOptions: {
@@ -73,7 +76,7 @@ export class ExperimentsApi extends Construct {
     const experiment = experiments.addResource('{id}');
     experiment.addMethod('GET', integration, {
       requestValidator: validator,
-      requestParameters: { 'method.request.path.id': true },
+      requestParameters: { 'method.request.path.id': true, 'method.request.querystring.top': false },
     });
     experiment.addResource('trials').addMethod('GET', integration, {
       requestValidator: validator,
@@ -81,7 +84,14 @@ export class ExperimentsApi extends Construct {
         'method.request.path.id': true,
         'method.request.querystring.limit': false,
         'method.request.querystring.cursor': false,
+        'method.request.querystring.state': false,
       },
+    });
+    // The router's read-only detail routes (one trial, charts, curves, architecture
+    // picture, model files) under one greedy resource; static siblings win.
+    experiment.addResource('{proxy+}').addMethod('GET', integration, {
+      requestValidator: validator,
+      requestParameters: { 'method.request.path.id': true, 'method.request.path.proxy': true },
     });
     experiment.addResource('stop').addMethod('POST', integration, {
       requestValidator: validator,

@@ -84,6 +84,7 @@ export class HandlerFunction extends Construct {
         externalModules: ['@aws-sdk/*'],
         minify: true,
         sourceMap: true,
+        logLevel: nodejs.LogLevel.WARNING,
         // Some bundled CommonJS dependencies call require(); ESM has none.
         banner: "import { createRequire as __nasflowCreateRequire } from 'node:module'; const require = __nasflowCreateRequire(import.meta.url);",
       },

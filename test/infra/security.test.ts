@@ -99,7 +99,7 @@ describe('S3', () => {
 describe('API', () => {
   it('requires IAM (SigV4) authorization on every method', () => {
     const methods = resourcesOfType(template, 'AWS::ApiGateway::Method');
-    expect(methods.length).toBe(5);
+    expect(methods.length).toBe(6);
     for (const [id, m] of methods) expect(m.Properties?.AuthorizationType, id).toBe('AWS_IAM');
   });
 });

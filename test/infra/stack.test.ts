@@ -48,11 +48,12 @@ describe('API Gateway', () => {
   };
   const route = (m: Props) => `${m.HttpMethod as string} ${pathOf(m.ResourceId)}`;
 
-  it('has exactly the five routes, all with IAM authorization and a proxy integration to the api function', () => {
+  it('has exactly the five routes (and the read-only detail routes), all with IAM authorization and a proxy integration to the api function', () => {
     expect(methods.map(route).sort()).toEqual([
       'GET /experiments',
       'GET /experiments/{id}',
       'GET /experiments/{id}/trials',
+      'GET /experiments/{id}/{proxy+}',
       'POST /experiments',
       'POST /experiments/{id}/stop',
     ]);
@@ -78,6 +79,7 @@ describe('API Gateway', () => {
       'method.request.path.id': true,
       'method.request.querystring.limit': false,
       'method.request.querystring.cursor': false,
+      'method.request.querystring.state': false,
     });
   });
 
@@ -261,7 +263,7 @@ describe('CloudWatch alarms', () => {
   const [topicId] = only('AWS::SNS::Topic');
 
   it('alarm on failed executions, DLQ depth and monthly spend, all to one SNS topic', () => {
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(5);
     for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
     const failed = alarms.find((a) => JSON.stringify(a.Metrics).includes('ExecutionsFailed'))!;
     expect(failed).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
@@ -270,6 +272,7 @@ describe('CloudWatch alarms', () => {
     const spend = alarms.filter((a) => a.MetricName === 'MonthToDateSpendDollars');
     expect(spend.map((a) => a.Threshold).sort((x, y) => (x as number) - (y as number))).toEqual([80, 100]);
     for (const a of spend) expect(a).toMatchObject({ Namespace: 'nasflow', Dimensions: [{ Name: 'service', Value: 'nasflow' }], Statistic: 'Maximum' });
+    expect(alarms.find((a) => a.MetricName === 'DollarsSpent')).toMatchObject({ Namespace: 'nasflow', Statistic: 'Sum', Period: 86_400, Threshold: 10 });
   });
 });
 
