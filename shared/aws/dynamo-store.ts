@@ -497,23 +497,17 @@ export class DynamoExperimentStore implements ExperimentStore {
       throw new SpecError([{ path: 'seq', message: `must be an integer ≥ 0, got ${trial.seq}` }], 'trial');
     }
     const ck = hashKey(creationKey(trial));
-    const existing = await this.pointer(trial.id);
-    if (existing !== undefined && existing.ck !== ck) throw new TrialAlreadyExistsError(trial.id);
-    if (existing === undefined) {
-      await this.experimentOrThrow(trial.experimentId);
-      const put = await this.send(
-        'create trial',
-        new PutCommand({
-          TableName: this.tables.trials,
-          Item: { ...pointerKey(trial.id), experimentId: trial.experimentId, seq: trial.seq, ck },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      if (put === false) {
-        // Another writer created it between our read and our put.
-        if ((await this.pointer(trial.id))?.ck !== ck) throw new TrialAlreadyExistsError(trial.id);
-      }
-    }
+    await this.experimentOrThrow(trial.experimentId);
+    const pointed = await this.send(
+      'create trial',
+      new PutCommand({
+        TableName: this.tables.trials,
+        Item: { ...pointerKey(trial.id), experimentId: trial.experimentId, seq: trial.seq, ck },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    // A pointer already there: the same trial created before (or a create that crashed), or another trial.
+    if (pointed === false && (await this.pointer(trial.id))?.ck !== ck) throw new TrialAlreadyExistsError(trial.id);
     // The pointer exists with our content: the trial item may exist (a repeated create) or not (a crashed one).
     const { finishedSeq: _f, ...rest } = jsonCopy(trial);
     const finished = isFinished(rest.state);
@@ -792,6 +786,8 @@ export class DynamoExperimentStore implements ExperimentStore {
     );
     if (ok !== false) return lease;
     const meta = await this.experimentOrThrow(experimentId);
+    // Released or expired between the failed condition and this read: try again.
+    if (typeof meta.leaseOwner !== 'string' || !(Number(meta.leaseExp) > this.now())) return this.acquireLease(experimentId, owner, ttlMs);
     throw new LeaseHeldError(experimentId, String(meta.leaseOwner), Number(meta.leaseExp));
   }
 
