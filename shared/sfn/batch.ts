@@ -112,7 +112,14 @@ export type BatchFault =
   /** Spot reclaim while the container runs: SIGTERM once it logged `"event":"start"` (or after `afterMs`), then the host is gone. */
   | { readonly kind: 'host-terminated'; readonly afterMs?: number }
   /** Spot reclaim before the container started: the attempt fails without running. */
-  | { readonly kind: 'host-terminated-before-start' };
+  | { readonly kind: 'host-terminated-before-start' }
+  /**
+   * The container exits with `code` without training: a process that only
+   * exits runs in the trainer's place (a crash, an out-of-memory kill, a
+   * trainer interrupted with 75), so the retry strategy and the state
+   * machine's Catch see exactly what that exit would give them.
+   */
+  | { readonly kind: 'exit'; readonly code: number };
 
 /** Which attempt of which job a fault hook is asked about. */
 export interface AttemptInfo {
@@ -253,7 +260,7 @@ export class BatchEmulator {
         StoppedAt: last.stoppedAt,
         StatusReason: statusReason,
       });
-      if (last.reclaimed) this.stats.faultsInjected++;
+      if (last.reclaimed || fault?.kind === 'exit') this.stats.faultsInjected++;
       if (last.exitCode === 0 && !last.reclaimed) {
         status = 'SUCCEEDED';
         break;
@@ -291,8 +298,9 @@ export class BatchEmulator {
 
   private runContainer(info: AttemptInfo, env: Record<string, string>, fault: BatchFault | undefined): Promise<ContainerExit> {
     const [cmd, ...prefix] = this.options.entrypoint as [string, ...string[]];
+    const argv = fault?.kind === 'exit' ? ['-e', `process.exit(${Math.trunc(fault.code)})`] : [...prefix, ...info.command];
     const startedAt = Date.now();
-    const child = spawn(cmd, [...prefix, ...info.command], {
+    const child = spawn(fault?.kind === 'exit' ? process.execPath : cmd, argv, {
       cwd: this.options.cwd,
       env: { ...(this.options.inheritEnv === false ? {} : process.env), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -30,10 +30,18 @@ export interface LocalLambdaContext {
   readonly logStreamName: string;
   callbackWaitsForEmptyEventLoop: boolean;
   getRemainingTimeInMillis(): number;
+  /** The Node.js 0.10 callbacks; async handlers here return or throw instead. */
+  done(error?: Error, result?: unknown): void;
+  fail(error: Error | string): void;
+  succeed(messageOrObject: unknown): void;
 }
 
-/** A Lambda handler as `functions/*.ts` export it. */
-export type LambdaHandler = (event: never, context: LocalLambdaContext) => unknown;
+/**
+ * A Lambda handler as `functions/*.ts` export it: an async function of the
+ * event and a `LocalLambdaContext` (typed loosely so that handlers typed
+ * with `aws-lambda`'s `Context` fit).
+ */
+export type LambdaHandler = (event: never, context: never) => unknown;
 
 /** Counters and times for one state name (all executions, all Map iterations). */
 export interface StateStats {
@@ -362,10 +370,19 @@ export class LocalStateMachine {
           logStreamName: `local/${requestId}`,
           callbackWaitsForEmptyEventLoop: true,
           getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+          done: () => {
+            throw new NasError('context.done: callback handlers are not supported locally; return or throw');
+          },
+          fail: () => {
+            throw new NasError('context.fail: callback handlers are not supported locally; throw instead');
+          },
+          succeed: () => {
+            throw new NasError('context.succeed: callback handlers are not supported locally; return instead');
+          },
         };
         let result: unknown;
         try {
-          result = await handler(wire(event ?? null, `${task.name} payload`) as never, context);
+          result = await handler(wire(event ?? null, `${task.name} payload`) as never, context as never);
         } catch (e) {
           const err = e instanceof Error ? e : new Error(String(e));
           const errorType = err.name && err.name !== 'Error' ? err.name : err.constructor?.name && err.constructor.name !== 'Object' ? err.constructor.name : 'Error';

@@ -1,0 +1,197 @@
+/**
+ * Faults in the locally executed state machine (the synthesized definition,
+ * real handlers over dynalite and s3rver, real trainer processes): a Lambda
+ * that throws once, a trainer interrupted as by a spot reclaim, a trainer
+ * that fails for good, an experiment message delivered twice, a stop request
+ * mid-search. Each search must end as it should, with no trial lost or
+ * counted twice and the budget never exceeded.
+ */
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FINISHED_STATES } from '../../shared/experiment/model.js';
+import { parseExperimentSpec } from '../../shared/spec/experiment.js';
+import { submitExperiment } from '../../shared/runner/search.js';
+import { listAllTrials } from '../../shared/store/experiment-store.js';
+import { jobNameOf } from '../../shared/steps/job.js';
+import { requestStop } from '../../shared/steps/stop.js';
+import type { BatchFault } from '../../shared/sfn/batch.js';
+import { bundledTrainer } from '../../shared/sfn/trainer.js';
+import { startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { createRig, loadPipeline, type Lambdas, type Pipeline, type Rig, type RigOptions } from './sfn-rig.js';
+
+const TABLE = process.env.NASFLOW_BENCH_TABLE ? resolve(process.env.NASFLOW_BENCH_TABLE) : undefined;
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** 4 trials on 2 slots; 100 simulated seconds per trial at $2/h (accounted, not waited). */
+const spec = (over: Record<string, unknown> = {}) => ({
+  name: 'faults',
+  dataset: { source: 'table', path: TABLE, metrics: { val_accuracy: 'val_acc_200ep' }, secondsPerEpoch: 0.5 },
+  space: { kind: 'cell' },
+  epochs: 200,
+  budget: { trials: 4, hours: 1 },
+  instance: { type: 'sim', pricePerHour: 2 },
+  parallel: 2,
+  seed: 11,
+  ...over,
+});
+
+describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
+  let aws: LocalAws;
+  let trainer: string[];
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    pipeline = loadPipeline();
+    [aws, trainer] = await Promise.all([startLocalAws({ dynamo: true, s3: true, sqs: false }), bundledTrainer(ROOT)]);
+  }, 120_000);
+  afterAll(async () => {
+    await aws?.stop();
+    if (trainer) rmSync(trainer[trainer.length - 1] as string, { force: true });
+  });
+
+  async function run(raw: Record<string, unknown>, options: Omit<RigOptions, 'trainer' | 'cwd'> = {}) {
+    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, ...options });
+    const exp = await submitExperiment(raw, rig.store);
+    await rig.start(exp.id);
+    await rig.machine.idle();
+    return { rig, experimentId: exp.id };
+  }
+
+  /** What holds whatever the fault: executions succeeded, every trial finished once, ledger = sum of trial costs, within budget. */
+  async function expectSound(rig: Rig, experimentId: string, raw: Record<string, unknown>) {
+    const budget = parseExperimentSpec(raw).budget;
+    expect(rig.machine.list().map((e) => [e.status, e.error?.Cause])).toEqual(rig.machine.list().map(() => ['SUCCEEDED', undefined]));
+    const exp = await rig.store.getExperiment(experimentId);
+    const trials = await listAllTrials(rig.store, experimentId);
+    expect(trials.length).toBeGreaterThan(0);
+    expect(new Set(trials.map((t) => t.id)).size).toBe(trials.length);
+    expect(new Set(trials.map((t) => t.hash)).size).toBe(trials.length);
+    expect(trials.every((t) => FINISHED_STATES.includes(t.state) && t.decision !== undefined)).toBe(true);
+    // Every trial went to Batch exactly once (a retried job is one job with several attempts).
+    for (const t of trials) expect(rig.batch.jobs.filter((j) => j.JobName === jobNameOf(t.id)), t.id).toHaveLength(1);
+    expect(rig.batch.jobs).toHaveLength(trials.length);
+    // The ledger: every trial settled once, spent = the sum of the trials' costs, nothing left reserved.
+    const sum = (f: (c: { hours?: number; dollars?: number }) => number | undefined) => trials.reduce((s, t) => s + (f(t.cost ?? {}) ?? 0), 0);
+    expect(exp?.spent.trials).toBe(trials.length);
+    expect(exp?.spent.hours).toBeCloseTo(sum((c) => c.hours), 9);
+    expect(exp?.spent.dollars).toBeCloseTo(sum((c) => c.dollars), 9);
+    expect(exp?.reserved.hours).toBeCloseTo(0, 9);
+    expect(exp?.reserved.dollars).toBeCloseTo(0, 9);
+    if (budget.trials !== undefined) expect(exp?.spent.trials).toBeLessThanOrEqual(budget.trials);
+    if (budget.hours !== undefined) expect(exp?.spent.hours).toBeLessThanOrEqual(budget.hours * (1 + 1e-9));
+    return { exp, trials };
+  }
+
+  it('a Lambda that throws once is retried: propose before doing anything, record after its writes (a lost answer)', async () => {
+    const raw = spec();
+    const thrown = { propose: 0, record: 0 };
+    const wrap = (l: Lambdas): Lambdas => ({
+      ...l,
+      propose: async (e: never, ctx) => {
+        if (thrown.propose++ === 0) throw new Error('injected: propose crashed');
+        return l.propose(e, ctx);
+      },
+      record: async (e: never, ctx) => {
+        const out = await l.record(e, ctx);
+        if (thrown.record++ === 0) throw new Error('injected: record answered into the void');
+        return out;
+      },
+    });
+    const { rig, experimentId } = await run(raw, { wrap });
+
+    const { exp, trials } = await expectSound(rig, experimentId, raw);
+    expect(rig.machine.stats.states['Propose']).toMatchObject({ failed: 1, retried: 1 });
+    expect(rig.machine.stats.states['Record']).toMatchObject({ failed: 1, retried: 1 });
+    expect(exp?.state).toBe('COMPLETED');
+    expect(trials).toHaveLength(4);
+    expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
+  }, 120_000);
+
+  it('a trainer interrupted as by a spot reclaim is retried by Batch and its trial completes', async () => {
+    const raw = spec();
+    // Job of trial 1: exits 75 (interrupted, checkpoint written) on its first attempt; job of
+    // trial 2: its host is reclaimed before the container starts. Both retried by the job definition.
+    const fault = (a: { jobName: string; attempt: number }): BatchFault | undefined =>
+      a.attempt === 1 && a.jobName.endsWith('t0001') ? { kind: 'exit', code: 75 } : a.attempt === 1 && a.jobName.endsWith('t0002') ? { kind: 'host-terminated-before-start' } : undefined;
+    const { rig, experimentId } = await run(raw, { fault });
+
+    const { exp, trials } = await expectSound(rig, experimentId, raw);
+    expect(rig.batch.stats).toMatchObject({ faultsInjected: 2, retries: 2, failedJobs: 0 });
+    const attempts = (suffix: string) => rig.batch.jobs.find((j) => j.JobName.endsWith(suffix))?.Attempts ?? [];
+    expect(attempts('t0001').map((a) => a.Container.ExitCode)).toEqual([75, 0]);
+    expect(attempts('t0002').map((a) => a.StatusReason)).toEqual([expect.stringMatching(/^Host EC2 \(instance i-[0-9a-f]+\) terminated\.$/), 'Essential container in task exited']);
+    expect(exp?.state).toBe('COMPLETED');
+    expect(trials).toHaveLength(4);
+    expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
+  }, 120_000);
+
+  it('a trainer that fails for good is not retried: its trial FAILED, the search goes on to its budget', async () => {
+    const raw = spec();
+    const fault = (a: { jobName: string }): BatchFault | undefined => (a.jobName.endsWith('t0002') ? { kind: 'exit', code: 1 } : undefined);
+    const { rig, experimentId } = await run(raw, { fault });
+
+    const { exp, trials } = await expectSound(rig, experimentId, raw);
+    expect(rig.batch.stats).toMatchObject({ retries: 0, failedJobs: 1 });
+    expect(rig.machine.stats.states['Train']).toMatchObject({ calls: 4, caught: 1 });
+    const failed = trials.filter((t) => t.state === 'FAILED');
+    expect(failed.map((t) => t.seq)).toEqual([2]);
+    expect(failed[0]?.reason).toMatch(/exit|Essential container/i);
+    expect(exp?.state).toBe('COMPLETED');
+    expect(trials).toHaveLength(4);
+  }, 120_000);
+
+  it('the experiment message delivered twice starts one execution', async () => {
+    const raw = spec();
+    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT });
+    const experimentId = (await submitExperiment(raw, rig.store)).id;
+
+    // SQS at-least-once: the same message twice at the same moment (both see the experiment QUEUED)...
+    await Promise.all([rig.start(experimentId, 'm-1'), rig.start(experimentId, 'm-1')]);
+    await rig.machine.idle();
+    // ...and once more after the search ended.
+    await rig.start(experimentId, 'm-1');
+    await rig.machine.idle();
+
+    expect(rig.machine.list().map((e) => e.name)).toEqual([rig.executionName(experimentId, 0)]);
+    expect(rig.dlq).toEqual([]);
+    const { exp, trials } = await expectSound(rig, experimentId, raw);
+    expect(exp?.state).toBe('COMPLETED');
+    expect(trials).toHaveLength(4);
+    expect(rig.machine.stats.states['Finalize']?.calls).toBe(1);
+  }, 120_000);
+
+  it('a stop request mid-search: nothing new is proposed, running trials finish, the search ends STOPPED', async () => {
+    const raw = spec({ budget: { trials: 12, hours: 1 } });
+    let records = 0;
+    let experimentId = '';
+    const answers: string[] = [];
+    const rigRef: { rig?: Rig } = {};
+    const wrap = (l: Lambdas): Lambdas => ({
+      ...l,
+      propose: async (e: never, ctx) => {
+        const out = (await l.propose(e, ctx)) as { action: string; reason?: string };
+        answers.push(out.action === 'done' ? `done:${out.reason}` : out.action);
+        return out;
+      },
+      record: async (e: never, ctx) => {
+        const out = await l.record(e, ctx);
+        if (++records === 2 && rigRef.rig) await requestStop(rigRef.rig.store, experimentId, Date.now());
+        return out;
+      },
+    });
+    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, wrap });
+    rigRef.rig = rig;
+    experimentId = (await submitExperiment(raw, rig.store)).id;
+    await rig.start(experimentId);
+    await rig.machine.idle();
+
+    const { exp, trials } = await expectSound(rig, experimentId, raw);
+    expect(exp?.state).toBe('STOPPED');
+    expect(exp?.stopRequestedAt).toBeDefined();
+    expect(trials.length).toBeLessThan(12);
+    // After the stop, both slots were told they are done because of it.
+    expect(answers.filter((a) => a === 'done:stop-requested')).toHaveLength(2);
+    expect(answers.filter((a) => a === 'train')).toHaveLength(trials.length);
+  }, 120_000);
+});

@@ -1,0 +1,148 @@
+/**
+ * The synthesized state machine, run locally: the definition comes from the
+ * CDK template (`infra/synth.ts`), its Lambda states call the real handlers
+ * in-process over the DynamoDB and S3 adapters (dynalite and s3rver on
+ * loopback), and its Batch state runs the real trainer entrypoint as child
+ * processes under the job definition's retry strategy. A 30-trial
+ * NAS-Bench-201 table search this way must finish with the right number of
+ * Lambda calls and Batch jobs and the same leaderboard as `nasflow search`
+ * (the local runner) with the same spec and seed.
+ */
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaderboard, type LeaderboardEntry } from '../../shared/report/report.js';
+import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
+import { runExperiment, submitExperiment } from '../../shared/runner/search.js';
+import { parseExperimentSpec } from '../../shared/spec/experiment.js';
+import { MemoryExperimentStore } from '../../shared/store/memory.js';
+import { listAllTrials } from '../../shared/store/experiment-store.js';
+import { BenchTable, TableEvaluator } from '../../shared/bench/table.js';
+import { bundledTrainer } from '../../shared/sfn/trainer.js';
+import { startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { createRig, loadPipeline, type Pipeline } from './sfn-rig.js';
+
+const TABLE = process.env.NASFLOW_BENCH_TABLE ? resolve(process.env.NASFLOW_BENCH_TABLE) : undefined;
+const ROOT = resolve(import.meta.dirname, '../..');
+
+const spec = (over: Record<string, unknown> = {}) => ({
+  name: 'sfn',
+  dataset: { source: 'table', path: TABLE, metrics: { val_accuracy: 'val_acc_200ep', latency_ms: 'latency_ms_pixel3' }, secondsPerEpoch: 0 },
+  space: { kind: 'cell' },
+  objectives: [{ metric: 'val_accuracy', goal: 'max' }, { metric: 'latency_ms', goal: 'min' }],
+  epochs: 200,
+  budget: { trials: 30 },
+  parallel: 1,
+  seed: 3,
+  ...over,
+});
+
+/** The same spec and seed through the local runner (`nasflow search`), one worker. */
+async function localLeaderboard(raw: Record<string, unknown>): Promise<LeaderboardEntry[]> {
+  const s = parseExperimentSpec(raw);
+  const store = new MemoryExperimentStore();
+  const exp = await submitExperiment(raw, store);
+  await runExperiment(exp.id, { store, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, s.seed), workers: 1 });
+  return leaderboard(await listAllTrials(store, exp.id), s.objectives);
+}
+
+const ranks = (board: readonly LeaderboardEntry[]) => board.map((e) => [e.hash, e.values]);
+
+describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () => {
+  let aws: LocalAws;
+  let trainer: string[];
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    // Synthesis blocks the event loop for seconds: before the servers start, not beside them.
+    pipeline = loadPipeline();
+    [aws, trainer] = await Promise.all([startLocalAws({ dynamo: true, s3: true, sqs: false }), bundledTrainer(ROOT)]);
+  }, 120_000);
+  afterAll(async () => {
+    await aws?.stop();
+    if (trainer) rmSync(trainer[trainer.length - 1] as string, { force: true });
+  });
+
+  it('runs a 30-trial table search: right Lambda and Batch calls, the leaderboard of the table, as `nasflow search` ranks it', async () => {
+    const raw = spec();
+    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT });
+    const exp = await submitExperiment(raw, rig.store);
+
+    await rig.start(exp.id);
+    await rig.machine.idle();
+
+    // One execution, succeeded; the experiment completed on its trial budget.
+    const executions = rig.machine.list();
+    expect(executions.map((e) => [e.status, e.error])).toEqual([['SUCCEEDED', undefined]]);
+    const done = await rig.store.getExperiment(exp.id);
+    expect(done?.state).toBe('COMPLETED');
+    const trials = await listAllTrials(rig.store, exp.id);
+    expect(trials).toHaveLength(30);
+    expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
+    expect(new Set(trials.map((t) => t.id)).size).toBe(30);
+    expect(new Set(trials.map((t) => t.hash)).size).toBe(30);
+    expect(done?.spent.trials).toBe(30);
+    expect(done?.reserved.hours).toBeCloseTo(0, 9);
+
+    // Calls: a proposal per trial plus the slot's final `done`; a record per trial; one finalize; a job per trial.
+    const s = rig.machine.stats.states;
+    expect(s['Propose']?.calls).toBe(31);
+    expect(s['Record']?.calls).toBe(30);
+    expect(s['Finalize']?.calls).toBe(1);
+    expect(s['Train']?.calls).toBe(30);
+    expect(s['ContinueAsNew']).toBeUndefined();
+    expect(rig.batch.stats).toMatchObject({ jobs: 30, attempts: 30, retries: 0, failedJobs: 0 });
+    expect(rig.batch.jobs.every((j) => j.Status === 'SUCCEEDED' && j.Tags['nasflow:experiment'] === exp.id)).toBe(true);
+
+    // The leaderboard the finalize Lambda wrote: sorted, one entry per trial, values straight from the table.
+    const board = (await rig.readJson(`experiments/${exp.id}/leaderboard.json`)) as LeaderboardEntry[];
+    expect(board).toHaveLength(30);
+    const firstValues = board.map((e) => e.values[0] as number);
+    expect(firstValues).toEqual([...firstValues].sort((a, b) => b - a));
+    const table = BenchTable.load(TABLE as string);
+    const ps = parseExperimentSpec(raw);
+    const byRow = new TableEvaluator(table, ps.compiledSpace, { metrics: { val_accuracy: 'val_acc_200ep', latency_ms: 'latency_ms_pixel3' } });
+    const acc = table.column('val_acc_200ep');
+    const lat = table.column('latency_ms_pixel3');
+    for (const e of board) {
+      const row = byRow.rowOf(e.arch);
+      expect(e.values).toEqual([acc[row], lat[row]]);
+    }
+    expect(ranks(leaderboard(trials, ps.objectives))).toEqual(ranks(board));
+
+    // The same spec and seed through the local runner: the same trials, ranked the same.
+    expect(ranks(board)).toEqual(ranks(await localLeaderboard(raw)));
+  }, 180_000);
+
+  it('continues as new when an execution reaches its trial cap, and ends with the same result', async () => {
+    const raw = spec({ budget: { trials: 10 }, seed: 5 });
+    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, maxTrialsPerExecution: 4 });
+    const exp = await submitExperiment(raw, rig.store);
+
+    await rig.start(exp.id);
+    await rig.machine.idle();
+
+    // 10 trials at 4 per execution: generations 0, 1, 2, each started by the one before under its own name.
+    const executions = rig.machine.list();
+    expect(executions.map((e) => e.name)).toEqual([0, 1, 2].map((g) => rig.executionName(exp.id, g)));
+    expect(executions.every((e) => e.status === 'SUCCEEDED')).toBe(true);
+    expect(executions.map((e) => (e.input as { generation: number }).generation)).toEqual([0, 1, 2]);
+    const s = rig.machine.stats.states;
+    expect(s['ContinueAsNew']?.calls).toBe(2);
+    expect(s['Finalize']?.calls).toBe(3);
+    expect(s['Record']?.calls).toBe(10);
+    expect(rig.batch.stats.jobs).toBe(10);
+
+    const done = await rig.store.getExperiment(exp.id);
+    expect(done?.state).toBe('COMPLETED');
+    const trials = await listAllTrials(rig.store, exp.id);
+    expect(trials).toHaveLength(10);
+    expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
+    expect(new Set(trials.map((t) => t.hash)).size).toBe(10);
+    const board = (await rig.readJson(`experiments/${exp.id}/leaderboard.json`)) as LeaderboardEntry[];
+    expect(ranks(board)).toEqual(ranks(await localLeaderboard(raw)));
+
+    // A generation's name is used once: starting it again is refused.
+    expect(() => rig.machine.startExecution({ name: rig.executionName(exp.id, 1), input: { experimentId: exp.id, slots: [0], generation: 1 } })).toThrow(/Execution Already Exists/);
+  }, 120_000);
+});
