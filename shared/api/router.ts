@@ -21,7 +21,7 @@
  * | `GET /experiments/{id}/trials/{trialId}` | one trial, whole (curve included) |
  * | `POST /experiments/{id}/stop` | `202` sets `stopRequestedAt`; `409` once finished |
  * | `GET /experiments/{id}/charts` | best-so-far series, scatter, trade-offs, Pareto set: bounded size |
- * | `GET /experiments/{id}/curves?trials=a,b&metric=` | learning curves of up to 20 trials |
+ * | `GET /experiments/{id}/curves?trials=a,b&metric=` | learning curves of up to 20 trials (a promotion's curve continues its parent's) |
  * | `GET /experiments/{id}/trials/{trialId}/architecture.svg` | the cell DAG or layer chain picture |
  * | `GET /experiments/{id}/trials/{trialId}/model.tar.gz` | the TensorFlow.js model folder |
  * | `GET /experiments/{id}/trials/{trialId}/model/{file}` | one file of it (`model.json`, `weights.bin`) |
@@ -245,7 +245,18 @@ export function createApi(deps: ApiDeps): ApiHandler {
       const curves = [];
       for (const tid of ids) {
         const t = await trialOf(e, tid);
-        curves.push({ trialId: t.id, seq: t.seq, state: t.state, fidelity: t.fidelity, points: (t.curve ?? []).filter((r) => Number.isFinite(r.metrics[metric])).map((r) => [r.epoch, r.metrics[metric] as number] as const) });
+        const own = (t.curve ?? []).filter((r) => Number.isFinite(r.metrics[metric])).map((r) => [r.epoch, r.metrics[metric] as number] as const);
+        // A promotion resumes its parent's training: its curve starts where the parent's ended, so the parent's epochs come first.
+        const before: (readonly [number, number])[] = [];
+        let parentId = t.parentId;
+        for (let depth = 0; parentId && depth < 8; depth++) {
+          const p = await store.getTrial(parentId);
+          if (!p || p.experimentId !== e.id) break;
+          const first = before[0]?.[0] ?? own[0]?.[0] ?? Infinity;
+          before.unshift(...(p.curve ?? []).filter((r) => r.epoch < first && Number.isFinite(r.metrics[metric])).map((r) => [r.epoch, r.metrics[metric] as number] as const));
+          parentId = p.parentId;
+        }
+        curves.push({ trialId: t.id, seq: t.seq, state: t.state, fidelity: t.fidelity, ...(t.parentId ? { parentId: t.parentId } : {}), points: [...before, ...own] });
       }
       return json(200, { metric, curves });
     }

@@ -6,8 +6,10 @@
  *
  * A view is keyed by the experiment's state and its finished/total trial
  * counts (two COUNT queries). While a search runs, a view at most
- * `minRefreshMs` old is served even if trials finished since, so a crowd of
- * pollers causes at most one recomputation per interval per experiment.
+ * `minRefreshMs` old (or three times as old as its computation took, if
+ * longer) is served even if trials finished since, so a crowd of pollers
+ * causes at most one recomputation per interval per experiment, and a big
+ * experiment's recomputations never take more than a third of the server's time.
  */
 import { FINISHED_STATES, type Experiment, type Trial, type TrialState } from '../experiment/model.js';
 import type { Constraint, Objective } from '../objectives/objectives.js';
@@ -256,6 +258,8 @@ export class ViewCache {
   private readonly views = new Map<string, ExperimentView>();
   private readonly inflight = new Map<string, Promise<ExperimentView>>();
   private readonly specs = new Map<string, SpecInfo>();
+  /** How long the last computation of each view took (ms). */
+  private readonly costMs = new Map<string, number>();
 
   constructor(
     private readonly store: ExperimentStore,
@@ -268,7 +272,9 @@ export class ViewCache {
     const now = this.options.now ?? Date.now;
     const cached = this.views.get(experiment.id);
     const live = LIVE.includes(experiment.state);
-    if (cached && live && now() - cached.computedAt < (this.options.minRefreshMs ?? 1000)) return cached;
+    // While a search runs, recompute at most every minRefreshMs, and never spend more than a third of the time computing.
+    const minAge = Math.max(this.options.minRefreshMs ?? 1000, 3 * (this.costMs.get(experiment.id) ?? 0));
+    if (cached && live && now() - cached.computedAt < minAge) return cached;
     const running = this.inflight.get(experiment.id);
     if (running) return running;
     const p = (async () => {
@@ -279,10 +285,12 @@ export class ViewCache {
         this.remember(experiment.id, fresh);
         return fresh;
       }
+      const started = performance.now();
       const trials = await listAllTrials(this.store, experiment.id, 2000);
       let info = this.specs.get(experiment.id);
       if (!info) this.specs.set(experiment.id, (info = specInfo(experiment.spec)));
       const view = await computeView(experiment, trials, version, this.artifacts, now(), info);
+      this.costMs.set(experiment.id, performance.now() - started);
       this.remember(experiment.id, view);
       return view;
     })();
@@ -302,6 +310,7 @@ export class ViewCache {
       const oldest = this.views.keys().next().value as string;
       this.views.delete(oldest);
       this.specs.delete(oldest);
+      this.costMs.delete(oldest);
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +20,10 @@ import { Rng } from '../../shared/rng.js';
 import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
+import { initBackend } from '../../shared/backend/index.js';
+import { buildModel } from '../../shared/model/build.js';
+import { exportModel } from '../../shared/train/export.js';
+import { FsArtifactStore } from '../../shared/train/ports.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
@@ -105,6 +109,27 @@ async function bigExperiment(store: SqliteExperimentStore, dbFile: string): Prom
   return (await store.updateExperiment(exp.id, { state: 'COMPLETED', startedAt: new Date(t0).toISOString(), finishedAt: new Date(t0 + 10_001_000).toISOString(), reason: 'budget used' })) as Experiment;
 }
 
+/**
+ * The top trial's network as a real TensorFlow.js model (built from its
+ * architecture, untrained: a table benchmark trains nothing), stored where a
+ * trained trial's model goes, so the page offers it for download.
+ */
+async function exportTopModel(exp: Experiment): Promise<void> {
+  const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
+  try {
+    const report = buildReport(exp, await listAllTrials(store, exp.id));
+    const top = report.leaderboard[0];
+    if (!top) throw new Error('no leaderboard');
+    await initBackend('cpu');
+    const space = parseExperimentSpec(exp.spec).compiledSpace;
+    const model = buildModel(space.network(top.arch), { shape: [32, 32, 3], numClasses: 10 }, { seed: 1 });
+    await exportModel(model, new FsArtifactStore(join(home, 'artifacts')), `trials/${top.trialId}/model`, { trial: top.trialId });
+    model.dispose();
+  } finally {
+    await store.close();
+  }
+}
+
 function startServer(dashboard: string): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), 'serve', '--port', '0', '--home', home, '--dashboard', dashboard], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -148,6 +173,7 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     } finally {
       await store.close();
     }
+    await exportTopModel(finished);
     ({ child: server, url } = await startServer(dashboard));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   }, 120_000);
@@ -188,6 +214,20 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     expect(charts.pareto?.[0]).toBe(report.tradeOffs.find((t) => t.x === 'latency_ms')?.points.filter((p) => p.front).length);
     expect(charts.curves?.length).toBe(5);
     for (const id of ['best', 'scatter', 'pareto', 'curves']) expect(await inkFraction(page, id), id).toBeGreaterThan(0.01);
+
+    // The top architecture's TensorFlow.js model downloads as a .tar.gz holding the stored files.
+    expect(await page.$$eval('#leaderboard a.model', (as) => as.map((a) => a.closest('tr')?.getAttribute('data-trial')))).toEqual([top[0]?.trialId]);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#leaderboard a.model')]);
+    const archive = join(shots, download.suggestedFilename());
+    await download.saveAs(archive);
+    const unpacked = join(shots, 'model');
+    mkdirSync(unpacked);
+    execFileSync('tar', ['xzf', archive, '-C', unpacked]);
+    const modelDir = join(unpacked, top[0]?.trialId as string);
+    const stored = join(home, 'artifacts', 'trials', top[0]?.trialId as string, 'model');
+    expect(readFileSync(join(modelDir, 'model.json'), 'utf8')).toBe(readFileSync(join(stored, 'model.json'), 'utf8'));
+    expect(readFileSync(join(modelDir, 'weights.bin')).equals(readFileSync(join(stored, 'weights.bin')))).toBe(true);
+    expect((JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { format: string }).format).toBe('layers-model');
 
     const shot = join(shots, 'experiment.png');
     await page.screenshot({ path: shot });

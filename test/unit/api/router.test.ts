@@ -177,6 +177,26 @@ describe('reading an experiment', () => {
   });
 });
 
+describe('learning curves of promotions', () => {
+  it('continue the parent trial\'s curve', async () => {
+    const exp = await submitExperiment(chainSpec, store);
+    const [parent] = await addTrials(exp, 1);
+    const p = parent as Trial;
+    const child = await store.createTrial({
+      ...p,
+      id: `${exp.id}-promoted`,
+      seq: 2,
+      parentId: p.id,
+      fidelity: 6,
+      curve: [4, 5, 6].map((epoch) => ({ epoch, metrics: { val_accuracy: 0.9 + epoch / 100 } })),
+    });
+    const r = body(await get(`/experiments/${exp.id}/curves`, { trials: child.id })) as unknown as { curves: { points: [number, number][]; parentId?: string }[] };
+    expect(r.curves[0]?.parentId).toBe(p.id);
+    expect(r.curves[0]?.points.map(([e]) => e)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(r.curves[0]?.points[0]?.[1]).toBe(p.curve?.[0]?.metrics.val_accuracy);
+  });
+});
+
 describe('charts with 10,000 trials', () => {
   it('stay small: step-compressed best-so-far, thinned scatter, and the true best kept', async () => {
     // The memory adapter, to write 10,000 trials quickly (the browser test does it in SQLite).
