@@ -1,6 +1,5 @@
 import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/aws/tables.js';
@@ -113,8 +112,6 @@ export class NasflowStack extends Stack {
     this.queue.queue.grantSendMessages(api.role);
     this.results.grantArtifactsRead(api.role);
     this.search.stateMachine.grantStartExecution(scheduler.role);
-    // ListExecutions counts this machine's running executions (the running-experiments cap).
-    scheduler.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.search.stateMachine.stateMachineArn] }));
     this.queue.queue.grantSendMessages(scheduler.role);
     this.queue.deadLetterQueue.grantSendMessages(scheduler.role);
     for (const f of [propose, record, finalize]) this.results.grantArtifactsReadWrite(f.role);

@@ -16,11 +16,12 @@ export interface ResultsStoreProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Item-level DynamoDB actions the stores use (TransactWriteItems is authorized per item by these). */
-export const TABLE_ITEM_ACTIONS = [
-  'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem',
-  'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem',
-];
+/**
+ * The DynamoDB actions the stores call (Get, Query, Put, Update: no Scan, no
+ * Delete). `test/infra/security.test.ts` checks that every SDK command in
+ * `shared/aws/` and `functions/` is granted, so a new call fails a test, not a deploy.
+ */
+export const TABLE_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
 const attr = (k: KeyAttribute): dynamodb.Attribute => ({ name: k.name, type: dynamodb.AttributeType[k.type === 'S' ? 'STRING' : k.type === 'N' ? 'NUMBER' : 'BINARY'] });
 
@@ -83,7 +84,7 @@ export class ResultsStore extends Construct {
 
   /**
    * Item reads and writes on both tables and their named indexes (no Scan,
-   * no table administration). Written out instead of `grantReadWriteData`,
+   * no Delete, no table administration). Written out instead of `grantReadWriteData`,
    * whose `dynamodb:*`-style wildcards and `index/*` this stack avoids.
    */
   grantTablesReadWrite(grantee: iam.IGrantable): void {
@@ -102,12 +103,12 @@ export class ResultsStore extends Construct {
     acknowledgeIam5(grantee, this.artifacts, '/*', 'Artifacts are objects of experiments and trials created at run time: object-level access to this one bucket cannot name them in advance.');
   }
 
-  /** Reading and writing artifacts under `prefix` (`*` = all): put (with the checkpoint tag), get, delete, list. */
+  /** Reading and writing artifacts under `prefix` (`*` = all): put (with the checkpoint tag), get, list. Nothing deletes artifacts: the lifecycle rule expires checkpoints. */
   grantArtifactsReadWrite(grantee: iam.IGrantable & IConstruct, prefix = '*'): void {
     iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.artifacts.bucketArn] });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:DeleteObject'],
+      actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
       resourceArns: [this.artifacts.arnForObjects(prefix)],
     });
     acknowledgeIam5(grantee, this.artifacts, `/${prefix}`, 'Artifacts are objects of experiments and trials created at run time: object-level access to this one bucket (under this prefix) cannot name them in advance.');

@@ -4,6 +4,9 @@
  * bucket is public, every API method needs SigV4, and the caps bound Batch
  * max vCPUs and Map concurrency.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -74,6 +77,42 @@ describe('IAM', () => {
   it('the wildcard check finds one when there is one', () => {
     const bad: Template = { Resources: { P: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: { Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:Get*'], Resource: '*' }] } } } } };
     expect(wildcardActions(bad)).toEqual(['P: ["s3:GetObject","s3:Get*"]']);
+  });
+});
+
+/** The IAM action each AWS SDK v3 command of the code needs (HeadObject reads as GetObject). */
+const ACTION_OF_COMMAND: Record<string, string> = {
+  GetCommand: 'dynamodb:GetItem', GetItemCommand: 'dynamodb:GetItem', QueryCommand: 'dynamodb:Query', PutCommand: 'dynamodb:PutItem', PutItemCommand: 'dynamodb:PutItem',
+  UpdateCommand: 'dynamodb:UpdateItem', UpdateItemCommand: 'dynamodb:UpdateItem', DeleteCommand: 'dynamodb:DeleteItem', DeleteItemCommand: 'dynamodb:DeleteItem',
+  BatchGetCommand: 'dynamodb:BatchGetItem', BatchWriteCommand: 'dynamodb:BatchWriteItem', ScanCommand: 'dynamodb:Scan',
+  GetObjectCommand: 's3:GetObject', HeadObjectCommand: 's3:GetObject', PutObjectCommand: 's3:PutObject', ListObjectsV2Command: 's3:ListBucket', DeleteObjectCommand: 's3:DeleteObject',
+  SendMessageCommand: 'sqs:SendMessage', ReceiveMessageCommand: 'sqs:ReceiveMessage', DeleteMessageCommand: 'sqs:DeleteMessage',
+  ChangeMessageVisibilityCommand: 'sqs:ChangeMessageVisibility', GetQueueAttributesCommand: 'sqs:GetQueueAttributes',
+  StartExecutionCommand: 'states:StartExecution', DescribeExecutionCommand: 'states:DescribeExecution',
+};
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+function sdkCommands(): Set<string> {
+  const found = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.ts')) for (const m of readFileSync(path, 'utf8').matchAll(/new (\w+Command)\b/g)) found.add(m[1]!);
+    }
+  };
+  for (const dir of ['shared/aws', 'functions', 'containers']) walk(join(ROOT, dir));
+  return found;
+}
+
+describe('grants match the code', () => {
+  it('allows every AWS SDK command that shared/aws, functions and the trainer make (least privilege stays workable)', () => {
+    const granted = new Set(statements(template).filter(({ statement: s }) => s.Effect === 'Allow').flatMap(({ statement: s }) => [s.Action ?? []].flat()));
+    const commands = [...sdkCommands()];
+    expect(commands.length).toBeGreaterThan(5);
+    const unknown = commands.filter((c) => ACTION_OF_COMMAND[c] === undefined);
+    expect(unknown, 'commands without a known IAM action: add them to ACTION_OF_COMMAND and grant them in infra/').toEqual([]);
+    const missing = commands.filter((c) => !granted.has(ACTION_OF_COMMAND[c]!)).map((c) => `${c} → ${ACTION_OF_COMMAND[c]}`);
+    expect(missing).toEqual([]);
   });
 });
 

@@ -297,7 +297,7 @@ describe('Lambda functions', () => {
     const propose = actionsOf(roleOf(functionId('propose')));
 
     expect([...api]).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'sqs:SendMessage', 's3:GetObject']));
-    for (const a of ['s3:PutObject', 's3:DeleteObject', 'states:StartExecution', 'cloudwatch:PutMetricData', 'sqs:ReceiveMessage']) expect(api.has(a), `api ${a}`).toBe(false);
+    for (const a of ['s3:PutObject', 'states:StartExecution', 'cloudwatch:PutMetricData', 'sqs:ReceiveMessage']) expect(api.has(a), `api ${a}`).toBe(false);
     expect([...scheduler]).toEqual(expect.arrayContaining(['states:StartExecution', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'dynamodb:UpdateItem']));
     expect(scheduler.has('s3:PutObject')).toBe(false);
     expect([...propose]).toEqual(expect.arrayContaining(['dynamodb:PutItem', 's3:PutObject', 's3:GetObject', 'cloudwatch:PutMetricData']));
