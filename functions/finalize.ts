@@ -17,18 +17,18 @@ export const finalizeEventSchema = z.object({
 
 export function createFinalizeHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<FinalizeOutput> {
   const ports = resolvePorts(deps);
-  const obs = deps.observability ?? observability();
   return async (event, context) => {
+    const obs = deps.observability ?? observability();
     const input = parseEvent(finalizeEventSchema, event, 'finalize event');
-    return invoke(obs, context, { experimentId: input.experimentId, generation: input.generation }, async () => {
+    return invoke(obs, context, { experimentId: input.experimentId, generation: input.generation }, async (log) => {
       const out = await finalizeStep(ports(), input, deps.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: deps.maxTrialsPerExecution } : {});
       if (out.action === 'continue') {
         obs.metrics.addMetric('ExecutionsContinued', MetricUnit.Count, 1);
-        obs.logger.info('continue as new', { nextName: out.nextName });
+        log.info('continue as new', { nextName: out.nextName });
       } else {
         obs.metrics.addMetric(out.state === 'STOPPED' ? 'ExperimentsStopped' : 'ExperimentsCompleted', MetricUnit.Count, 1);
         const exp = await ports().store.getExperiment(input.experimentId);
-        obs.logger.info('finished', { state: out.state, reason: exp?.reason, spent: exp?.spent });
+        log.info('finished', { state: out.state, reason: exp?.reason, spent: exp?.spent });
       }
       return out;
     });

@@ -32,17 +32,17 @@ export const resolvePorts = (deps: StepHandlerDeps): (() => StepPorts) => {
 
 export function createProposeHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<ProposeOutput> {
   const ports = resolvePorts(deps);
-  const obs = deps.observability ?? observability();
   return async (event, context) => {
+    const obs = deps.observability ?? observability();
     const input = parseEvent(proposeEventSchema, event, 'propose event');
-    return invoke(obs, context, { experimentId: input.experimentId, slot: input.slot, generation: input.generation }, async () => {
+    return invoke(obs, context, { experimentId: input.experimentId, slot: input.slot, generation: input.generation }, async (log) => {
       const out = await proposeStep(ports(), input, deps.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: deps.maxTrialsPerExecution } : {});
       if (out.action === 'train') {
         obs.metrics.addMetric('TrialsProposed', MetricUnit.Count, 1);
-        obs.logger.info('proposed', { trialId: out.trialId, fidelity: out.fidelity });
+        log.info('proposed', { trialId: out.trialId, fidelity: out.fidelity });
       } else {
         obs.metrics.addMetric('SlotsDone', MetricUnit.Count, 1);
-        obs.logger.info('slot done', { reason: out.reason });
+        log.info('slot done', { reason: out.reason });
       }
       return out;
     });

@@ -28,17 +28,17 @@ export const recordEventSchema = z.object({
 
 export function createRecordHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<RecordOutput> {
   const ports = resolvePorts(deps);
-  const obs = deps.observability ?? observability();
   return async (event, context) => {
+    const obs = deps.observability ?? observability();
     const e = parseEvent(recordEventSchema, event, 'record event');
-    return invoke(obs, context, { experimentId: e.experimentId, trialId: e.trialId }, async () => {
+    return invoke(obs, context, { experimentId: e.experimentId, trialId: e.trialId }, async (log) => {
       const p = ports();
       const before = await p.store.getTrial(e.trialId);
       const job = e.job ?? e.outcome?.job;
       const jobError = e.jobError ?? e.outcome?.jobError;
       const out = await recordStep(p, { experimentId: e.experimentId, trialId: e.trialId, ...(job ? { job } : {}), ...(jobError ? { jobError } : {}) });
       if (before && FINISHED_STATES.includes(before.state)) {
-        obs.logger.info('already recorded', { state: out.state });
+        log.info('already recorded', { state: out.state });
         return out;
       }
       const trial = await p.store.getTrial(e.trialId);
@@ -46,7 +46,7 @@ export function createRecordHandler(deps: StepHandlerDeps): (event: unknown, con
       if (out.state === 'FAILED') obs.metrics.addMetric('TrialsFailed', MetricUnit.Count, 1);
       obs.metrics.addMetric('DollarsSpent', MetricUnit.NoUnit, trial?.cost?.dollars ?? 0);
       obs.metrics.addMetric('ComputeHours', MetricUnit.NoUnit, trial?.cost?.hours ?? 0);
-      obs.logger.info('recorded', { state: out.state, decision: out.decision, reason: trial?.reason, cost: trial?.cost });
+      log.info('recorded', { state: out.state, decision: out.decision, reason: trial?.reason, cost: trial?.cost });
       return out;
     });
   };

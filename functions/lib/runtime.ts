@@ -73,21 +73,21 @@ export function parseEvent<S extends z.ZodType>(schema: S, event: unknown, what:
 }
 
 /**
- * Runs one invocation: context and keys on every log line, one log line for
- * a failure (a user error as a warning without stack), metrics flushed.
+ * Runs one invocation with a logger of its own (context and `keys` on every
+ * line, so concurrent invocations in one process — the local state machine —
+ * never mix their keys), one log line for a failure (a user error as a
+ * warning, without stack), and the metrics flushed.
  */
-export async function invoke<T>(obs: Observability, context: Context | undefined, keys: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
-  const { logger, metrics } = obs;
+export async function invoke<T>(obs: Observability, context: Context | undefined, keys: Record<string, unknown>, fn: (logger: Logger) => Promise<T>): Promise<T> {
+  const logger = obs.logger.createChild({ persistentKeys: keys });
   if (context) logger.addContext(context);
-  logger.appendKeys(keys);
   try {
-    return await fn();
+    return await fn(logger);
   } catch (e) {
     if (isUserError(e)) logger.warn('rejected', { error: { name: e.name, message: e.message } });
     else logger.error('failed', e as Error);
     throw e;
   } finally {
-    metrics.publishStoredMetrics();
-    logger.removeKeys(Object.keys(keys));
+    obs.metrics.publishStoredMetrics();
   }
 }

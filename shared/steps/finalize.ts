@@ -9,6 +9,7 @@
 import type { Experiment, ExperimentState, Trial } from '../experiment/model.js';
 import { FINISHED_STATES } from '../experiment/model.js';
 import { buildReport } from '../report/report.js';
+import { parseExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
 import { estimatorFor } from './estimate.js';
@@ -43,7 +44,9 @@ const REASONS: Record<DoneReason, string> = {
 
 /** Writes the report and leaderboard JSON of an experiment to the artifact store. */
 export async function writeReport(ports: StepPorts, exp: Experiment, trials: readonly Trial[]): Promise<void> {
-  const report = buildReport(exp, trials, { now: new Date(ports.now()) });
+  // Objectives and constraints with the spec's defaults filled in (a spec may leave them out).
+  const spec = parseExperimentSpec(exp.spec);
+  const report = buildReport(exp, trials, { objectives: spec.objectives, constraints: spec.constraints, space: spec.compiledSpace, now: new Date(ports.now()) });
   const keys = reportKeys(exp.id);
   await putJson(ports.artifacts, keys.report, report);
   await putJson(ports.artifacts, keys.leaderboard, report.leaderboard);
