@@ -2,7 +2,8 @@
  * Local AWS-compatible servers for tests, on 127.0.0.1 at free random ports:
  *
  * - DynamoDB: `dynalite`, in this process (in-memory; no TransactWriteItems).
- * - S3: `s3rver`, in a child process started with `--openssl-legacy-provider`:
+ * - S3: `s3rver`, in a child process started with `--openssl-legacy-provider`
+ *   (and with atomic object writes, as S3 has; see `S3RVER_CHILD`):
  *   s3rver encrypts ListObjectsV2 continuation tokens with DES, which
  *   OpenSSL 3 (Node ≥ 17) only offers through its legacy provider, and a
  *   provider can only be loaded at process start. In this process every
@@ -118,10 +119,39 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** The s3rver child: prints `{"port":N}` once listening, exits when its stdin closes or on SIGTERM. */
+/**
+ * The s3rver child: prints `{"port":N}` once listening, exits when its stdin
+ * closes or on SIGTERM. s3rver writes an object straight into its final file,
+ * so concurrent puts to one key interleave; S3 replaces an object whole, so
+ * the child makes s3rver write a temporary file and rename it (a reader keeps
+ * the file it opened: old bytes or new, never a mix).
+ */
 const S3RVER_CHILD = `
-const fs = require('node:fs'), os = require('node:os'), path = require('node:path');
+const fs = require('node:fs'), os = require('node:os'), path = require('node:path'), crypto = require('node:crypto');
 const S3rver = require('s3rver');
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+let tmpCounter = 0;
+FilesystemStore.prototype.putObject = async function putObject(object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+  const tmp = objectPath + '.' + (++tmpCounter) + '.tmp';
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  await new Promise((resolve, reject) => {
+    const out = fs.createWriteStream(tmp).on('finish', resolve).on('error', reject);
+    if (Buffer.isBuffer(object.content)) {
+      md5.update(object.content);
+      size = object.content.length;
+      out.end(object.content);
+    } else {
+      object.content.on('error', reject).on('data', (c) => { md5.update(c); size += c.length; }).pipe(out);
+    }
+  });
+  await fs.promises.rename(tmp, objectPath);
+  const digest = md5.digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+};
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nasflow-s3rver-'));
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, allowMismatchedSignatures: true });
 let stopping = false;
