@@ -110,14 +110,10 @@ export function synthesize(options: SynthOptions = {}): Synthesis {
   if (hit) return hit;
   const useDisk = process.env.NASFLOW_SYNTH_CACHE !== '0' && !options.bundle;
   const file = useDisk ? join(CACHE_DIR, `${sourceDigest(options)}.json`) : undefined;
-  if (file !== undefined) {
-    try {
-      const cached = JSON.parse(readFileSync(file, 'utf8')) as Synthesis;
-      cache.set(key, cached);
-      return cached;
-    } catch {
-      // not cached yet
-    }
+  const cached = file === undefined ? undefined : readCached(file) ?? waitForOtherSynth(file);
+  if (cached !== undefined) {
+    cache.set(key, cached);
+    return cached;
   }
   const { app, stack, outdir } = buildApp(options);
   try {
@@ -127,7 +123,6 @@ export function synthesize(options: SynthOptions = {}): Synthesis {
     const result: Synthesis = { template, acknowledgements: acknowledgementsOf(app) };
     cache.set(key, result);
     if (file !== undefined) {
-      mkdirSync(CACHE_DIR, { recursive: true });
       const tmp = `${file}.${process.pid}.tmp`;
       writeFileSync(tmp, JSON.stringify(result));
       renameSync(tmp, file);
@@ -135,6 +130,52 @@ export function synthesize(options: SynthOptions = {}): Synthesis {
     return result;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
+    if (file !== undefined) rmSync(`${file}.lock`, { recursive: true, force: true });
+  }
+}
+
+function readCached(file: string): Synthesis | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Synthesis;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Test files run in parallel processes: the first to miss the cache takes a
+ * lock (an exclusive mkdir) and synthesizes; the others wait for its result
+ * instead of synthesizing the same stack again. A lock older than 3 minutes
+ * is taken as abandoned. Returns undefined when this process should synthesize.
+ */
+function waitForOtherSynth(file: string): Synthesis | undefined {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + 180_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      // Someone may have finished between our first read and taking the lock.
+      const done = readCached(file);
+      if (done !== undefined) rmSync(lock, { recursive: true, force: true });
+      return done;
+    } catch {
+      // held by another process
+    }
+    let age = 0;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released just now: try again
+    }
+    const done = readCached(file);
+    if (done !== undefined) return done;
+    if (age > 180_000 || Date.now() > deadline) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    Atomics.wait(pause, 0, 0, 250);
   }
 }
 
