@@ -19,10 +19,17 @@ const POLL_MS = 2000;
 let generation = 0;
 let timer: number | undefined;
 
+/** Runs `fn` again in POLL_MS; a failed poll (server restarting, network) is retried, the page kept. */
 function schedule(fn: () => Promise<void>, gen: number): void {
   window.clearTimeout(timer);
   timer = window.setTimeout(() => {
-    if (gen === generation) void fn().catch(showError);
+    if (gen !== generation) return;
+    void fn().catch(() => {
+      if (gen !== generation) return;
+      liveEl.textContent = 'connection lost, retrying…';
+      liveEl.classList.remove('on');
+      schedule(fn, gen);
+    });
   }, POLL_MS);
 }
 
@@ -158,9 +165,7 @@ function chartBox(id: string, title: string, control?: HTMLElement, note?: HTMLE
 }
 
 async function renderDetail(id: string, gen: number): Promise<void> {
-  const detail = await api.get(id, 10);
-  if (gen !== generation) return;
-  const st: DetailState = { id, gen, detail, axis: 'trials', tradeOff: 0, curves: [], curvesAuto: true, cursors: [undefined], page: 0, stateFilter: '' };
+  const st: DetailState = { id, gen, detail: undefined as unknown as ExperimentDetail, axis: 'trials', tradeOff: 0, curves: [], curvesAuto: true, cursors: [undefined], page: 0, stateFilter: '' };
 
   const head = h('div', { class: 'head' });
   const cards = h('div', { class: 'cards', id: 'cards' });
@@ -187,12 +192,17 @@ async function renderDetail(id: string, gen: number): Promise<void> {
   );
   const board = h('div', { id: 'leaderboard-box' });
   const trials = h('div', { id: 'trials-box' });
-  app.replaceChildren(head, cards, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, h('h2', {}, 'Trials'), trials);
+  let shown = false;
 
   const refresh = async (): Promise<void> => {
     const d = await api.get(id, 10);
     if (gen !== generation) return;
     st.detail = d;
+    // The skeleton goes up with the first answer, so an unknown id shows its error instead.
+    if (!shown) {
+      app.replaceChildren(head, cards, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, h('h2', {}, 'Trials'), trials);
+      shown = true;
+    }
     renderHead(st, head, cards);
     if (d.version !== st.version) {
       st.version = d.version;
@@ -210,14 +220,15 @@ async function renderDetail(id: string, gen: number): Promise<void> {
     setLive(live);
     if (live) schedule(refresh, gen);
   };
-  st.detail = detail;
   await refresh();
 }
 
-function renderHead(st: DetailState, head: HTMLElement, cards: HTMLElement): void {
-  const d = st.detail;
-  const stoppable = LIVE_STATES.includes(d.state) && !d.stopRequestedAt;
-  const stop = h('button', { id: 'stop', class: 'danger', disabled: !stoppable, title: 'propose nothing more; running trials finish' }, d.stopRequestedAt && LIVE_STATES.includes(d.state) ? 'Stopping…' : 'Stop search');
+/** The stop button of the page shown now: one element, updated in place, so a poll never swaps it under a click. */
+let stopButton: HTMLButtonElement | undefined;
+
+function stopButtonFor(st: DetailState): HTMLButtonElement {
+  if (stopButton?.dataset.experiment === st.id && stopButton.isConnected) return stopButton;
+  const stop = h('button', { id: 'stop', class: 'danger', 'data-experiment': st.id, title: 'propose nothing more; running trials finish' }, 'Stop search');
   stop.addEventListener('click', () => {
     stop.disabled = true;
     api
@@ -226,8 +237,20 @@ function renderHead(st: DetailState, head: HTMLElement, cards: HTMLElement): voi
         stop.textContent = 'Stopping…';
         st.version = undefined;
       })
-      .catch(showError);
+      .catch((e: unknown) => {
+        stop.disabled = false;
+        liveEl.textContent = e instanceof ApiError ? e.message : String(e);
+      });
   });
+  return (stopButton = stop);
+}
+
+function renderHead(st: DetailState, head: HTMLElement, cards: HTMLElement): void {
+  const d = st.detail;
+  const live = LIVE_STATES.includes(d.state);
+  const stop = stopButtonFor(st);
+  stop.disabled = !live || d.stopRequestedAt !== undefined;
+  stop.textContent = d.stopRequestedAt && live ? 'Stopping…' : 'Stop search';
   head.replaceChildren(
     h('div', {}, h('h1', { id: 'exp-id' }, d.id), h('div', {}, badge(d.state), ' ', h('span', { class: 'muted', id: 'exp-reason' }, d.reason ?? (d.stopRequestedAt ? 'stop requested' : '')))),
     h('div', { class: 'actions' }, stop),
