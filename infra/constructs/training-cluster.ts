@@ -75,6 +75,10 @@ export class TrainingCluster extends Construct {
       replaceComputeEnvironment: false,
     });
 
+    // The instances are where the money goes: tag them for cost allocation too
+    // (the stack's Tags aspect reaches the compute environment, not what it launches).
+    (this.computeEnvironment.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride('ComputeResources.Tags', { project: 'nasflow', 'nasflow:role': 'training' });
+
     this.jobQueue = new batch.JobQueue(this, 'Queue', {
       computeEnvironments: [{ computeEnvironment: this.computeEnvironment, order: 1 }],
       priority: 1,

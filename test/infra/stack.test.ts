@@ -195,6 +195,8 @@ describe('AWS Batch', () => {
         MinvCpus: 0,
         MaxvCpus: 16,
         Ec2Configuration: [{ ImageType: 'ECS_AL2_NVIDIA' }],
+        // The launched instances carry the project tag too.
+        Tags: { project: 'nasflow', 'nasflow:role': 'training' },
       },
     });
     only('AWS::Batch::JobQueue');
