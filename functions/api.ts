@@ -66,7 +66,7 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
       obsOf().logger.info('request', { method: event.httpMethod, path: event.path, status: res.status });
       return { statusCode: res.status, headers: { ...res.headers }, body: res.body, ...(res.isBase64Encoded ? { isBase64Encoded: true } : {}) };
     } finally {
-      obsOf().metrics.publishStoredMetrics();
+      if (obsOf().metrics.hasStoredMetrics()) obsOf().metrics.publishStoredMetrics();
     }
   };
 }

@@ -125,6 +125,7 @@ export function createSchedulerHandler(deps: SchedulerDeps): (event: unknown, co
       }
       if (retry) batchItemFailures.push({ itemIdentifier: record.messageId });
     }
+    if (obsOf().metrics.hasStoredMetrics()) obsOf().metrics.publishStoredMetrics();
     return { batchItemFailures };
   };
 }

@@ -88,6 +88,6 @@ export async function invoke<T>(obs: Observability, context: Context | undefined
     else logger.error('failed', e as Error);
     throw e;
   } finally {
-    obs.metrics.publishStoredMetrics();
+    if (obs.metrics.hasStoredMetrics()) obs.metrics.publishStoredMetrics();
   }
 }

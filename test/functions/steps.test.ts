@@ -10,7 +10,9 @@ import { resolve } from 'node:path';
 import { runTableJob } from '../../containers/trainer/table-job.js';
 import { handler as finalize } from '../../functions/finalize.js';
 import { handler as propose } from '../../functions/propose.js';
-import { handler as record } from '../../functions/record.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createRecordHandler, handler as record } from '../../functions/record.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
 import { submitExperiment } from '../../shared/runner/search.js';
@@ -104,6 +106,30 @@ describe('step handlers over DynamoDB and S3', () => {
     const t = await store.getTrial(p.trialId);
     expect(t?.reason).toBe('Batch job failed: Essential container in task exited (exit code 2)');
     expect(t?.cost?.hours).toBeCloseTo(5 / 3600, 9);
+  }, 30_000);
+
+  it('record publishes TrialsRecorded and DollarsSpent as CloudWatch EMF, with the ids on its log lines', async () => {
+    const exp = await submitExperiment({ ...spec, budget: { trials: 1 } }, store);
+    const p = (await propose({ experimentId: exp.id, slot: 0, generation: 0 })) as ProposeOutput;
+    if (p.action !== 'train') throw new Error('expected a trial');
+    await train(p.trialId);
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      const observability = { logger: new Logger({ serviceName: 'nasflow', logLevel: 'INFO' }), metrics: new Metrics({ namespace: 'nasflow-test', serviceName: 'nasflow' }) };
+      await createRecordHandler({ ports: { store, artifacts, now: Date.now }, observability })({ experimentId: exp.id, trialId: p.trialId, outcome: { job: { status: 'SUCCEEDED' } } });
+    } finally {
+      process.stdout.write = write;
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+    const records = lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const emf = records.find((r) => r['_aws'] !== undefined) as Record<string, unknown> | undefined;
+    const t = await store.getTrial(p.trialId);
+    expect(emf?.['TrialsRecorded']).toBe(1);
+    expect(emf?.['DollarsSpent']).toBeCloseTo(t?.cost?.dollars as number, 12);
+    expect(records.find((r) => r['message'] === 'recorded')).toMatchObject({ experimentId: exp.id, trialId: p.trialId, state: 'COMPLETED' });
   }, 30_000);
 
   it('a malformed payload is refused naming the field', async () => {
