@@ -309,6 +309,7 @@ export class DynamoExperimentStore implements ExperimentStore {
   }
 
   async listExperiments(options: { readonly limit?: number } = {}): Promise<Experiment[]> {
+    if (options.limit !== undefined && options.limit <= 0) return [];
     const ids: string[] = [];
     let start: Item | undefined;
     do {
@@ -644,23 +645,28 @@ export class DynamoExperimentStore implements ExperimentStore {
 
   /** Points `R#<trialId>` at the experiment; a pointer to another experiment that holds no reservation for the trial is stale and moved. */
   private async pointReservation(experimentId: string, trialId: string): Promise<void> {
+    let expected: string | undefined; // the pointer's current experiment, once read
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.getItem(this.tables.experiments, resKey(trialId), 'read reservation');
-      const other = current?.experimentId as string | undefined;
-      if (other === experimentId) return;
-      if (other !== undefined && (await this.readEntry(other, trialId)).entry !== undefined) {
-        throw new ConditionFailedError(`trial ${trialId} already has a reservation in experiment ${other}`);
-      }
       const ok = await this.send(
         'point reservation',
         new PutCommand({
           TableName: this.tables.experiments,
           Item: { ...resKey(trialId), experimentId },
-          ConditionExpression: other === undefined ? 'attribute_not_exists(pk)' : 'experimentId = :other',
-          ...(other === undefined ? {} : { ExpressionAttributeValues: { ':other': other } }),
+          ConditionExpression: expected === undefined ? 'attribute_not_exists(pk) OR experimentId = :e' : 'experimentId = :other',
+          ExpressionAttributeValues: expected === undefined ? { ':e': experimentId } : { ':other': expected },
         }),
       );
       if (ok !== false) return;
+      const current = await this.getItem(this.tables.experiments, resKey(trialId), 'read reservation');
+      const other = current?.experimentId as string | undefined;
+      if (other === undefined || other === experimentId) {
+        expected = undefined;
+        continue;
+      }
+      if ((await this.readEntry(other, trialId)).entry !== undefined) {
+        throw new ConditionFailedError(`trial ${trialId} already has a reservation in experiment ${other}`);
+      }
+      expected = other;
     }
     throw new StoreBusyError(`reservation of ${trialId}: too many concurrent updates`);
   }
