@@ -275,6 +275,8 @@ export class ViewCache {
     // While a search runs, recompute at most every minRefreshMs, and never spend more than a third of the time computing.
     const minAge = Math.max(this.options.minRefreshMs ?? 1000, 3 * (this.costMs.get(experiment.id) ?? 0));
     if (cached && live && now() - cached.computedAt < minAge) return cached;
+    // A finished search's trials no longer change: no need to count them again.
+    if (cached && !live && cached.version.startsWith(`${experiment.state}.`) && cached.version.endsWith(`.${experiment.spent.trials}`)) return cached;
     const running = this.inflight.get(experiment.id);
     if (running) return running;
     const p = (async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApi, requestStop, type ApiHandler, type ApiResponse } from '../../../shared/api/index.js';
+import { createApi, requestStop, ViewCache, type ApiHandler, type ApiResponse } from '../../../shared/api/index.js';
 import type { Experiment, Trial } from '../../../shared/experiment/model.js';
 import { submitExperiment } from '../../../shared/runner/search.js';
 import { Space } from '../../../shared/space/space.js';
@@ -271,5 +271,32 @@ describe('model download', () => {
     expect((await get(`/experiments/${exp.id}/trials/${id}/model/..%2Fx`)).status).toBe(404);
     const detail = body(await get(`/experiments/${exp.id}`)) as unknown as { leaderboard: { trialId: string; hasModel?: boolean }[] };
     expect(detail.leaderboard.find((e) => e.trialId === id)?.hasModel).toBe(true);
+  });
+});
+
+describe('the view cache', () => {
+  it('recomputes a running search\'s view once its trials change, at most once per interval', async () => {
+    const mem = new MemoryExperimentStore();
+    let clock = 1_000_000;
+    const cache = new ViewCache(mem, undefined, { minRefreshMs: 1000, now: () => clock });
+    const exp0 = await submitExperiment(chainSpec, mem);
+    const exp = await mem.updateExperiment(exp0.id, { state: 'RUNNING' });
+    const space = Space.fromSpec(chainSpec.space);
+    const add = async (seq: number, acc: number) => {
+      const arch = space.sample(Rng.seeded(seq));
+      await mem.createTrial({ id: `${exp.id}-t${seq}`, experimentId: exp.id, seq, arch, hash: `h${seq}`, state: 'COMPLETED', fidelity: 1, metrics: { val_accuracy: acc, params: 1 }, values: [acc, 1], feasible: true, createdAt: new Date(clock).toISOString(), finishedAt: new Date(clock).toISOString() });
+    };
+    await add(1, 0.5);
+    const v1 = await cache.get(exp);
+    expect(v1.best?.value).toBe(0.5);
+    await add(2, 0.8);
+    clock += 500;
+    expect((await cache.get(exp)).best?.value).toBe(0.5); // within the interval: the cached view
+    clock += 600;
+    const v2 = await cache.get(exp);
+    expect(v2.best?.value).toBe(0.8);
+    expect(v2.version).not.toBe(v1.version);
+    const [a, b] = await Promise.all([cache.get(exp), cache.get(exp)]);
+    expect(a).toBe(b);
   });
 });
