@@ -710,7 +710,7 @@ export class DynamoExperimentStore implements ExperimentStore {
           ConditionExpression: conds.join(' AND '),
           ExpressionAttributeNames: { '#r': attr },
           ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: 'UPDATED_NEW', // the counters, not every reservation
         }),
       );
       if (out !== false) return this.withLedger(stored, out.Attributes);
@@ -752,7 +752,7 @@ export class DynamoExperimentStore implements ExperimentStore {
           ':dh': actual.hours - entry.h,
           ':dd': actual.dollars - entry.d,
         },
-        ReturnValues: 'ALL_NEW',
+        ReturnValues: 'UPDATED_NEW', // the counters, not every reservation
       }),
     );
     if (out !== false) return this.withLedger(stored, out.Attributes);
