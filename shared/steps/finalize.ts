@@ -9,13 +9,12 @@
 import type { Experiment, ExperimentState, Trial } from '../experiment/model.js';
 import { FINISHED_STATES } from '../experiment/model.js';
 import { buildReport } from '../report/report.js';
-import { parseExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
 import { estimatorFor } from './estimate.js';
 import { executionNameOf } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
-import { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, type StepOptions } from './propose.js';
+import { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, specOf, type StepOptions } from './propose.js';
 import type { DoneReason } from './state.js';
 
 export interface FinalizeInput {
@@ -45,7 +44,7 @@ const REASONS: Record<DoneReason, string> = {
 /** Writes the report and leaderboard JSON of an experiment to the artifact store. */
 export async function writeReport(ports: StepPorts, exp: Experiment, trials: readonly Trial[]): Promise<void> {
   // Objectives and constraints with the spec's defaults filled in (a spec may leave them out).
-  const spec = parseExperimentSpec(exp.spec);
+  const spec = specOf(exp);
   const report = buildReport(exp, trials, { objectives: spec.objectives, constraints: spec.constraints, space: spec.compiledSpace, now: new Date(ports.now()) });
   const keys = reportKeys(exp.id);
   await putJson(ports.artifacts, keys.report, report);

@@ -55,11 +55,25 @@ export function deadlineOf(spec: ExperimentSpec, exp: Experiment): number | unde
 
 const isFinished = (t: Trial) => FINISHED_STATES.includes(t.state);
 
+/** Parsed specs by experiment (a spec never changes after submission); a warm Lambda keeps its compiled space and what hangs on it (a listed cell space). */
+const specs = new Map<string, { readonly raw: string; readonly spec: ExperimentSpec }>();
+
+/** The parsed spec of an experiment, from the process's cache when the stored spec is unchanged. */
+export function specOf(exp: Experiment): ExperimentSpec {
+  const raw = JSON.stringify(exp.spec);
+  const hit = specs.get(exp.id);
+  if (hit?.raw === raw) return hit.spec;
+  const spec = parseExperimentSpec(exp.spec);
+  if (specs.size >= 32) specs.delete(specs.keys().next().value as string);
+  specs.set(exp.id, { raw, spec });
+  return spec;
+}
+
 /** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false). */
 export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
   const exp = await ports.store.getExperiment(experimentId);
   if (!exp) throw new NotFoundError('experiment', experimentId);
-  const spec = parseExperimentSpec(exp.spec);
+  const spec = specOf(exp);
   const list = () => listAllTrials(ports.store, experimentId);
   const trials = await repairFinished(ports.store, spec, await list(), list);
   return { exp, spec, state: SearchState.rebuild(spec, exp, trials, withStrategy), trials };
