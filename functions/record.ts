@@ -7,6 +7,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { FINISHED_STATES } from '../shared/experiment/model.js';
+import { monthToDateDollars } from '../shared/steps/caps.js';
 import { recordStep, type RecordOutput } from '../shared/steps/record.js';
 import { invoke, observability, parseEvent, portsFromEnv } from './lib/runtime.js';
 import { resolvePorts, type StepHandlerDeps } from './propose.js';
@@ -46,6 +47,8 @@ export function createRecordHandler(deps: StepHandlerDeps): (event: unknown, con
       if (out.state === 'FAILED') obs.metrics.addMetric('TrialsFailed', MetricUnit.Count, 1);
       obs.metrics.addMetric('DollarsSpent', MetricUnit.NoUnit, trial?.cost?.dollars ?? 0);
       obs.metrics.addMetric('ComputeHours', MetricUnit.NoUnit, trial?.cost?.hours ?? 0);
+      // The gauge the monthly-budget alarms read (docs/design/aws-contract.md, Metrics and alarms).
+      obs.metrics.addMetric('MonthToDateSpendDollars', MetricUnit.NoUnit, monthToDateDollars(await p.store.listExperiments(), p.now(), false));
       log.info('recorded', { state: out.state, decision: out.decision, reason: trial?.reason, cost: trial?.cost });
       return out;
     });

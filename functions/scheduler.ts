@@ -18,7 +18,7 @@ import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { awsClients } from '../shared/aws/clients.js';
 import { ConditionFailedError } from '../shared/errors.js';
-import { capsCheck, type Caps } from '../shared/steps/caps.js';
+import { capsCheck, monthToDateDollars, type Caps } from '../shared/steps/caps.js';
 import { executionNameOf } from '../shared/steps/job.js';
 import type { ExperimentStore } from '../shared/store/experiment-store.js';
 import { capsFromEnv, invoke, observability, parseEvent, portsFromEnv, type Observability } from './lib/runtime.js';
@@ -80,6 +80,7 @@ export function createSchedulerHandler(deps: SchedulerDeps): (event: unknown, co
     }
     return invoke(obsOf(), undefined, { experimentId, messageId: record.messageId }, async (log) => {
       const verdict = await capsCheck(store(), experimentId, caps(), now());
+      obsOf().metrics.addMetric('MonthToDateSpendDollars', MetricUnit.NoUnit, monthToDateDollars(await store().listExperiments(), now(), false));
       if (verdict.verdict === 'skip') {
         log.info('nothing to start', { reason: verdict.reason });
         return false;

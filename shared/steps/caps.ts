@@ -38,6 +38,16 @@ export function firstTrialDollars(spec: ExperimentSpec): number {
 
 const monthOf = (iso: string | undefined) => (iso ?? '').slice(0, 7);
 
+/**
+ * Dollars of the experiments started (else created) in the calendar month (UTC)
+ * of `now`: spent, plus reserved when `withReserved`. An experiment that runs
+ * across a month's end counts in the month it started.
+ */
+export function monthToDateDollars(experiments: readonly Experiment[], now: number, withReserved: boolean): number {
+  const month = new Date(now).toISOString().slice(0, 7);
+  return experiments.filter((e) => monthOf(e.startedAt ?? e.createdAt) === month).reduce((s, e) => s + e.spent.dollars + (withReserved ? e.reserved.dollars : 0), 0);
+}
+
 export async function capsCheck(store: ExperimentStore, experimentId: string, caps: Caps, now: number): Promise<CapsVerdict> {
   const exp = await store.getExperiment(experimentId);
   if (!exp) return { verdict: 'never', reason: `no experiment ${experimentId}` };
@@ -64,8 +74,7 @@ export async function capsCheck(store: ExperimentStore, experimentId: string, ca
   if (running.length >= caps.maxRunningExperiments) return { verdict: 'wait', reason: `${running.length} experiments running, the cap is ${caps.maxRunningExperiments}` };
   const busy = running.reduce((n, e) => n + gpusOfStored(e), 0);
   if (busy + gpus > caps.maxGpus) return { verdict: 'wait', reason: `${busy} of ${caps.maxGpus} GPUs in use, this search needs ${gpus}` };
-  const month = new Date(now).toISOString().slice(0, 7);
-  const spent = all.filter((e) => monthOf(e.startedAt ?? e.createdAt) === month).reduce((s, e) => s + e.spent.dollars + e.reserved.dollars, 0);
+  const spent = monthToDateDollars(all, now, true);
   if (spent + first > caps.monthlyBudgetDollars) return { verdict: 'wait', reason: `$${spent.toFixed(2)} of the $${caps.monthlyBudgetDollars} monthly budget spent or reserved; next month` };
   return { verdict: 'start', slots: Array.from({ length: gpus }, (_, i) => i) };
 }

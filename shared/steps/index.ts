@@ -3,7 +3,7 @@
  * writes what it decided, so it can run in a cold Lambda, be retried, and be
  * resumed. The local runner drives the same `SearchState` in memory.
  */
-export { capsCheck, firstTrialDollars, gpusOf, type Caps, type CapsVerdict } from './caps.js';
+export { capsCheck, firstTrialDollars, gpusOf, monthToDateDollars, type Caps, type CapsVerdict } from './caps.js';
 export { estimatorFor, secondsPerEpoch, INITIAL_SECONDS_PER_EPOCH } from './estimate.js';
 export { finalizeStep, reportKeys, writeReport, type FinalizeInput, type FinalizeOutput } from './finalize.js';
 export { executionNameOf, jobKeys, jobNameOf, jobResultSchema, trialJob, trialJobSchema, type JobResult, type TrialJob } from './job.js';

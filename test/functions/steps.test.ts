@@ -129,6 +129,10 @@ describe('step handlers over DynamoDB and S3', () => {
     const t = await store.getTrial(p.trialId);
     expect(emf?.['TrialsRecorded']).toBe(1);
     expect(emf?.['DollarsSpent']).toBeCloseTo(t?.cost?.dollars as number, 12);
+    const month = new Date().toISOString().slice(0, 7);
+    const all = await store.listExperiments();
+    expect(emf?.['MonthToDateSpendDollars']).toBeCloseTo(all.filter((e) => (e.startedAt ?? e.createdAt).startsWith(month)).reduce((s, e) => s + e.spent.dollars, 0), 9);
+    expect(emf?.['MonthToDateSpendDollars']).toBeGreaterThan(0);
     expect(records.find((r) => r['message'] === 'recorded')).toMatchObject({ experimentId: exp.id, trialId: p.trialId, state: 'COMPLETED' });
   }, 30_000);
 
