@@ -17,11 +17,17 @@
  *   believer), so a batch spreads out instead of repeating one idea.
  * - Several objectives: one GP per objective (shared kernel), acquisition =
  *   hypervolume improvement of the optimistic prediction (mean minus one
- *   standard deviation, minimised), as in SMS-EGO.
+ *   standard deviation, minimised), as in SMS-EGO. The pool is built around
+ *   the whole observed front (spread along it, not the first trials found),
+ *   plus the two-step neighbourhood of its ends, where one new point opens
+ *   the most area; on a cell space the surrogate also sees how many of each
+ *   op the network runs (latency and size are nearly additive in them).
+ *   See docs/multi-objective.md for what was measured.
  */
 import { hypervolume, nondominatedRanks } from '../objectives/pareto.js';
 import { orient } from '../objectives/objectives.js';
-import type { Architecture } from '../space/space.js';
+import { CELL_EDGES } from '../space/network.js';
+import type { Architecture, Space } from '../space/space.js';
 import { distances, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
 import { BaseStrategy, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
 
@@ -32,15 +38,22 @@ interface Options {
   topNeighbours: number;
   mutants: number;
   randoms: number;
+  frontNeighbours: number;
+  extremes: number;
+  opCounts: number;
 }
 
-const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20 };
+const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2 };
 
 export class BayesianOptimization extends BaseStrategy {
   readonly name = 'bo';
   private readonly opt: Options;
   private readonly kinds: FeatureKind[];
+  private readonly scratch: Float64Array<ArrayBuffer>;
+  /** Number of op-count features appended to the encoding (0: none). */
+  private readonly counts: number = 0;
   private readonly hyperCache = new Map<number, { theta: number; noise: number }>();
+  private readonly cell: CellLayout | undefined;
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
@@ -48,6 +61,21 @@ export class BayesianOptimization extends BaseStrategy {
     this.opt = { ...DEFAULTS };
     for (const k of Object.keys(DEFAULTS) as (keyof Options)[]) if (typeof o[k] === 'number') this.opt[k] = o[k] as number;
     this.kinds = this.space.decisions.map((d) => (d.domain.type === 'choice' ? 'categorical' : 'numeric'));
+    this.cell = cellLayout(this.space);
+    this.scratch = new Float64Array(this.kinds.length);
+    // Several objectives on a cell: add how many of each op the network runs.
+    if (this.cell && this.objectives.length > 1 && this.opt.opCounts > 0) {
+      this.counts = this.cell.ops.length;
+      for (let k = 0; k < this.counts; k++) this.kinds.push('numeric');
+    }
+  }
+
+  /** Surrogate features of an architecture: the space's encoding, plus op counts (see `opCounts`). */
+  private encode<T extends Float64Array>(a: Architecture, out: T): T {
+    const x = this.space.encode(a, this.scratch);
+    out.set(x);
+    if (this.counts) opCounts(x, this.cell as CellLayout, out, x.length, this.opt.opCounts);
+    return out;
   }
 
   protected proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined {
@@ -59,7 +87,7 @@ export class BayesianOptimization extends BaseStrategy {
     let fit = fitGp(data.X, data.n, this.kinds, data.ys, hyper);
     const believers = [...pending, ...batch];
     if (believers.length) fit = this.withBelievers(fit, data, believers, hyper);
-    const pool = this.pool(done, data.order);
+    const pool = this.pool(done, data.order, data.scores);
     if (pool.length === 0) return this.randomNew();
     const x = new Float64Array(dims);
     const kstar = new Float64Array(fit.n);
@@ -73,7 +101,7 @@ export class BayesianOptimization extends BaseStrategy {
     let incumbent = -Infinity;
     if (!multi) for (let i = 0; i < fit.n; i++) incumbent = Math.max(incumbent, predict(fit, fit.X.subarray(i * dims, (i + 1) * dims), this.kinds, kstar, v, false).mean[0] as number);
     for (const a of pool) {
-      this.space.encode(a, x);
+      this.encode(a, x);
       const p = predict(fit, x, this.kinds, kstar, v);
       let acq: number;
       if (!multi) acq = expectedImprovement(p.mean[0] as number, p.variance, incumbent);
@@ -100,7 +128,7 @@ export class BayesianOptimization extends BaseStrategy {
     const chosen = order.slice(0, this.opt.maxTrain);
     const n = chosen.length;
     const X = new Float64Array(n * dims);
-    chosen.forEach((i, r) => this.space.encode((done[i] as Observation).arch, X.subarray(r * dims, (r + 1) * dims)));
+    chosen.forEach((i, r) => this.encode((done[i] as Observation).arch, X.subarray(r * dims, (r + 1) * dims)));
     const ys: Float64Array[] = [];
     if (m === 1) {
       // One objective: ranks come straight from the sorted scores (same copula, no second sort).
@@ -114,7 +142,7 @@ export class BayesianOptimization extends BaseStrategy {
         r = j + 1;
       }
       standardise(y);
-      return { X, n, ys: [y], order };
+      return { X, n, ys: [y], order, scores };
     }
     for (let k = 0; k < m; k++) {
       // Rank over all completed trials (larger is better), then normal quantiles.
@@ -128,7 +156,7 @@ export class BayesianOptimization extends BaseStrategy {
       standardise(y);
       ys.push(y);
     }
-    return { X, n, ys, order };
+    return { X, n, ys, order, scores };
   }
 
   /** Hyperparameters fitted on the trials told up to the last refit point. */
@@ -159,7 +187,7 @@ export class BayesianOptimization extends BaseStrategy {
     const v = new Float64Array(fit.n);
     believers.forEach((b, j) => {
       const row = X.subarray((data.n + j) * dims, (data.n + j + 1) * dims);
-      this.space.encode(b, row);
+      this.encode(b, row);
       const p = predict(fit, row, this.kinds, kstar, v, false);
       ys.forEach((y, k) => (y[data.n + j] = p.mean[k] as number));
     });
@@ -174,8 +202,24 @@ export class BayesianOptimization extends BaseStrategy {
     return pts.filter((_, i) => ranks[i] === 0);
   }
 
-  /** Candidates: neighbours of the best, mutants of the top ten, random architectures. */
-  private pool(done: readonly Observation[], order: readonly number[]): Architecture[] {
+  /**
+   * Whose neighbours enter the pool: the best `topNeighbours` for one
+   * objective; with several, the whole observed front (up to
+   * `frontNeighbours`, spread evenly along the first objective), so both of
+   * its ends are explored and not just the trials that happened to come first.
+   */
+  private parents(order: readonly number[], scores: readonly number[], done: readonly Observation[]): number[] {
+    if (this.objectives.length <= 1) return order.slice(0, this.opt.topNeighbours);
+    const top = scores[order[0] as number] as number;
+    const front = order.filter((i) => scores[i] === top);
+    if (front.length <= this.opt.frontNeighbours) return front.length >= this.opt.topNeighbours ? front : order.slice(0, this.opt.topNeighbours);
+    const along = front.map((i) => ({ i, v: orient((done[i] as Observation).values as number[], this.objectives)[0] as number })).sort((a, b) => a.v - b.v || a.i - b.i);
+    const cap = this.opt.frontNeighbours;
+    return Array.from({ length: cap }, (_, j) => (along[Math.round((j * (along.length - 1)) / (cap - 1))] as { i: number }).i);
+  }
+
+  /** Candidates: neighbours of the best (of the front), mutants of the top ten (of the front), random architectures. */
+  private pool(done: readonly Observation[], order: readonly number[], scores: readonly number[]): Architecture[] {
     const out: Architecture[] = [];
     const keys = new Set<string>();
     const add = (a: Architecture) => {
@@ -185,8 +229,20 @@ export class BayesianOptimization extends BaseStrategy {
         out.push(a);
       }
     };
-    for (const i of order.slice(0, this.opt.topNeighbours)) for (const a of this.space.neighbours((done[i] as Observation).arch, this.rng)) add(a);
-    const top = order.slice(0, 10);
+    const parents = this.parents(order, scores, done);
+    for (const i of parents) for (const a of this.space.neighbours((done[i] as Observation).arch, this.rng)) add(a);
+    const multi = this.objectives.length > 1;
+    if (multi && this.opt.extremes > 0) {
+      // The two-step neighbourhood of the front's ends: extreme points open the most area.
+      const along = parents.map((i) => ({ i, p: orient((done[i] as Observation).values as number[], this.objectives) }));
+      const ends = new Set<number>();
+      for (let k = 0; k < this.objectives.length; k++) {
+        along.sort((a, b) => (a.p[k] as number) - (b.p[k] as number) || a.i - b.i);
+        along.slice(0, this.opt.extremes).forEach((e) => ends.add(e.i));
+      }
+      for (const i of ends) for (const a of this.space.neighbours((done[i] as Observation).arch, this.rng)) for (const b of this.space.neighbours(a, this.rng)) add(b);
+    }
+    const top = multi ? parents : order.slice(0, 10);
     for (let j = 0; j < this.opt.mutants; j++) {
       const parent = (done[top[j % top.length] as number] as Observation).arch;
       add(this.space.mutate(this.space.mutate(parent, this.rng), this.rng));
@@ -221,3 +277,58 @@ function standardise(y: Float64Array): void {
   sd = Math.sqrt(sd / n) || 1;
   for (let i = 0; i < n; i++) y[i] = ((y[i] as number) - mean) / sd;
 }
+
+/** Where the edges of a NAS-Bench-201 cell sit among the decisions, and the index of `none`. */
+/** Where the edges of a NAS-Bench-201 cell sit among the decisions, and its ops. */
+interface CellLayout {
+  /** Decision index of each edge, in `CELL_EDGES` order. */
+  readonly edge: readonly number[];
+  readonly none: number;
+  readonly ops: readonly unknown[];
+}
+
+function cellLayout(space: Space): CellLayout | undefined {
+  if (space.kind !== 'cell') return undefined;
+  const edge = CELL_EDGES.map((e) => space.decisions.findIndex((d) => d.name === e));
+  const first = space.decisions[edge[0] ?? -1];
+  if (edge.some((i) => i < 0) || !first || first.domain.type !== 'choice') return undefined;
+  const ops = first.domain.values as readonly unknown[];
+  const none = ops.indexOf('none');
+  return none < 0 ? undefined : { edge, none, ops };
+}
+
+/**
+ * Appends, per op, how many edges run it on a live, non-zero signal (what a
+ * deployed network computes: the usual driver of latency, size and FLOPs),
+ * scaled by `scale / 6`; `none` counts the edges that run nothing.
+ */
+function opCounts(x: Float64Array, c: CellLayout, out: Float64Array, at: number, scale: number): void {
+  let live = 1 << 3;
+  for (let e = EDGE_NODES.length - 1; e >= 0; e--) {
+    const [to, from] = EDGE_NODES[e] as readonly [number, number];
+    if (live & (1 << to) && x[c.edge[e] as number] !== c.none) live |= 1 << from;
+  }
+  let signal = 1;
+  for (let e = 0; e < EDGE_NODES.length; e++) {
+    const [to, from] = EDGE_NODES[e] as readonly [number, number];
+    if (signal & (1 << from) && x[c.edge[e] as number] !== c.none) signal |= 1 << to;
+  }
+  for (let k = 0; k < c.ops.length; k++) out[at + k] = 0;
+  for (let e = 0; e < EDGE_NODES.length; e++) {
+    const [to, from] = EDGE_NODES[e] as readonly [number, number];
+    const op = x[c.edge[e] as number] as number;
+    const used = live & (1 << to) && signal & (1 << from) ? op : c.none;
+    out[at + used] = (out[at + used] as number) + scale / 6;
+  }
+}
+
+/** [to, from] of each edge in `CELL_EDGES` order. */
+const EDGE_NODES: readonly (readonly [number, number])[] = [
+  [1, 0],
+  [2, 0],
+  [2, 1],
+  [3, 0],
+  [3, 1],
+  [3, 2],
+];
+
