@@ -6,7 +6,8 @@
  * Endpoints: `AWS_ENDPOINT_URL_DYNAMODB` / `_S3` / `_SQS`, else
  * `AWS_ENDPOINT_URL`, else the SDK's regional default. Region: `AWS_REGION`,
  * else `AWS_DEFAULT_REGION`, else `us-east-1`. Credentials come from the SDK's
- * default chain (the Lambda role on AWS; `AWS_ACCESS_KEY_ID` locally).
+ * default chain (the Lambda role on AWS; `AWS_ACCESS_KEY_ID` locally), or
+ * from the keys in the env object given, when it is not `process.env`.
  * With a custom endpoint (the local test servers) S3 uses path-style URLs
  * and computes checksums only where an API requires them (s3rver does not
  * understand the SDK's default trailing checksums).
@@ -22,7 +23,7 @@ export type AwsService = 'dynamodb' | 's3' | 'sqs';
 export interface AwsClientConfig {
   readonly region: string;
   readonly endpoints: Partial<Record<AwsService, string>>;
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
 }
 
 export interface AwsClients {
@@ -40,7 +41,17 @@ export function awsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AwsClien
     const url = env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] ?? env.AWS_ENDPOINT_URL;
     if (url) endpoints[service] = url;
   }
-  return { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1', endpoints };
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  // The SDK's default chain reads process.env itself; keys in another env object are passed on explicitly.
+  if (env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    const credentials = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+    return { region, endpoints, credentials };
+  }
+  return { region, endpoints };
 }
 
 function base(config: AwsClientConfig, service: AwsService) {

@@ -6,7 +6,10 @@
  */
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsClients } from '../../shared/aws/clients.js';
 import { DYNAMO_KEYS, DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
+import { experimentStoreFromEnv } from '../../shared/aws/index.js';
+import { tableNamesFromEnv } from '../../shared/aws/tables.js';
 import type { TableNames } from '../../shared/aws/tables.js';
 import type { Trial } from '../../shared/experiment/model.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
@@ -187,5 +190,32 @@ describe('DynamoExperimentStore beyond the contract', () => {
       expect(await store.getReservation('shared-trial')).toEqual({ trialId: 'shared-trial', experimentId: 'other', reserved: { hours: 0.5, dollars: 0 } });
       expect((await store.getExperiment('full'))?.reserved).toEqual({ hours: 0, dollars: 0 });
     });
+  });
+});
+
+describe('the store from the environment, as a Lambda builds it', () => {
+  it('reads table names, endpoint, region and credentials from env, and reuses its clients', async () => {
+    const env = { ...aws.env };
+    const store = experimentStoreFromEnv(env);
+    await store.createExperiment(newExperiment('from-env'));
+
+    const direct = new DynamoExperimentStore({ client: aws.clients.doc, tables: aws.tables });
+    expect((await direct.getExperiment('from-env'))?.id).toBe('from-env');
+    expect(awsClients(env)).toBe(awsClients({ ...env }));
+    expect(awsClients(env)).not.toBe(awsClients({ ...env, AWS_REGION: 'eu-west-1' }));
+  });
+
+  it('names every missing variable', () => {
+    const err = (() => {
+      try {
+        tableNamesFromEnv({});
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(err.name).toBe('SpecError');
+    expect(err.message).toContain('TABLE_EXPERIMENTS');
+    expect(err.message).toContain('TABLE_TRIALS');
   });
 });
