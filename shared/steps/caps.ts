@@ -45,7 +45,18 @@ const monthOf = (iso: string | undefined) => (iso ?? '').slice(0, 7);
  */
 export function monthToDateDollars(experiments: readonly Experiment[], now: number, withReserved: boolean): number {
   const month = new Date(now).toISOString().slice(0, 7);
-  return experiments.filter((e) => monthOf(e.startedAt ?? e.createdAt) === month).reduce((s, e) => s + e.spent.dollars + (withReserved ? e.reserved.dollars : 0), 0);
+  return experiments.filter((e) => monthOf(e.startedAt ?? e.createdAt) === month).reduce((s, e) => s + e.spent.dollars + (withReserved && hasComputeLimit(e) ? e.reserved.dollars : 0), 0);
+}
+
+/**
+ * Whether an experiment's reservations are bounded by a compute or dollar
+ * limit. Without one a trial reserves "unbounded" compute (only the job
+ * timeout ends it), which says nothing about what it will cost: such
+ * reservations are left out of the month's committed dollars.
+ */
+function hasComputeLimit(e: Experiment): boolean {
+  const b = (e.spec as { budget?: { hours?: unknown; dollars?: unknown } } | null)?.budget;
+  return typeof b?.hours === 'number' || typeof b?.dollars === 'number';
 }
 
 export async function capsCheck(store: ExperimentStore, experimentId: string, caps: Caps, now: number): Promise<CapsVerdict> {

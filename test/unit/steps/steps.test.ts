@@ -238,13 +238,18 @@ describe('capsCheck', () => {
 
   it('wait while another experiment runs or the month’s budget is spent; start with one slot per GPU', async () => {
     const store = new MemoryExperimentStore();
-    const a = await submitExperiment(spec({ parallel: 2 }), store);
+    const a = await submitExperiment(spec({ parallel: 2, budget: { trials: 12, dollars: 500 } }), store);
     expect(await capsCheck(store, a.id, caps, Date.now())).toEqual({ verdict: 'start', slots: [0, 1] });
     await store.updateExperiment(a.id, { state: 'RUNNING', startedAt: new Date().toISOString() });
     expect(await capsCheck(store, a.id, caps, Date.now())).toMatchObject({ verdict: 'skip' });
     // 200 epochs × 10 s at $1/h: about $0.56 for its first trial.
     const b = await submitExperiment(spec({ instance: { type: 'g5', pricePerHour: 1 } }), store);
     expect(await capsCheck(store, b.id, caps, Date.now())).toMatchObject({ verdict: 'wait', reason: '1 experiments running, the cap is 1' });
+    // A year of compute reserved by a search with no compute limit says nothing about its cost: not counted.
+    const unbounded = await submitExperiment(spec({ name: 'open', parallel: 1 }), store);
+    await store.updateExperiment(unbounded.id, { state: 'COMPLETED', startedAt: new Date().toISOString() });
+    await store.reserve(unbounded.id, 'open-t1', { hours: 8760, dollars: 10_512 }, {});
+    expect(await capsCheck(store, b.id, { ...caps, maxRunningExperiments: 5 }, Date.now())).toEqual({ verdict: 'start', slots: [0] });
     await store.reserve(a.id, 'a-t1', { hours: 1, dollars: 99.99 }, {});
     expect(await capsCheck(store, b.id, { ...caps, maxRunningExperiments: 5 }, Date.now())).toMatchObject({ verdict: 'wait', reason: expect.stringMatching(/monthly budget/) });
     expect(await capsCheck(store, b.id, { ...caps, maxRunningExperiments: 5, maxGpus: 2 }, Date.now())).toMatchObject({ verdict: 'wait', reason: '2 of 2 GPUs in use, this search needs 1' });
