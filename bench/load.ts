@@ -3,7 +3,9 @@
  * for S seconds (default 30) against the API's GET routes while a search
  * runs (NAS-Bench-201 table evaluator with simulated training time, started
  * through the API like a user would). Reports throughput and p50/p90/p99
- * latency as JSON; exits 1 if any request failed.
+ * latency as JSON, and the handler's own time from the server's
+ * Server-Timing header; exits 1 if any request failed. Each client first
+ * opens its keep-alive connection with one unmeasured request.
  *
  *   npm run bench:load -- --out bench-results/load.json [--clients 100] [--seconds 30] [--table FILE] [--url http://127.0.0.1:8080]
  *
@@ -13,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -43,6 +45,8 @@ if (!existsSync(TABLE)) {
 interface Res {
   status: number;
   body: string;
+  /** The handler's own time from the Server-Timing header (ms). */
+  serverMs?: number;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS + 4 });
@@ -55,7 +59,8 @@ function http(base: string, method: string, path: string, body?: string): Promis
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        const timing = /dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(timing ? { serverMs: Number(timing[1]) } : {}) }));
         res.on('error', fail);
       },
     );
@@ -131,9 +136,14 @@ async function main(): Promise<void> {
     const trialsAtStart = detail.counts.COMPLETED;
 
     const latencies: number[] = [];
+    const serverMs: number[] = [];
+    /** Requests slower than a second: when (s into the run), which route, and the handler's share. */
+    const slow: { at: number; route: string; ms: number; serverMs?: number }[] = [];
     const byRoute = new Map<string, number[]>();
     const errors: { route: string; error: string }[] = [];
     let bytes = 0;
+    // Warm-up, not measured: every client opens its keep-alive connection with one request.
+    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => http(base, 'GET', (routes[i % routes.length] as [string, string])[1])));
     const t0 = performance.now();
     const end = t0 + SECONDS * 1000;
     let next = 0;
@@ -146,6 +156,8 @@ async function main(): Promise<void> {
           const ms = performance.now() - s;
           if (r.status !== 200) errors.push({ route: name, error: `HTTP ${r.status}: ${r.body.slice(0, 200)}` });
           latencies.push(ms);
+          if (r.serverMs !== undefined) serverMs.push(r.serverMs);
+          if (ms > 1000) slow.push({ at: round((s - t0) / 1000), route: name, ms: round(ms), ...(r.serverMs !== undefined ? { serverMs: r.serverMs } : {}) });
           bytes += r.body.length;
           let list = byRoute.get(name);
           if (!list) byRoute.set(name, (list = []));
@@ -181,6 +193,13 @@ async function main(): Promise<void> {
       throughputPerSecond: round(latencies.length / elapsed),
       megabytesPerSecond: round(bytes / elapsed / 1e6),
       latencyMs: { p50: round(quantile(sorted, 0.5)), p90: round(quantile(sorted, 0.9)), p99: round(quantile(sorted, 0.99)), max: round(sorted.at(-1) ?? NaN), mean: round(sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1)) },
+      /** The handler's own time (Server-Timing), without queueing in the server, the kernel or this client. */
+      serverLatencyMs: (() => {
+        const s = [...serverMs].sort((a, b) => a - b);
+        return { p50: round(quantile(s, 0.5)), p99: round(quantile(s, 0.99)), max: round(s.at(-1) ?? NaN) };
+      })(),
+      slowRequests: { count: slow.length, first: slow.slice(0, 10) },
+      loadAverage: loadavg().map(round),
       routes: Object.fromEntries(
         [...byRoute].map(([k, v]) => {
           const s = [...v].sort((a, b) => a - b);

@@ -105,9 +105,11 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-function send(res: ServerResponse, r: ApiResponse, head: boolean): void {
+function send(res: ServerResponse, r: ApiResponse, head: boolean, startedMs?: number): void {
   const body = r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
-  res.writeHead(r.status, { ...r.headers, 'content-length': String(body.byteLength) });
+  // Server-Timing: how long the handler took, apart from any wait in the queue (bench:load reports both).
+  const timing: Record<string, string> = startedMs !== undefined ? { 'server-timing': `app;dur=${(performance.now() - startedMs).toFixed(1)}` } : {};
+  res.writeHead(r.status, { ...r.headers, ...timing, 'content-length': String(body.byteLength) });
   res.end(head ? undefined : body);
 }
 
@@ -246,8 +248,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      const started = performance.now();
       const r = await api({ method: req.method ?? 'GET', path: url.pathname.slice('/api'.length) || '/', query: Object.fromEntries(url.searchParams), headers, ...(body !== undefined ? { body } : {}) });
-      send(res, r, head);
+      send(res, r, head, started);
     })().catch((e: unknown) => {
       log(`nasflow serve: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"InternalError","message":"internal error"}' }, false);
