@@ -15,7 +15,8 @@ import { submitExperiment } from '../../shared/runner/search.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { jobNameOf } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
-import type { BatchFault } from '../../shared/sfn/batch.js';
+import { evaluateAttempt, type BatchFault } from '../../shared/sfn/batch.js';
+import { MAX_TIMEOUT_SECONDS, prepareDefinition } from '../../shared/sfn/asl.js';
 import { bundledTrainer } from '../../shared/sfn/trainer.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 import { createRig, loadPipeline, type Lambdas, type Pipeline, type Rig, type RigOptions } from './sfn-rig.js';
@@ -110,20 +111,30 @@ describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
 
   it('a trainer interrupted as by a spot reclaim is retried by Batch and its trial completes', async () => {
     const raw = spec();
-    // Job of trial 1: exits 75 (interrupted, checkpoint written) on its first attempt; job of
-    // trial 2: its host is reclaimed before the container starts. Both retried by the job definition.
+    // Trial 1: its host is reclaimed while it trains (SIGTERM to the real trainer, which exits 75);
+    // trial 2: the host goes before the container starts; trial 3: the trainer exits 75 at once.
+    // Each is retried by the job definition's retry strategy.
     const fault = (a: { jobName: string; attempt: number }): BatchFault | undefined =>
-      a.attempt === 1 && a.jobName.endsWith('t0001') ? { kind: 'exit', code: 75 } : a.attempt === 1 && a.jobName.endsWith('t0002') ? { kind: 'host-terminated-before-start' } : undefined;
-    const { rig, experimentId } = await run(raw, { fault });
+      a.attempt !== 1 ? undefined
+      : a.jobName.endsWith('t0001') ? { kind: 'host-terminated' }
+      : a.jobName.endsWith('t0002') ? { kind: 'host-terminated-before-start' }
+      : a.jobName.endsWith('t0003') ? { kind: 'exit', code: 75 }
+      : undefined;
+    // 100 simulated seconds per trial, waited at 1/50: the trainer is mid-trial when the reclaim comes.
+    const { rig, experimentId } = await run(raw, { fault, env: { NASFLOW_TABLE_TIME_SCALE: '0.02' } });
 
     const { exp, trials } = await expectSound(rig, experimentId, raw);
-    expect(rig.batch.stats).toMatchObject({ faultsInjected: 2, retries: 2, failedJobs: 0 });
+    expect(rig.batch.stats).toMatchObject({ faultsInjected: 3, retries: 3, failedJobs: 0 });
     const attempts = (suffix: string) => rig.batch.jobs.find((j) => j.JobName.endsWith(suffix))?.Attempts ?? [];
-    expect(attempts('t0001').map((a) => a.Container.ExitCode)).toEqual([75, 0]);
-    expect(attempts('t0002').map((a) => a.StatusReason)).toEqual([expect.stringMatching(/^Host EC2 \(instance i-[0-9a-f]+\) terminated\.$/), 'Essential container in task exited']);
+    const hostGone = expect.stringMatching(/^Host EC2 \(instance i-[0-9a-f]+\) terminated\.$/);
+    expect(attempts('t0001').map((a) => [a.StatusReason, a.Container.ExitCode])).toEqual([[hostGone, 75], ['Essential container in task exited', 0]]);
+    expect(attempts('t0002').map((a) => a.StatusReason)).toEqual([hostGone, 'Essential container in task exited']);
+    expect(attempts('t0003').map((a) => a.Container.ExitCode)).toEqual([75, 0]);
     expect(exp?.state).toBe('COMPLETED');
     expect(trials).toHaveLength(4);
     expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
+    // Every trial's compute was settled, the retried ones included.
+    expect(trials.every((t) => (t.cost?.hours ?? 0) > 0)).toBe(true);
   }, 120_000);
 
   it('a trainer that fails for good is not retried: its trial FAILED, the search goes on to its budget', async () => {
@@ -194,4 +205,31 @@ describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
     expect(answers.filter((a) => a === 'done:stop-requested')).toHaveLength(2);
     expect(answers.filter((a) => a === 'train')).toHaveLength(trials.length);
   }, 120_000);
+});
+
+describe('the synthesized retry strategy, as the Batch emulator applies it', () => {
+  it('retries spot reclaims and interrupted trainers, not code errors', () => {
+    const { retryStrategy } = loadPipeline().jobDefinition;
+    const hostGone = 'Host EC2 (instance i-0123456789abcdef0) terminated.';
+    expect(retryStrategy.attempts).toBeGreaterThanOrEqual(2);
+    expect(evaluateAttempt(retryStrategy, { statusReason: hostGone })).toBe('RETRY');
+    expect(evaluateAttempt(retryStrategy, { statusReason: hostGone, exitCode: 143 })).toBe('RETRY');
+    expect(evaluateAttempt(retryStrategy, { statusReason: 'Essential container in task exited', exitCode: 75 })).toBe('RETRY');
+    expect(evaluateAttempt(retryStrategy, { statusReason: 'Essential container in task exited', exitCode: 1 })).toBe('EXIT');
+    expect(evaluateAttempt(retryStrategy, { statusReason: 'Essential container in task exited', exitCode: 2 })).toBe('EXIT');
+    expect(evaluateAttempt(retryStrategy, { statusReason: 'Essential container in task exited', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' })).toBe('EXIT');
+    // Batch's own rule: when no entry matches, the job is retried.
+    expect(evaluateAttempt({ attempts: 3, evaluateOnExit: [{ action: 'EXIT', onExitCode: '1' }] }, { exitCode: 2 })).toBe('RETRY');
+  });
+
+  it('refuses what the local engine would silently ignore', () => {
+    const { definition } = loadPipeline();
+    expect(() => prepareDefinition({ ...definition, QueryLanguage: 'JSONata' })).toThrow(/JSONata/);
+    const withAssign = JSON.parse(JSON.stringify(definition)) as { States: Record<string, Record<string, unknown>> };
+    (withAssign.States['Finalize'] as Record<string, unknown>)['Assign'] = { x: 1 };
+    expect(() => prepareDefinition(withAssign as never)).toThrow(/Finalize: field Assign/);
+    // A Task without a timeout keeps running as on AWS instead of the engine's 60 s default.
+    const prepared = prepareDefinition(definition);
+    expect(prepared.States['Finalize']?.TimeoutSeconds).toBe(MAX_TIMEOUT_SECONDS);
+  });
 });

@@ -112,7 +112,7 @@ describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () =>
 
     // The same spec and seed through the local runner: the same trials, ranked the same.
     expect(ranks(board)).toEqual(ranks(await localLeaderboard(raw)));
-  }, 180_000);
+  }, 400_000);
 
   it('continues as new when an execution reaches its trial cap, and ends with the same result', async () => {
     const raw = spec({ budget: { trials: 10 }, seed: 5 });
