@@ -95,7 +95,7 @@ describe('a whole search on the table evaluator', () => {
     const store = new MemoryExperimentStore();
     const raw = spec({
       dataset: { ...spec().dataset, fidelities: { 12: { val_accuracy: "val_acc_12ep", latency_ms: "latency_ms_pixel3" } } },
-      fidelity: { scheduler: 'asha', resource: 'epochs', min: 12, max: 108, eta: 3 },
+      fidelity: { scheduler: 'asha', resource: 'epochs', min: 12, max: 108, eta: 3, rungs: [12, 108] },
       budget: { trials: 40 },
     });
     const { trials } = await search(store, raw);
