@@ -115,14 +115,14 @@ describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () =>
   }, 400_000);
 
   it('continues as new when an execution reaches its trial cap, and ends with the same result', async () => {
-    const raw = spec({ budget: { trials: 10 }, seed: 5 });
-    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, maxTrialsPerExecution: 4 });
+    const raw = spec({ budget: { trials: 6 }, seed: 5 });
+    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, maxTrialsPerExecution: 2 });
     const exp = await submitExperiment(raw, rig.store);
 
     await rig.start(exp.id);
     await rig.machine.idle();
 
-    // 10 trials at 4 per execution: generations 0, 1, 2, each started by the one before under its own name.
+    // 6 trials at 2 per execution: generations 0, 1, 2, each started by the one before under its own name.
     const executions = rig.machine.list();
     expect(executions.map((e) => e.name)).toEqual([0, 1, 2].map((g) => rig.executionName(exp.id, g)));
     expect(executions.every((e) => e.status === 'SUCCEEDED')).toBe(true);
@@ -130,15 +130,15 @@ describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () =>
     const s = rig.machine.stats.states;
     expect(s['ContinueAsNew']?.calls).toBe(2);
     expect(s['Finalize']?.calls).toBe(3);
-    expect(s['Record']?.calls).toBe(10);
-    expect(rig.batch.stats.jobs).toBe(10);
+    expect(s['Record']?.calls).toBe(6);
+    expect(rig.batch.stats.jobs).toBe(6);
 
     const done = await rig.store.getExperiment(exp.id);
     expect(done?.state).toBe('COMPLETED');
     const trials = await listAllTrials(rig.store, exp.id);
-    expect(trials).toHaveLength(10);
+    expect(trials).toHaveLength(6);
     expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
-    expect(new Set(trials.map((t) => t.hash)).size).toBe(10);
+    expect(new Set(trials.map((t) => t.hash)).size).toBe(6);
     const board = (await rig.readJson(`experiments/${exp.id}/leaderboard.json`)) as LeaderboardEntry[];
     expect(ranks(board)).toEqual(ranks(await localLeaderboard(raw)));
 
