@@ -80,7 +80,10 @@ export class SqsQueue implements Queue {
         }),
       ),
     );
-    return (out.Messages ?? []).map((m) => {
+    // One entry per message, the last delivery winning: with a visibility timeout of 0 local-aws-sqs
+    // repeats a message within one response; SQS itself never does, so this changes nothing there.
+    const latest = new Map((out.Messages ?? []).map((m) => [m.MessageId, m]));
+    return [...latest.values()].map((m) => {
       const attributes: Record<string, string> = {};
       for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) if (v.StringValue !== undefined) attributes[k] = v.StringValue;
       return {

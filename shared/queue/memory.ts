@@ -27,7 +27,8 @@ export interface MemoryQueueOptions {
   readonly now?: Now;
 }
 
-function checkRange(value: number | undefined, path: string, min: number, max: number): void {
+/** Throws a `SpecError` naming `path` unless `value` is absent or an integer in [min, max]. */
+export function checkRange(value: number | undefined, path: string, min: number, max: number): void {
   if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
     throw new SpecError([{ path, message: `must be an integer from ${min} to ${max}, got ${value}` }], 'queue request');
   }

@@ -136,6 +136,16 @@ export function queueContract(adapter: string, factory: QueueFactory, knownGaps:
       expect(await queue.depth()).toEqual({ visible: 2, inFlight: 1, delayed: 0 });
     });
 
+    it('a visibility timeout of 0 never hands one message out twice in one receive', async () => {
+      const { queue } = await setup({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
+      await queue.send('a');
+      await queue.send('b');
+
+      const got = await queue.receive({ max: 10, visibilityTimeoutSeconds: 0 });
+
+      expect(got.map((m) => m.body).sort()).toEqual(['a', 'b']);
+    });
+
     it('rejects out-of-range requests with an error naming the field', async () => {
       const { queue } = await setup({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
       await expect(queue.receive({ max: 11 })).rejects.toThrow(/max|MaxNumberOfMessages/i);
