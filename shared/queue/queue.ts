@@ -13,8 +13,8 @@
  * - After `maxReceiveCount` receives without an acknowledgement, the next
  *   receive moves the message to the dead-letter queue instead (redrive).
  * - `deadLetter` moves a message there at once with a `reason` attribute,
- *   for a message that can never succeed. It sends before it acknowledges, so
- *   a crash in between leaves the message in both (delivered again, and
+ *   for a message that can never succeed. On SQS it sends before it
+ *   acknowledges, so a crash in between leaves the message in both (delivered again, and
  *   dead-lettered again: a duplicate in the DLQ, never a loss).
  * - Depths are approximate (SQS counts lag by up to a minute).
  */
