@@ -120,7 +120,8 @@ export interface ExperimentReport {
   readonly tradeOffs: readonly TradeOff[];
 }
 
-const objectivesSchema = z.array(objectiveSchema);
+/** As the experiment spec reads them: without an `objectives` field, validation accuracy is maximised. */
+const objectivesSchema = z.array(objectiveSchema).default([{ metric: 'val_accuracy', goal: 'max' }]);
 const limitsSchema = z.object({ trials: z.number().optional(), hours: z.number().optional(), dollars: z.number().optional() });
 
 /** Reads objectives from a spec without trusting its shape (the report must never throw on an old record). */

@@ -52,6 +52,14 @@ describe('buildReport', () => {
     expect(r.leaderboard.map((e) => e.seq)).toEqual([2, 3, 1]);
   });
 
+  it('without objectives in the spec ranks by validation accuracy, as the search did', () => {
+    const exp = experiment({ spec: { budget: { trials: 3 } } });
+    const trials = [trial(1, { metrics: { val_accuracy: 0.91 } }), trial(2, { metrics: { val_accuracy: 0.97 } })];
+    const r = buildReport(exp, trials);
+    expect(r.objectives).toEqual([{ metric: 'val_accuracy', goal: 'max' }]);
+    expect(r.leaderboard.map((e) => e.seq)).toEqual([2, 1]);
+  });
+
   it('keeps one entry per architecture: the highest fidelity it completed', () => {
     const trials = [
       trial(1, { hash: 'same', fidelity: 12, metrics: { val_accuracy: 0.95 } }),
