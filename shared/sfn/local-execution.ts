@@ -345,7 +345,8 @@ export class LocalStateMachine {
             return { ExecutionArn: out.executionArn, StartDate: out.startDate.toISOString() };
           } catch (e) {
             if (e instanceof ExecutionAlreadyExistsError) throw new StartExecutionTaskError('StepFunctions.ExecutionAlreadyExistsException', e.message);
-            throw new StartExecutionTaskError('StepFunctions.InvalidNameException', (e as Error).message);
+            const message = (e as Error).message;
+            throw new StartExecutionTaskError(message.startsWith('StateMachineDoesNotExist') ? 'StepFunctions.StateMachineDoesNotExistException' : message.startsWith('InvalidName') ? 'StepFunctions.InvalidNameException' : 'StepFunctions.InvalidExecutionInputException', message);
           }
         });
       };
