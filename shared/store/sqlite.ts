@@ -141,6 +141,17 @@ function translate<T>(what: string, fn: () => T): T {
 export class SqliteExperimentStore implements ExperimentStore {
   readonly path: string;
   private readonly db: Database.Database;
+  /** Prepared statements by SQL text: preparing once saves re-parsing on every call. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
   private readonly now: Now;
 
   /** Opens (creating if needed) the database file at `path`; `:memory:` for a private in-memory database. */
@@ -175,12 +186,11 @@ export class SqliteExperimentStore implements ExperimentStore {
   }
 
   private experimentRow(id: string): ExperimentRow | undefined {
-    return this.db.prepare('SELECT doc, lease_owner, lease_expires_at FROM experiments WHERE id = ?').get(id) as ExperimentRow | undefined;
+    return this.sql('SELECT doc, lease_owner, lease_expires_at FROM experiments WHERE id = ?').get(id) as ExperimentRow | undefined;
   }
 
   private ledgerSums(experimentId: string): LedgerSums {
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT
            COUNT(actual_hours) AS spent_trials,
            COALESCE(SUM(actual_hours), 0) AS spent_hours,
@@ -215,7 +225,7 @@ export class SqliteExperimentStore implements ExperimentStore {
   }
 
   private loadTrial(id: string): Trial | undefined {
-    const row = this.db.prepare('SELECT doc FROM trials WHERE id = ?').get(id) as { doc: string } | undefined;
+    const row = this.sql('SELECT doc FROM trials WHERE id = ?').get(id) as { doc: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.doc) as Trial);
   }
 
@@ -226,14 +236,12 @@ export class SqliteExperimentStore implements ExperimentStore {
   }
 
   private saveTrial(t: Trial): void {
-    this.db
-      .prepare('UPDATE trials SET state = ?, finished_seq = ?, doc = ? WHERE id = ?')
+    this.sql('UPDATE trials SET state = ?, finished_seq = ?, doc = ? WHERE id = ?')
       .run(t.state, t.finishedSeq ?? null, JSON.stringify(t), t.id);
   }
 
   private nextFinishedSeq(experimentId: string): number {
-    const row = this.db
-      .prepare('UPDATE experiments SET finished_count = finished_count + 1 WHERE id = ? RETURNING finished_count')
+    const row = this.sql('UPDATE experiments SET finished_count = finished_count + 1 WHERE id = ? RETURNING finished_count')
       .get(experimentId) as { finished_count: number };
     return row.finished_count;
   }
@@ -247,7 +255,7 @@ export class SqliteExperimentStore implements ExperimentStore {
     return this.write('createExperiment', () => {
       if (this.experimentRow(experiment.id) !== undefined) throw new ExperimentAlreadyExistsError(experiment.id);
       const { spent: _s, reserved: _r, ...doc } = jsonCopy(experiment) as Partial<Experiment> & NewExperiment;
-      this.db.prepare('INSERT INTO experiments (id, created_at, doc) VALUES (?, ?, ?)').run(doc.id, doc.createdAt, JSON.stringify(doc));
+      this.sql('INSERT INTO experiments (id, created_at, doc) VALUES (?, ?, ?)').run(doc.id, doc.createdAt, JSON.stringify(doc));
       return this.mustExperiment(doc.id);
     });
   }
@@ -258,7 +266,7 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   async listExperiments(options: { readonly limit?: number } = {}): Promise<Experiment[]> {
     return this.read('listExperiments', () => {
-      const rows = this.db.prepare('SELECT doc FROM experiments ORDER BY created_at DESC, id DESC LIMIT ?').all(options.limit ?? -1) as Array<{
+      const rows = this.sql('SELECT doc FROM experiments ORDER BY created_at DESC, id DESC LIMIT ?').all(options.limit ?? -1) as Array<{
         doc: string;
       }>;
       return rows.map((r) => this.withLedger(JSON.parse(r.doc) as NewExperiment));
@@ -278,7 +286,7 @@ export class SqliteExperimentStore implements ExperimentStore {
       }
       const { id: _i, createdAt: _c, spec: _s, spent: _sp, reserved: _r, ...allowed } = patch as Partial<Experiment>;
       const next = jsonCopy({ ...doc, ...allowed });
-      this.db.prepare('UPDATE experiments SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
+      this.sql('UPDATE experiments SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
       return this.withLedger(next);
     });
   }
@@ -286,7 +294,7 @@ export class SqliteExperimentStore implements ExperimentStore {
   async createTrial(trial: Trial): Promise<Trial> {
     const key = creationKey(trial);
     return this.write('createTrial', () => {
-      const existing = this.db.prepare('SELECT creation_key, doc FROM trials WHERE id = ?').get(trial.id) as
+      const existing = this.sql('SELECT creation_key, doc FROM trials WHERE id = ?').get(trial.id) as
         | { creation_key: string; doc: string }
         | undefined;
       if (existing !== undefined) {
@@ -296,8 +304,7 @@ export class SqliteExperimentStore implements ExperimentStore {
       if (this.experimentRow(trial.experimentId) === undefined) throw new NotFoundError('experiment', trial.experimentId);
       const { finishedSeq: _f, ...rest } = jsonCopy(trial);
       const t: Trial = isFinished(rest.state) ? { ...rest, finishedSeq: this.nextFinishedSeq(rest.experimentId) } : rest;
-      this.db
-        .prepare('INSERT INTO trials (id, experiment_id, seq, state, finished_seq, creation_key, doc) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO trials (id, experiment_id, seq, state, finished_seq, creation_key, doc) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(t.id, t.experimentId, t.seq, t.state, t.finishedSeq ?? null, key, JSON.stringify(t));
       return t;
     });
@@ -355,8 +362,7 @@ export class SqliteExperimentStore implements ExperimentStore {
       }
       // One row more than asked tells whether another page follows.
       const limit = query.limit === undefined ? -1 : query.limit + 1;
-      const rows = this.db
-        .prepare(`SELECT doc FROM trials WHERE ${where.join(' AND ')} ORDER BY seq, id LIMIT ? OFFSET ?`)
+      const rows = this.sql(`SELECT doc FROM trials WHERE ${where.join(' AND ')} ORDER BY seq, id LIMIT ? OFFSET ?`)
         .all(...params, limit, query.offset ?? 0) as Array<{ doc: string }>;
       const trials = rows.map((r) => JSON.parse(r.doc) as Trial);
       if (query.limit === undefined || trials.length <= query.limit) return { trials };
@@ -369,7 +375,7 @@ export class SqliteExperimentStore implements ExperimentStore {
   async countTrials(experimentId: string, states?: readonly TrialState[]): Promise<number> {
     return translate('countTrials', () => {
       const filter = states === undefined ? '' : ` AND state IN (${states.map(() => '?').join(', ') || 'NULL'})`;
-      const row = this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE experiment_id = ?${filter}`).get(experimentId, ...(states ?? [])) as {
+      const row = this.sql(`SELECT COUNT(*) AS n FROM trials WHERE experiment_id = ?${filter}`).get(experimentId, ...(states ?? [])) as {
         n: number;
       };
       return row.n;
@@ -380,7 +386,7 @@ export class SqliteExperimentStore implements ExperimentStore {
     checkCost(cost, 'reservation');
     return this.write('reserve', () => {
       const e = this.mustExperiment(experimentId);
-      const existing = this.db.prepare('SELECT experiment_id FROM reservations WHERE trial_id = ?').get(trialId) as
+      const existing = this.sql('SELECT experiment_id FROM reservations WHERE trial_id = ?').get(trialId) as
         | { experiment_id: string }
         | undefined;
       if (existing !== undefined) {
@@ -390,8 +396,7 @@ export class SqliteExperimentStore implements ExperimentStore {
         return e;
       }
       checkBudget(e, this.ledgerSums(experimentId).open, cost, limits);
-      this.db
-        .prepare('INSERT INTO reservations (trial_id, experiment_id, hours, dollars) VALUES (?, ?, ?, ?)')
+      this.sql('INSERT INTO reservations (trial_id, experiment_id, hours, dollars) VALUES (?, ?, ?, ?)')
         .run(trialId, experimentId, cost.hours, cost.dollars);
       return this.mustExperiment(experimentId);
     });
@@ -400,10 +405,9 @@ export class SqliteExperimentStore implements ExperimentStore {
   async settle(trialId: string, actual: Cost): Promise<Experiment> {
     checkCost(actual, 'settlement');
     return this.write('settle', () => {
-      const r = this.db.prepare('SELECT experiment_id FROM reservations WHERE trial_id = ?').get(trialId) as { experiment_id: string } | undefined;
+      const r = this.sql('SELECT experiment_id FROM reservations WHERE trial_id = ?').get(trialId) as { experiment_id: string } | undefined;
       if (r === undefined) throw new NotFoundError('reservation', trialId);
-      this.db
-        .prepare('UPDATE reservations SET actual_hours = ?, actual_dollars = ? WHERE trial_id = ? AND actual_hours IS NULL')
+      this.sql('UPDATE reservations SET actual_hours = ?, actual_dollars = ? WHERE trial_id = ? AND actual_hours IS NULL')
         .run(actual.hours, actual.dollars, trialId);
       return this.mustExperiment(r.experiment_id);
     });
@@ -411,7 +415,7 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   async getReservation(trialId: string): Promise<Reservation | undefined> {
     return translate('getReservation', () => {
-      const r = this.db.prepare('SELECT * FROM reservations WHERE trial_id = ?').get(trialId) as ReservationRow | undefined;
+      const r = this.sql('SELECT * FROM reservations WHERE trial_id = ?').get(trialId) as ReservationRow | undefined;
       if (r === undefined) return undefined;
       return {
         trialId: r.trial_id,
@@ -430,7 +434,7 @@ export class SqliteExperimentStore implements ExperimentStore {
       const live = this.liveLease(row);
       if (live !== undefined && live.owner !== owner) throw new LeaseHeldError(experimentId, live.owner, live.expiresAt);
       const expiresAt = this.now() + ttlMs;
-      this.db.prepare('UPDATE experiments SET lease_owner = ?, lease_expires_at = ? WHERE id = ?').run(owner, expiresAt, experimentId);
+      this.sql('UPDATE experiments SET lease_owner = ?, lease_expires_at = ? WHERE id = ?').run(owner, expiresAt, experimentId);
       return { experimentId, owner, expiresAt };
     });
   }
@@ -441,15 +445,14 @@ export class SqliteExperimentStore implements ExperimentStore {
       const row = this.experimentRow(experimentId);
       if (row?.lease_owner !== owner) throw new LeaseLostError(experimentId, owner, this.liveLease(row)?.owner);
       const expiresAt = this.now() + ttlMs;
-      this.db.prepare('UPDATE experiments SET lease_expires_at = ? WHERE id = ?').run(expiresAt, experimentId);
+      this.sql('UPDATE experiments SET lease_expires_at = ? WHERE id = ?').run(expiresAt, experimentId);
       return { experimentId, owner, expiresAt };
     });
   }
 
   async releaseLease(experimentId: string, owner: string): Promise<void> {
     this.write('releaseLease', () => {
-      this.db
-        .prepare('UPDATE experiments SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?')
+      this.sql('UPDATE experiments SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?')
         .run(experimentId, owner);
     });
   }
