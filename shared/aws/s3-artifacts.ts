@@ -13,6 +13,9 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import { StoreError } from '../errors.js';
 import type { ArtifactStore } from '../train/ports.js';
 
+/** Tag on trial checkpoints, matched by the artifacts bucket's lifecycle rule (infra/constructs/results-store.ts). */
+export const CHECKPOINT_TAGGING = 'nasflow%3Akind=checkpoint';
+
 export interface S3ArtifactStoreOptions {
   readonly client: S3Client;
   readonly bucket: string;
@@ -65,7 +68,14 @@ export class S3ArtifactStore implements ArtifactStore {
     try {
       // A copy, so a caller changing its array while the request is in flight changes nothing stored.
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: bytes.slice(), ContentLength: bytes.byteLength }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: bytes.slice(),
+          ContentLength: bytes.byteLength,
+          // The bucket's lifecycle rule expires objects with this tag (a suffix cannot be matched by a rule).
+          ...(key.endsWith('/checkpoint.bin') ? { Tagging: CHECKPOINT_TAGGING } : {}),
+        }),
       );
     } catch (e) {
       throw this.fail('put', key, e);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactStoreFromUrl } from '../../shared/aws/index.js';
-import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
+import { CHECKPOINT_TAGGING, S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
+import { CHECKPOINT_TAG } from '../../infra/constructs/results-store.js';
 import { FsArtifactStore } from '../../shared/train/ports.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 import { artifactStoreContract } from './artifact-store.contract.js';
@@ -24,6 +25,31 @@ artifactStoreContract('s3 (s3rver, prefix)', async () => {
 });
 
 describe('S3ArtifactStore', () => {
+  it('tags trial checkpoints for the bucket lifecycle rule, and nothing else', async () => {
+    // s3rver accepts the tag header but does not keep tags: check what the adapter sends.
+    const client = aws.clients.s3;
+    const sent = new Map<string, string | undefined>();
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { path?: string; headers?: Record<string, string> };
+        if (req.path) sent.set(decodeURIComponent(req.path), req.headers?.['x-amz-tagging']);
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'captureTagging' },
+    );
+    const bucket = await aws.createBucket();
+    const store = new S3ArtifactStore({ client, bucket });
+    try {
+      await store.put('trials/t1/checkpoint.bin', new Uint8Array([1, 2]));
+      await store.put('trials/t1/result.json', new Uint8Array([3]));
+    } finally {
+      client.middlewareStack.remove('captureTagging');
+    }
+    expect(sent.get(`/${bucket}/trials/t1/checkpoint.bin`)).toBe('nasflow%3Akind=checkpoint');
+    expect(sent.get(`/${bucket}/trials/t1/result.json`)).toBeUndefined();
+    expect(decodeURIComponent(CHECKPOINT_TAGGING)).toBe(`${CHECKPOINT_TAG.key}=${CHECKPOINT_TAG.value}`);
+  });
+
   it('lists more keys than one page holds, across many continuation tokens', async () => {
     const store = new S3ArtifactStore({ client: aws.clients.s3, bucket: await aws.createBucket(), pageSize: 7 });
     const keys = Array.from({ length: 45 }, (_, i) => `trials/t${String(i).padStart(3, '0')}/result.json`);

@@ -1,5 +1,5 @@
 /**
- * The `ExperimentStore` contract: every adapter (memory, SQLite, and later
+ * The `ExperimentStore` contract: every adapter (memory, SQLite, and
  * DynamoDB against a local server) runs these same tests. They use the port
  * only, plus a clock the factory wires into the adapter, so lease expiry is
  * tested without sleeping.
