@@ -22,6 +22,8 @@ export interface StepHandlerDeps {
   readonly observability?: Observability;
   /** Trials per execution before the slots drain (default `MAX_TRIALS_PER_EXECUTION`). */
   readonly maxTrialsPerExecution?: number;
+  /** The account's monthly budget: propose starts no trial past it (`MONTHLY_BUDGET_DOLLARS`). */
+  readonly monthlyBudgetDollars?: number;
 }
 
 /** Ports of a handler: given, or built on first use. */
@@ -36,7 +38,10 @@ export function createProposeHandler(deps: StepHandlerDeps): (event: unknown, co
     const obs = deps.observability ?? observability();
     const input = parseEvent(proposeEventSchema, event, 'propose event');
     return invoke(obs, context, { experimentId: input.experimentId, slot: input.slot, generation: input.generation }, async (log) => {
-      const out = await proposeStep(ports(), input, deps.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: deps.maxTrialsPerExecution } : {});
+      const out = await proposeStep(ports(), input, {
+        ...(deps.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: deps.maxTrialsPerExecution } : {}),
+        ...(deps.monthlyBudgetDollars !== undefined ? { monthlyBudgetDollars: deps.monthlyBudgetDollars } : {}),
+      });
       if (out.action === 'train') {
         obs.metrics.addMetric('TrialsProposed', MetricUnit.Count, 1);
         log.info('proposed', { trialId: out.trialId, fidelity: out.fidelity });
@@ -50,4 +55,9 @@ export function createProposeHandler(deps: StepHandlerDeps): (event: unknown, co
 }
 
 const maxFromEnv = Number(process.env.MAX_TRIALS_PER_EXECUTION);
-export const handler = createProposeHandler({ ports: () => portsFromEnv(), ...(Number.isInteger(maxFromEnv) && maxFromEnv > 0 ? { maxTrialsPerExecution: maxFromEnv } : {}) });
+const monthlyFromEnv = process.env.MONTHLY_BUDGET_DOLLARS ? Number(process.env.MONTHLY_BUDGET_DOLLARS) : NaN;
+export const handler = createProposeHandler({
+  ports: () => portsFromEnv(),
+  ...(Number.isInteger(maxFromEnv) && maxFromEnv > 0 ? { maxTrialsPerExecution: maxFromEnv } : {}),
+  ...(Number.isFinite(monthlyFromEnv) && monthlyFromEnv >= 0 ? { monthlyBudgetDollars: monthlyFromEnv } : {}),
+});

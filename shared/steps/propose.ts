@@ -16,10 +16,11 @@ import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/mode
 import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
+import { monthToDateDollars } from './caps.js';
 import { estimatorFor } from './estimate.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
-import { repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
+import { fidelityOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
 
 /**
  * Trials one execution creates before its slots drain and `finalize`
@@ -45,6 +46,12 @@ export interface StepOptions {
   readonly leaseOwner?: string;
   /** Default `MAX_TRIALS_PER_EXECUTION`. */
   readonly maxTrialsPerExecution?: number;
+  /**
+   * The account's monthly budget (`MONTHLY_BUDGET_DOLLARS`): no new trial once
+   * the month's committed dollars (see `monthToDateDollars`) plus this trial's
+   * estimated cost would pass it — the slot ends for its budget.
+   */
+  readonly monthlyBudgetDollars?: number;
 }
 
 /** The wall-clock deadline of a search: `budget.minutes` after it started. */
@@ -136,7 +143,14 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     const firstSeq = env?.generation === input.generation && env.generationFirstSeq !== undefined ? env.generationFirstSeq : startSeq;
     if (state.maxSeq() - firstSeq + 1 >= (options.maxTrialsPerExecution ?? MAX_TRIALS_PER_EXECUTION)) return { action: 'done', reason: 'drain' };
 
-    // 5. A new trial or a promotion.
+    // 5. The account's monthly budget still pays for a trial.
+    if (options.monthlyBudgetDollars !== undefined && spec.instance.pricePerHour > 0) {
+      const committed = monthToDateDollars(await store.listExperiments(), ports.now(), true);
+      const next = (estimate(fidelityOf(spec).rungs[0] as number) / 3600) * spec.instance.pricePerHour;
+      if (committed + next > options.monthlyBudgetDollars * (1 + 1e-9)) return { action: 'done', reason: 'budget' };
+    }
+
+    // 6. A new trial or a promotion.
     const inFlight = [...state.trials.values()].filter((t) => !isFinished(t)).length;
     const p = await state.propose({ store, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner });
     if (p.kind === 'done') return { action: 'done', reason: p.reason };

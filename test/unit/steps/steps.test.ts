@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runExperiment, submitExperiment } from '../../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
-import { capsCheck, finalizeStep, proposeStep, recordStep, reportKeys, requestStop, type StepPorts } from '../../../shared/steps/index.js';
+import { capsCheck, executionNameOf, finalizeStep, jobNameOf, proposeStep, recordStep, reportKeys, requestStop, type StepPorts } from '../../../shared/steps/index.js';
 import { MemoryExperimentStore } from '../../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../../shared/store/sqlite.js';
 import type { ExperimentStore } from '../../../shared/store/experiment-store.js';
@@ -220,6 +220,33 @@ describe('the search steps, cold', () => {
     // Three 30 s attempts were paid for, within the trial's reservation of 2 × 2000 s.
     expect(trials[1]?.cost?.hours).toBeCloseTo(90 / 3600, 9);
     expect((await p.store.getExperiment(exp.id))?.spent.trials).toBe(3);
+  });
+});
+
+describe('names', () => {
+  it('execution names fit Step Functions (80 characters), stay distinct per id and generation; job names fit Batch', () => {
+    const short = 'mnist-20261128-101500-ab12';
+    expect(executionNameOf(short, 3)).toBe(`${short}-g3`);
+    const long = `${'a'.repeat(64)}-20261128-101500-ab12`;
+    const names = [executionNameOf(long, 0), executionNameOf(long, 12), executionNameOf(`${'a'.repeat(64)}-20261128-101500-ab13`, 0)];
+    for (const n of names) expect(n).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(new Set(names).size).toBe(3);
+    expect(jobNameOf('my.exp-20261128-101500-ab12-t0007')).toBe('my-exp-20261128-101500-ab12-t0007');
+  });
+});
+
+describe('the monthly budget in propose', () => {
+  it('starts no trial once the month’s committed dollars and the next trial would pass it', async () => {
+    const p = ports();
+    // 200 epochs × 10 s at $1/h: about $0.56 a trial.
+    const raw = spec({ instance: { type: 'g5', pricePerHour: 1 }, budget: { trials: 10, dollars: 50 } });
+    const other = await submitExperiment(raw, p.store);
+    await p.store.updateExperiment(other.id, { state: 'RUNNING', startedAt: new Date().toISOString() });
+    await p.store.reserve(other.id, 'other-t1', { hours: 9, dollars: 9 }, {});
+    const exp = await submitExperiment(raw, p.store);
+    expect(await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 }, { monthlyBudgetDollars: 9.5 })).toEqual({ action: 'done', reason: 'budget' });
+    expect(await p.store.countTrials(exp.id)).toBe(0);
+    expect((await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 }, { monthlyBudgetDollars: 9.6 })).action).toBe('train');
   });
 });
 
