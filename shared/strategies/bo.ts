@@ -16,8 +16,8 @@
  * - Pending trials count as observed at the model's mean (the kriging
  *   believer), so a batch spreads out instead of repeating one idea.
  * - Several objectives: one GP per objective (shared kernel), acquisition =
- *   hypervolume improvement of the optimistic prediction (mean minus one
- *   standard deviation, minimised), as in SMS-EGO. The pool is built around
+ *   hypervolume improvement of the optimistic prediction (mean plus `beta`
+ *   = 2 standard deviations, in the maximised GP outputs), as in SMS-EGO. The pool is built around
  *   the whole observed front (spread along it, not the first trials found),
  *   plus the two-step neighbourhood of its ends, where one new point opens
  *   the most area; on a cell space the surrogate also sees how many of each
@@ -41,9 +41,10 @@ interface Options {
   frontNeighbours: number;
   extremes: number;
   opCounts: number;
+  beta: number;
 }
 
-const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2 };
+const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 2 };
 
 export class BayesianOptimization extends BaseStrategy {
   readonly name = 'bo';
@@ -108,7 +109,7 @@ export class BayesianOptimization extends BaseStrategy {
       else {
         const sd = Math.sqrt(p.variance);
         // Outputs are maximised internally; the front lives in minimisation space.
-        const optimistic = p.mean.map((m) => -(m + sd));
+        const optimistic = p.mean.map((m) => -(m + this.opt.beta * sd));
         acq = hypervolume([...front, optimistic], ref) - hv0 + 1e-6 * sd;
       }
       if (acq > bestA) {
