@@ -17,7 +17,7 @@
  *   believer), so a batch spreads out instead of repeating one idea.
  * - Several objectives: one GP per objective (shared kernel), acquisition =
  *   hypervolume improvement of the optimistic prediction (mean plus `beta`
- *   = 2 standard deviations, in the maximised GP outputs), as in SMS-EGO. The pool is built around
+ *   = 1 standard deviation, in the maximised GP outputs), as in SMS-EGO. The pool is built around
  *   the whole observed front (spread along it, not the first trials found),
  *   plus the two-step neighbourhood of its ends, where one new point opens
  *   the most area; on a cell space the surrogate also sees how many of each
@@ -44,7 +44,7 @@ interface Options {
   beta: number;
 }
 
-const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 2 };
+const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1 };
 
 export class BayesianOptimization extends BaseStrategy {
   readonly name = 'bo';
