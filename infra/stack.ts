@@ -105,7 +105,11 @@ export class NasflowStack extends Stack {
         STATE_MACHINE_ARN: this.search.stateMachine.stateMachineArn,
       },
     });
-    scheduler.fn.addEventSource(new SqsEventSource(this.queue.queue, { batchSize: 1, reportBatchItemFailures: true }));
+    // At most two scheduler invocations at once (the least SQS event sources allow; reserved
+    // concurrency 1 would throttle and push messages to the DLQ): two racing caps checks can
+    // start at most one execution beyond maxRunningExperiments; every search's own budget ledger
+    // stays exact regardless.
+    scheduler.fn.addEventSource(new SqsEventSource(this.queue.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 2 }));
 
     // Least privilege per function (explicit actions, no wildcard actions).
     for (const f of [api, scheduler, propose, record, finalize]) this.results.grantTablesReadWrite(f.role);

@@ -147,6 +147,9 @@ export class SearchStateMachine extends Construct {
       resultSelector: { value: sfn.JsonPath.objectAt('$.Payload') },
       resultPath: '$.finalize',
     }).addRetry(lambdaRetry);
+    // A slot that fails for good (a Record that keeps failing) must not leave the experiment
+    // RUNNING: Finalize still runs; it ends the trials no slot will run and settles the search.
+    workers.addCatch(finalize, { errors: ['States.ALL'], resultPath: '$.workersError' });
 
     const done = new sfn.Succeed(this, STATES.done, { stateName: STATES.done });
     const continueAsNew = new sfn.CustomState(this, STATES.continueAsNew, {
@@ -167,6 +170,9 @@ export class SearchStateMachine extends Construct {
         ResultPath: null,
       },
     });
+    // The next generation already started (a retried call after a lost response) is not retried:
+    // the first retrier that matches wins, and States.TaskFailed would match it too.
+    continueAsNew.addRetry({ errors: ['StepFunctions.ExecutionAlreadyExistsException'], maxAttempts: 0 });
     continueAsNew.addRetry({ errors: ['States.TaskFailed'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
     // The next generation already started (a retried call after a lost response): nothing left to do.
     continueAsNew.addCatch(done, { errors: ['StepFunctions.ExecutionAlreadyExistsException'], resultPath: sfn.JsonPath.DISCARD });

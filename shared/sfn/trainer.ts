@@ -24,17 +24,22 @@ export function trainerFromSource(root: string): string[] {
  */
 export async function bundledTrainer(root: string, outDir = join(root, 'node_modules', '.cache', 'nasflow-sfn')): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, `trainer-${process.pid}-${Date.now().toString(36)}.mjs`);
+  // One folder per bundle; split chunks keep the training code (TensorFlow.js) out of
+  // the entry chunk, so a table job does not load it.
+  const outdir = join(outDir, `trainer-${process.pid}-${Date.now().toString(36)}`);
   const esbuild = (await import('esbuild')) as typeof import('esbuild');
   await esbuild.build({
-    entryPoints: [join(root, TRAINER_ENTRYPOINT)],
+    entryPoints: { entrypoint: join(root, TRAINER_ENTRYPOINT) },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: `node${process.versions.node.split('.')[0]}`,
     packages: 'external',
-    outfile,
+    outdir,
+    outExtension: { '.js': '.mjs' },
     logLevel: 'warning',
   });
+  const outfile = join(outdir, 'entrypoint.mjs');
   return [process.execPath, outfile];
 }

@@ -11,6 +11,13 @@
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
+/** Artifact keys of a trial (here, not in the trainer, so that light processes need not load TensorFlow.js). */
+export const trialKeys = (id: string) => ({
+  checkpoint: `trials/${id}/checkpoint.bin`,
+  model: `trials/${id}/model`,
+  result: `trials/${id}/result.json`,
+});
+
 /** Metrics of one epoch: `loss`, `accuracy`, `val_loss`, `val_accuracy`, `epoch_seconds`, ... */
 export type Metrics = Readonly<Record<string, number>>;
 

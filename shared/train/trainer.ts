@@ -22,7 +22,7 @@ import { measureLatency, modelCost, trainingBytes, type ModelCost } from '../mod
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type TrainingPosition } from './checkpoint.js';
 import { exportModel } from './export.js';
 import { makeOptimizer, stepContext, trainStep } from './step.js';
-import type { ArtifactStore, Metrics, ReportSink } from './ports.js';
+import { trialKeys, type ArtifactStore, type Metrics, type ReportSink } from './ports.js';
 
 /** One trial, as the trainer receives it. */
 export interface TrialSpec {
@@ -77,11 +77,7 @@ export interface TrainerEnv {
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
 
 /** Artifact keys of a trial. */
-export const trialKeys = (id: string) => ({
-  checkpoint: `trials/${id}/checkpoint.bin`,
-  model: `trials/${id}/model`,
-  result: `trials/${id}/result.json`,
-});
+export { trialKeys } from './ports.js';
 
 interface DeviceData {
   readonly x: tf.Tensor;

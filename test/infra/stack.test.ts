@@ -116,6 +116,7 @@ describe('SQS', () => {
       FunctionName: { Ref: functionId('scheduler') },
       BatchSize: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
   });
 });
@@ -138,6 +139,8 @@ describe('Step Functions', () => {
     expect(asl.QueryLanguage).toBe('JSONPath');
     expect(JSON.stringify(asl)).not.toMatch(/JSONata|"Arguments"|"Assign"|"Output"/);
     expect(workers).toMatchObject({ ItemsPath: '$.slots', MaxConcurrency: 4, ResultPath: null, Next: 'Finalize' });
+    // A slot failing for good still ends in Finalize, never leaving the experiment RUNNING.
+    expect(workers).toMatchObject({ Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.workersError', Next: 'Finalize' }] });
     expect(workers.ItemSelector).toEqual({
       'experimentId.$': '$.experimentId', 'slot.$': '$$.Map.Item.Value', 'generation.$': '$.generation', 'executionStart.$': '$$.Execution.StartTime',
     });
@@ -172,6 +175,9 @@ describe('Step Functions', () => {
     expect(asl.States.ContinueAsNew).toMatchObject({
       Resource: 'arn:aws:states:::states:startExecution',
       Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'Name.$': '$.finalize.value.nextName', Input: { 'experimentId.$': '$.experimentId', 'slots.$': '$.slots', 'generation.$': '$.finalize.value.generation' } },
+      // An already-started next generation goes straight to the Catch (Done), unretried.
+      Retry: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], MaxAttempts: 0 }, { ErrorEquals: ['States.TaskFailed'], MaxAttempts: 3 }],
+      Catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], Next: 'Done' }],
     });
     const roleId = (machine.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const statements = resourcesOfType(json, 'AWS::IAM::Policy')
