@@ -45,16 +45,22 @@ async function measure(label: string, raw: Record<string, unknown>, make: (home:
   const overhead = 1 - busy / (wall * workers);
   // Where the rest went, from the trainer's own phase timers (real training only).
   const sum = (k: string) => round(trials.reduce((s, t) => s + (t.metrics?.[k] ?? 0), 0));
+  // train_seconds is cumulative over a line of promotions (a promotion resumes its parent's
+  // checkpoint): a trial's own training-loop time is its value minus its parent's.
+  const byId = new Map(trials.map((t) => [t.id, t]));
+  const ownLoops = round(
+    trials.reduce((s, t) => s + Math.max(0, (t.metrics?.train_seconds ?? 0) - (t.parentId ? (byId.get(t.parentId)?.metrics?.train_seconds ?? 0) : 0)), 0),
+  );
   const phases = trials.some((t) => t.metrics?.trial_seconds !== undefined)
     ? {
         inTrainer: sum('trial_seconds'),
-        trainingLoops: sum('train_seconds'),
+        trainingLoops: ownLoops,
         setup: sum('setup_seconds'),
         validation: sum('eval_seconds'),
         checkpoints: sum('checkpoint_seconds'),
         finalMeasurements: sum('final_seconds'),
         /** Overhead if only the training loops counted as the trials' own time. */
-        strictOverhead: round(1 - sum('train_seconds') / (wall * workers), 4),
+        strictOverhead: round(1 - ownLoops / (wall * workers), 4),
       }
     : undefined;
   const r = { label, trials: trials.length, workers, wallSeconds: round(wall), trainingSeconds: round(busy), overhead: round(overhead, 4), ...(phases ? { phases } : {}) };

@@ -12,11 +12,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { existsSync } from 'node:fs';
 import { LeaseHeldError, NasError, SpecError, type SpecIssue } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/model.js';
-import { parseFidelitySpec } from '../schedulers/index.js';
-import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
+import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
+import { missingFiles } from '../spec/preflight.js';
 import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
 import { repairFinished, SearchState } from '../steps/state.js';
 import type { Evaluator, EvalOutcome } from './evaluator.js';
@@ -92,15 +91,8 @@ export async function submitExperiment(
   } = {},
 ): Promise<Experiment> {
   const spec = parseExperimentSpec(rawSpec);
-  const fidelity = parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
-  const issues: SpecIssue[] = [];
-  const d = spec.dataset;
-  const files: [string, string | undefined][] =
-    d.source === 'csv' ? [['dataset.path', d.path], ['dataset.testPath', d.testPath]]
-    : d.source === 'idx' ? [['dataset.images', d.images], ['dataset.labels', d.labels], ['dataset.testImages', d.testImages], ['dataset.testLabels', d.testLabels]]
-    : d.source === 'table' ? [['dataset.path', d.path]]
-    : [];
-  for (const [path, file] of files) if (options.checkFiles !== false && file !== undefined && !existsSync(file)) issues.push({ path, message: `file not found: ${file}` });
+  const fidelity = fidelityOf(spec);
+  const issues: SpecIssue[] = options.checkFiles === false ? [] : missingFiles(spec);
   if (options.estimateSeconds) {
     const first = options.estimateSeconds(fidelity.rungs[0] as number);
     const b = spec.budget;

@@ -12,8 +12,8 @@
 import { BudgetExceededError, NasError } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type SchedulerDecision, type Trial } from '../experiment/model.js';
 import { feasible } from '../objectives/objectives.js';
-import { createScheduler, parseFidelitySpec, schedulerFromTrials, shouldTell, type FidelitySpec, type Scheduler } from '../schedulers/index.js';
-import type { ExperimentSpec } from '../spec/experiment.js';
+import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
+import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { BudgetLimits, ExperimentStore, Reservation } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
@@ -71,9 +71,7 @@ export interface ProposeContext {
 export type Proposal = { readonly kind: 'trial'; readonly trial: Trial } | { readonly kind: 'done'; readonly reason: DoneReason };
 
 /** The fidelity section of a spec, defaulting to one rung at `epochs`. */
-export function fidelityOf(spec: ExperimentSpec): FidelitySpec {
-  return parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
-}
+export { fidelityOf } from '../spec/experiment.js';
 
 /** The spec's trial/hour/dollar limits as the ledger takes them. */
 export function limitsOf(spec: ExperimentSpec): BudgetLimits {
