@@ -25,6 +25,7 @@ interface BenchFlags {
   eta: string;
   tell: string;
   referenceTrials: string;
+  firstSeed: string;
 }
 
 function positiveInt(name: string, raw: string, issues: SpecIssue[]): number {
@@ -50,6 +51,7 @@ export function registerBench(program: Command): void {
     .option('--fidelities <list>', 'cost-to-regret mode: epochs=column per fidelity, lowest first', '12=val_acc_12ep,200=val_acc_200ep')
     .option('--eta <n>', 'cost-to-regret mode: default reduction factor', '3')
     .option('--tell <first|last>', 'cost-to-regret mode: tell the strategy a trial\'s first result (its lowest rung) or its last', 'first')
+    .option('--first-seed <n>', 'cost-to-regret mode: seeds run are this one and the next --seeds − 1 (fresh seeds check a choice made on others)', '0')
     .option('--reference-trials <n>', 'cost-to-regret mode: the full-fidelity search whose regret is the target runs this many trials', '100')
     .option('--out <file.json>', 'write the results as JSON')
     .option('--quiet', 'no progress on stderr')
@@ -123,6 +125,8 @@ function writeOut(out: string | undefined, report: unknown): void {
 function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: number, issues: SpecIssue[]): void {
   const referenceTrials = positiveInt('--reference-trials', flags.referenceTrials, issues);
   const eta = positiveInt('--eta', flags.eta, issues);
+  const firstSeed = Number(flags.firstSeed);
+  if (!Number.isInteger(firstSeed) || firstSeed < 0) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
   if (flags.tell !== 'first' && flags.tell !== 'last') issues.push({ path: '--tell', message: `expected first or last, got ${JSON.stringify(flags.tell)}` });
   if (flags.objectives) issues.push({ path: '--objectives', message: 'cost-to-regret mode is for one objective' });
   if (flags.noisy) issues.push({ path: '--noisy', message: 'cost-to-regret mode reads the fidelity columns; noisy mode is not supported' });
@@ -158,6 +162,7 @@ function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: n
     strategies,
     schedulers,
     seeds,
+    firstSeed,
     referenceTrials,
     tell: flags.tell as TellPolicy,
     onProgress: (s, l, seed) => {

@@ -34,6 +34,8 @@ export interface FidelityBenchOptions {
   /** Label → raw fidelity section (parsed here; its rungs must be fidelities in `columns`). */
   readonly schedulers: Readonly<Record<string, unknown>>;
   readonly seeds: number;
+  /** Seeds run are firstSeed .. firstSeed + seeds − 1 (default 0): fresh seeds check a choice made on others. */
+  readonly firstSeed?: number;
   /** Full-fidelity trials that set the target regret (default 100). */
   readonly referenceTrials?: number;
   /** Cost each run goes to (default referenceTrials × the top fidelity). */
@@ -65,6 +67,7 @@ export interface FidelityBenchReport {
   readonly objective: string;
   readonly optimum: number;
   readonly seeds: number;
+  readonly firstSeed: number;
   readonly referenceTrials: number;
   readonly maxCost: number;
   readonly tell: TellPolicy;
@@ -103,7 +106,7 @@ export function runFidelityBench(o: FidelityBenchOptions): FidelityBenchReport {
   // The target is full-fidelity search's regret: run it whether or not it was asked for.
   if (!Object.values(specs).some((s) => s.scheduler === 'none')) specs['none'] = parseFidelitySpec({ scheduler: 'none', max: top });
   const grid = Array.from({ length: Math.floor(maxCost / step) }, (_, i) => (i + 1) * step);
-  const report: FidelityBenchReport = { objective, optimum, seeds: o.seeds, referenceTrials, maxCost, tell, resume: o.resume ?? false, strategies: {} };
+  const report: FidelityBenchReport = { objective, optimum, seeds: o.seeds, firstSeed: o.firstSeed ?? 0, referenceTrials, maxCost, tell, resume: o.resume ?? false, strategies: {} };
 
   const simulate = (strategyName: string, spec: FidelitySpec, seed: number, costCap: number): Run => {
     for (const r of spec.rungs) if (!byFidelity.has(r)) throw new Error(`fidelity ${r} has no column (columns: ${JSON.stringify(columns)})`);
@@ -220,8 +223,9 @@ export function runFidelityBench(o: FidelityBenchOptions): FidelityBenchReport {
     const runsBy: Record<string, Run[]> = {};
     for (const [label, spec] of Object.entries(specs)) {
       const runs: Run[] = [];
+      const first = o.firstSeed ?? 0;
       for (let seed = 0; seed < o.seeds; seed++) {
-        runs.push(simulate(name, spec, seed, maxCost));
+        runs.push(simulate(name, spec, first + seed, maxCost));
         o.onProgress?.(name, label, seed);
       }
       runsBy[label] = runs;

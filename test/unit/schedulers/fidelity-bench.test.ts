@@ -50,4 +50,17 @@ describe('cost-to-regret benchmark on NAS-Bench-201', () => {
     expect(r.schedulers.none!.evaluations).toEqual({ 200: 10 });
     expect(r.schedulers.sh!.costRatio).not.toBeNull();
   });
+
+  it('firstSeed runs other seeds: two one-seed runs average to the two-seed run', () => {
+    const bench = (seeds: number, firstSeed: number) =>
+      runFidelityBench({ table, strategies: ['random'], schedulers: { sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 } }, seeds, firstSeed, referenceTrials: 10 }).strategies.random!.schedulers;
+    const both = bench(2, 0);
+    const a = bench(1, 0);
+    const b = bench(1, 1);
+    for (const label of ['none', 'sh']) {
+      const last = (r: typeof both) => r[label]!.meanRegretAt['2000'] as number;
+      expect(last(both)).toBeCloseTo((last(a) + last(b)) / 2, 3);
+    }
+    expect(bench(1, 1).none!.meanRegretAt['2000']).not.toBeUndefined();
+  });
 });
