@@ -19,7 +19,7 @@ import { SpecError } from '../errors.js';
 import { CELL_EDGES } from './network.js';
 
 /** [to, from] of each edge in `CELL_EDGES` order. */
-const EDGE_NODES: readonly (readonly [number, number])[] = [
+export const EDGE_NODES: readonly (readonly [number, number])[] = [
   [1, 0],
   [2, 0],
   [2, 1],
@@ -27,6 +27,20 @@ const EDGE_NODES: readonly (readonly [number, number])[] = [
   [3, 1],
   [3, 2],
 ];
+
+/**
+ * The nodes (bit j = node j) from which the output node 3 is reached through
+ * edges that are not `none` (`isNone(e)` for the edge at `CELL_EDGES` index e).
+ * An op on an edge into any other node computes nothing the cell outputs.
+ */
+export function liveNodes(isNone: (edge: number) => boolean): number {
+  let live = 1 << 3;
+  for (let e = EDGE_NODES.length - 1; e >= 0; e--) {
+    const [to, from] = EDGE_NODES[e] as readonly [number, number];
+    if (live & (1 << to) && !isNone(e)) live |= 1 << from;
+  }
+  return live;
+}
 
 /** The canonical expression of a cell's output (`'0'` when nothing reaches it). */
 export function cellExpression(ops: readonly string[]): string {
@@ -55,13 +69,9 @@ export function cellExpression(ops: readonly string[]): string {
   // Two instances of the same op on the same input have separate weights, so
   // a cell that shares one instance between two consumers is a different
   // (smaller) network: the multiset of live instances is part of the key.
-  const live = new Set<number>([3]);
-  for (let e = EDGE_NODES.length - 1; e >= 0; e--) {
-    const [to, from] = EDGE_NODES[e] as readonly [number, number];
-    if (live.has(to) && ops[e] !== 'none') live.add(from);
-  }
+  const live = liveNodes((e) => ops[e] === 'none');
   const used: string[] = [];
-  for (const j of live) used.push(...(instances[j] as string[]));
+  for (let j = 0; j <= 3; j++) if (live & (1 << j)) used.push(...(instances[j] as string[]));
   return `${out.join('+')} | ${used.sort().join(',')}`;
 }
 

@@ -27,6 +27,7 @@
 import { hypervolume, nondominatedRanks } from '../objectives/pareto.js';
 import { orient } from '../objectives/objectives.js';
 import { CELL_EDGES } from '../space/network.js';
+import { EDGE_NODES, liveNodes } from '../space/cell.js';
 import type { Architecture, Space } from '../space/space.js';
 import { distances, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
 import { BaseStrategy, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
@@ -279,7 +280,6 @@ function standardise(y: Float64Array): void {
   for (let i = 0; i < n; i++) y[i] = ((y[i] as number) - mean) / sd;
 }
 
-/** Where the edges of a NAS-Bench-201 cell sit among the decisions, and the index of `none`. */
 /** Where the edges of a NAS-Bench-201 cell sit among the decisions, and its ops. */
 interface CellLayout {
   /** Decision index of each edge, in `CELL_EDGES` order. */
@@ -306,11 +306,7 @@ function cellLayout(space: Space): CellLayout | undefined {
  * encoding alone only says "a different op".
  */
 function opCounts(x: Float64Array, c: CellLayout, out: Float64Array, at: number, scale: number): void {
-  let live = 1 << 3;
-  for (let e = EDGE_NODES.length - 1; e >= 0; e--) {
-    const [to, from] = EDGE_NODES[e] as readonly [number, number];
-    if (live & (1 << to) && x[c.edge[e] as number] !== c.none) live |= 1 << from;
-  }
+  const live = liveNodes((e) => x[c.edge[e] as number] === c.none);
   for (let k = 0; k < c.ops.length; k++) out[at + k] = 0;
   for (let e = 0; e < EDGE_NODES.length; e++) {
     const to = (EDGE_NODES[e] as readonly [number, number])[0];
@@ -328,13 +324,4 @@ export function cellOpCounts(space: Space, arch: Architecture): number[] | undef
   return Array.from(out, (v) => Math.round(v));
 }
 
-/** [to, from] of each edge in `CELL_EDGES` order. */
-const EDGE_NODES: readonly (readonly [number, number])[] = [
-  [1, 0],
-  [2, 0],
-  [2, 1],
-  [3, 0],
-  [3, 1],
-  [3, 2],
-];
 
