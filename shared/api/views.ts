@@ -17,7 +17,7 @@ import { buildReport, objectiveValues, isRankable, specObjectives, specSpace, ty
 import type { Space } from '../space/space.js';
 import { parseExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
-import type { ArtifactStore } from '../train/ports.js';
+import { trialKeys, type ArtifactStore } from '../train/ports.js';
 
 /** Points a thinned series keeps at most. */
 export const MAX_POINTS = 1500;
@@ -32,25 +32,11 @@ export interface BestScore {
   readonly trialId: string;
 }
 
-/** A leaderboard entry as the API returns it (no raw architecture; a picture URL instead). */
-export interface LeaderboardRow {
-  readonly rank: number;
-  readonly trialId: string;
-  readonly seq: number;
-  readonly hash: string;
-  readonly summary?: string;
-  readonly fidelity: number;
-  readonly values: readonly number[];
-  readonly validation: Readonly<Record<string, number>>;
-  readonly test: Readonly<Record<string, number>>;
-  readonly params?: number;
-  readonly flops?: number;
-  readonly latency_ms?: number;
-  readonly hours?: number;
-  readonly backend?: string;
+/** A leaderboard entry as the API returns it: the report's entry without the raw architecture and metrics (a picture URL instead). */
+export type LeaderboardRow = Omit<LeaderboardEntry, 'arch' | 'metrics'> & {
   /** True when a TensorFlow.js model of this trial is stored (top entries only; absent when unknown). */
   readonly hasModel?: boolean;
-}
+};
 
 /** The dashboard's charts, bounded in size whatever the trial count. */
 export interface ChartData {
@@ -137,27 +123,13 @@ function envelope<T extends readonly [number, number, ...unknown[]]>(xs: readonl
 }
 
 function row(e: LeaderboardEntry): LeaderboardRow {
-  return {
-    rank: e.rank,
-    trialId: e.trialId,
-    seq: e.seq,
-    hash: e.hash,
-    ...(e.summary !== undefined ? { summary: e.summary } : {}),
-    fidelity: e.fidelity,
-    values: e.values,
-    validation: e.validation,
-    test: e.test,
-    ...(e.params !== undefined ? { params: e.params } : {}),
-    ...(e.flops !== undefined ? { flops: e.flops } : {}),
-    ...(e.latency_ms !== undefined ? { latency_ms: e.latency_ms } : {}),
-    ...(e.hours !== undefined ? { hours: e.hours } : {}),
-    ...(e.backend !== undefined ? { backend: e.backend } : {}),
-  };
+  const { arch: _arch, metrics: _metrics, ...rest } = e;
+  return rest;
 }
 
 /** Where a trial's TensorFlow.js model lives in the artifact store. */
 export function modelPrefix(trialId: string): string {
-  return `trials/${trialId}/model/`;
+  return `${trialKeys(trialId).model}/`;
 }
 
 /** What a view needs from a spec, with the spec's defaults applied (objectives default to val_accuracy ↑). */
