@@ -34,6 +34,28 @@ export function checkRange(value: number | undefined, path: string, min: number,
   }
 }
 
+/**
+ * `receive` for queues that are polled: checks the options, then takes up to
+ * `max` visible messages, waiting up to `waitSeconds` (polling every `pollMs`)
+ * while there are none — SQS's long polling, for the embedded adapters.
+ */
+export async function receiveByPolling(
+  options: ReceiveOptions,
+  defaultVisibilitySeconds: number,
+  take: (max: number, visibilitySeconds: number) => QueueMessage[],
+  pollMs: number,
+): Promise<QueueMessage[]> {
+  checkRange(options.max, 'max', 1, 10);
+  checkRange(options.visibilityTimeoutSeconds, 'visibilityTimeoutSeconds', 0, 43_200);
+  checkRange(options.waitSeconds, 'waitSeconds', 0, 20);
+  const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
+  for (;;) {
+    const got = take(options.max ?? 1, options.visibilityTimeoutSeconds ?? defaultVisibilitySeconds);
+    if (got.length > 0 || Date.now() >= deadline) return got;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 export class MemoryQueue implements Queue {
   private messages: Stored[] = [];
   private readonly visibilityTimeout: number;
@@ -79,16 +101,8 @@ export class MemoryQueue implements Queue {
     return out;
   }
 
-  async receive(options: ReceiveOptions = {}): Promise<QueueMessage[]> {
-    checkRange(options.max, 'max', 1, 10);
-    checkRange(options.visibilityTimeoutSeconds, 'visibilityTimeoutSeconds', 0, 43_200);
-    checkRange(options.waitSeconds, 'waitSeconds', 0, 20);
-    const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
-    for (;;) {
-      const got = this.take(options.max ?? 1, options.visibilityTimeoutSeconds ?? this.visibilityTimeout);
-      if (got.length > 0 || Date.now() >= deadline) return got;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  receive(options: ReceiveOptions = {}): Promise<QueueMessage[]> {
+    return receiveByPolling(options, this.visibilityTimeout, (max, visibility) => this.take(max, visibility), 20);
   }
 
   private byReceipt(receiptHandle: string): Stored | undefined {

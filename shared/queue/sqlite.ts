@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { SpecError, StoreBusyError, StoreError } from '../errors.js';
 import type { Now } from '../store/experiment-store.js';
-import { checkRange } from './memory.js';
+import { checkRange, receiveByPolling } from './memory.js';
 import { DEAD_LETTER_REASON, type Queue, type QueueDepth, type QueueMessage, type ReceiveOptions, type SendOptions } from './queue.js';
 
 export interface SqliteQueueOptions {
@@ -117,16 +117,8 @@ export class SqliteQueue implements Queue {
     });
   }
 
-  async receive(options: ReceiveOptions = {}): Promise<QueueMessage[]> {
-    checkRange(options.max, 'max', 1, 10);
-    checkRange(options.visibilityTimeoutSeconds, 'visibilityTimeoutSeconds', 0, 43_200);
-    checkRange(options.waitSeconds, 'waitSeconds', 0, 20);
-    const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
-    for (;;) {
-      const got = this.take(options.max ?? 1, options.visibilityTimeoutSeconds ?? this.visibilityTimeout);
-      if (got.length > 0 || Date.now() >= deadline) return got;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  receive(options: ReceiveOptions = {}): Promise<QueueMessage[]> {
+    return receiveByPolling(options, this.visibilityTimeout, (max, visibility) => this.take(max, visibility), 50);
   }
 
   async ack(receiptHandle: string): Promise<void> {
