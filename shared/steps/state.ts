@@ -14,6 +14,7 @@ import { FINISHED_STATES, type Experiment, type SchedulerDecision, type Trial } 
 import { feasible } from '../objectives/objectives.js';
 import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
+import type { EvalOutcome } from '../runner/evaluator.js';
 import type { Architecture } from '../space/space.js';
 import type { BudgetLimits, ExperimentStore, Reservation } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
@@ -39,15 +40,11 @@ export interface SnapshotEnvelope {
   readonly generationFirstSeq?: number;
 }
 
-/** What a trial's training came to: from an evaluator (local) or a Batch job's result.json (AWS). */
-export interface TrialOutcome {
-  readonly status: 'COMPLETED' | 'FAILED' | 'STOPPED';
-  readonly metrics: Readonly<Record<string, number>>;
-  readonly reason?: string;
-  readonly backend: string;
-  /** Compute seconds used, what the cost is settled on (capped at the reservation). */
-  readonly seconds: number;
-}
+/**
+ * What a trial's training came to: from an evaluator (local) or a Batch job's
+ * result.json (AWS). The cost is settled on `seconds`, capped at the reservation.
+ */
+export type TrialOutcome = EvalOutcome;
 
 /** Why no trial was proposed. */
 export type DoneReason = 'budget' | 'exhausted' | 'stop-requested' | 'deadline' | 'drain';
