@@ -17,14 +17,14 @@
  * Options: --trials N (30), --seed N (1), --from-source (run the trainer
  * through tsx instead of the esbuild bundle), --out FILE.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { submitExperiment } from '../shared/runner/search.js';
 import { listAllTrials } from '../shared/store/experiment-store.js';
-import { bundledTrainer, trainerFromSource } from '../shared/sfn/trainer.js';
+import { bundledTrainer, removeBundledTrainer, trainerFromSource } from '../shared/sfn/trainer.js';
 import { startLocalAws } from '../test/support/local-aws.js';
 import { createRig, loadPipeline } from '../test/e2e/sfn-rig.js';
 
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${text}\n`);
   } finally {
     await aws.stop();
-    if (!values['from-source']) rmSync(trainer[trainer.length - 1] as string, { force: true });
+    if (!values['from-source']) removeBundledTrainer(trainer);
   }
 }
 

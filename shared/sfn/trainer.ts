@@ -5,8 +5,8 @@
  * code, started in ~0.8 s instead of ~2.3 s per job on this project's
  * 2-core machine, which is what makes a 30-job search test affordable.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 
 /** The entrypoint source, relative to the project root. */
 export const TRAINER_ENTRYPOINT = 'containers/trainer/entrypoint.ts';
@@ -42,4 +42,10 @@ export async function bundledTrainer(root: string, outDir = join(root, 'node_mod
   });
   const outfile = join(outdir, 'entrypoint.mjs');
   return [process.execPath, outfile];
+}
+
+/** Removes a bundle made by `bundledTrainer` (its folder: the entry and its chunks). */
+export function removeBundledTrainer(command: readonly string[]): void {
+  const entry = command[command.length - 1];
+  if (entry !== undefined && entry.endsWith(`${sep}entrypoint.mjs`)) rmSync(dirname(entry), { recursive: true, force: true });
 }

@@ -6,7 +6,6 @@
  * mid-search. Each search must end as it should, with no trial lost or
  * counted twice and the budget never exceeded.
  */
-import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINISHED_STATES } from '../../shared/experiment/model.js';
@@ -17,7 +16,7 @@ import { jobNameOf } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
 import { evaluateAttempt, type BatchFault } from '../../shared/sfn/batch.js';
 import { MAX_TIMEOUT_SECONDS, prepareDefinition } from '../../shared/sfn/asl.js';
-import { bundledTrainer } from '../../shared/sfn/trainer.js';
+import { bundledTrainer, removeBundledTrainer } from '../../shared/sfn/trainer.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 import { createRig, loadPipeline, type Lambdas, type Pipeline, type Rig, type RigOptions } from './sfn-rig.js';
 
@@ -48,7 +47,7 @@ describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
   }, 120_000);
   afterAll(async () => {
     await aws?.stop();
-    if (trainer) rmSync(trainer[trainer.length - 1] as string, { force: true });
+    if (trainer) removeBundledTrainer(trainer);
   });
 
   async function run(raw: Record<string, unknown>, options: Omit<RigOptions, 'trainer' | 'cwd'> = {}) {

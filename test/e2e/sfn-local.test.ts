@@ -8,7 +8,6 @@
  * Lambda calls and Batch jobs and the same leaderboard as `nasflow search`
  * (the local runner) with the same spec and seed.
  */
-import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaderboard, type LeaderboardEntry } from '../../shared/report/report.js';
@@ -18,7 +17,7 @@ import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { BenchTable, TableEvaluator } from '../../shared/bench/table.js';
-import { bundledTrainer } from '../../shared/sfn/trainer.js';
+import { bundledTrainer, removeBundledTrainer } from '../../shared/sfn/trainer.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 import { createRig, loadPipeline, type Pipeline } from './sfn-rig.js';
 
@@ -60,7 +59,7 @@ describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () =>
   }, 120_000);
   afterAll(async () => {
     await aws?.stop();
-    if (trainer) rmSync(trainer[trainer.length - 1] as string, { force: true });
+    if (trainer) removeBundledTrainer(trainer);
   });
 
   it('runs a 30-trial table search: right Lambda and Batch calls, the leaderboard of the table, as `nasflow search` ranks it', async () => {
