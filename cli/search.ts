@@ -36,7 +36,8 @@ function openStore(home: string): SqliteExperimentStore {
   return new SqliteExperimentStore(join(home, 'nasflow.db'));
 }
 
-function evaluatorFor(spec: ExperimentSpec, home: string, workers: number): Evaluator {
+/** The evaluator a spec asks for: the table, or real training in `workers` worker processes. */
+export function evaluatorFor(spec: ExperimentSpec, home: string, workers: number): Evaluator {
   const d = spec.dataset;
   if (d.source === 'table') return new TableTrialEvaluator(d, spec.compiledSpace, spec.seed);
   const rungs = fidelityOf(spec).rungs;

@@ -19,13 +19,13 @@ import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { evaluatorFor } from './search.js';
 import { createApi, MAX_BODY_BYTES, payloadTooLarge, requestStop, type ApiResponse } from '../shared/api/index.js';
 import { SpecError } from '../shared/errors.js';
 import type { Experiment } from '../shared/experiment/model.js';
-import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
 import { submitExperiment } from '../shared/runner/search.js';
-import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
+import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
 
@@ -75,20 +75,23 @@ function launchDetached(home: string, experiment: Experiment): void {
 }
 
 /** The evaluator's estimate of a first trial, for the budget check at submission (as `nasflow search` does). */
-async function estimator(spec: unknown, home: string): Promise<((epochs: number) => number) | undefined> {
+/**
+ * What `nasflow search` checks beyond the spec itself, for a spec submitted to
+ * the server: a space that cannot build a model for the data is refused, and
+ * the budget check gets the evaluator's estimate. Undefined when the spec or
+ * its files are bad (submitExperiment then lists every problem).
+ */
+async function checkAndEstimate(spec: unknown, home: string): Promise<((epochs: number) => number) | undefined> {
   let s;
   try {
     s = parseExperimentSpec(spec);
   } catch {
-    return undefined; // submitExperiment reports every problem
+    return undefined;
   }
-  const d = s.dataset;
-  if (d.source === 'table') {
-    if (!existsSync(d.path)) return undefined;
-    const ev = new TableTrialEvaluator(d, s.compiledSpace, s.seed);
-    return (e) => ev.estimateSeconds(e);
-  }
-  const ev = new ProcessPoolEvaluator({ workers: s.parallel ?? 1, artifacts: join(home, 'artifacts'), data: { ...d, seed: s.seed }, seed: s.seed });
+  if (missingFiles(s).length) return undefined;
+  const unbuildable = await unbuildableSpace(s);
+  if (unbuildable.length) throw new SpecError(unbuildable);
+  const ev = evaluatorFor(s, home, s.parallel ?? 1);
   const estimate = (e: number) => ev.estimateSeconds(e);
   await ev.close();
   return estimate;
@@ -183,7 +186,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxBodyBytes: maxBody,
     log: (e) => log(`nasflow serve: ${(e as Error).stack ?? String(e)}`),
     submit: async (spec) => {
-      const estimate = await estimator(spec, home);
+      const estimate = await checkAndEstimate(spec, home);
       const exp = await submitExperiment(spec, store, estimate ? { estimateSeconds: estimate } : {});
       launch(exp);
       return exp;

@@ -67,6 +67,18 @@ describe('nasflow serve over node:http', () => {
     expect(paths).toEqual(expect.arrayContaining(['name', 'dataset', 'space', 'budget']));
   });
 
+  it('refuses, as nasflow search does, a space that cannot build a model for the data, and starts nothing', async () => {
+    const csv = join(dir, 'rows.csv');
+    writeFileSync(csv, 'a,b,c,label\n1,2,3,x\n4,5,6,y\n');
+    const before = launched.length;
+    const spec = { name: 'rows', dataset: { source: 'csv', path: csv }, space: { kind: 'chain', depth: 1, layer: { type: 'conv2d', width: 8 } }, budget: { trials: 1 } };
+    const res = await send('POST', '/api/experiments', JSON.stringify(spec), { 'content-type': 'application/json' });
+    expect(res.status).toBe(400);
+    const errors = (JSON.parse(res.body) as { errors: { path: string; message: string }[] }).errors;
+    expect(errors).toEqual([{ path: 'space', message: expect.stringMatching(/cannot be built .*conv2d needs an image input/) }]);
+    expect(launched.length).toBe(before);
+  }, 60_000);
+
   it('refuses writes from another origin and requests for a host name that is not loopback (DNS rebinding)', async () => {
     const spec = JSON.stringify({ name: 'csrf', dataset: { source: 'mnist' }, space: { kind: 'chain', depth: 1, layer: { type: 'dense', width: 8 } }, budget: { trials: 1 } });
     const cross = await send('POST', '/api/experiments', spec, { 'content-type': 'text/plain', origin: 'https://evil.example' });
