@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { artifactStoreFromUrl } from '../../shared/aws/index.js';
 import { trialJobSchema, type TrainJob } from '../../shared/steps/job.js';
-import { ArtifactReportSink, getJson, putJson, trialKeys, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
+import { ArtifactReportSink, continueFromParent, getJson, putJson, trialKeys, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
 import type { TrialResult, TrialSpec } from '../../shared/train/trainer.js';
 import { runTableJob } from './table-job.js';
 
@@ -116,10 +116,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const backend = await initBackend(args.backend);
     log({ event: 'start', trial: trial.id, backend: backend.name, epochs: trial.epochs });
     // A promotion continues its parent's checkpoint (unless this job already checkpointed itself).
-    if (job.parentId && !(await store.get(keys.checkpoint))) {
-      const bytes = await store.get(trialKeys(job.parentId).checkpoint);
-      if (bytes) await store.put(keys.checkpoint, bytes);
-    }
+    if (job.parentId) await continueFromParent(store, trial.id, job.parentId);
     const reports = new ArtifactReportSink(store, `trials/${trial.id}/reports.json`);
     await reports.load();
     const sink: ReportSink = {

@@ -8,8 +8,8 @@
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
 import { loadData } from '../data/sources.js';
 import type { DataSplits } from '../data/dataset.js';
-import { FsArtifactStore } from '../train/ports.js';
-import { releaseDeviceData, trainTrial, trialKeys, type TrialSpec } from '../train/trainer.js';
+import { continueFromParent, FsArtifactStore } from '../train/ports.js';
+import { releaseDeviceData, trainTrial, type TrialSpec } from '../train/trainer.js';
 
 export type ToWorker =
   | { readonly type: 'run'; readonly trial: TrialSpec; readonly artifacts: string; readonly copyCheckpointFrom?: string }
@@ -56,10 +56,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>, abort: AbortControll
     const backend = await ensureBackend();
     const data = ensureData(trial.data);
     const store = new FsArtifactStore(msg.artifacts);
-    if (msg.copyCheckpointFrom) {
-      const bytes = await store.get(trialKeys(msg.copyCheckpointFrom).checkpoint);
-      if (bytes && !(await store.get(trialKeys(trial.id).checkpoint))) await store.put(trialKeys(trial.id).checkpoint, bytes);
-    }
+    if (msg.copyCheckpointFrom) await continueFromParent(store, trial.id, msg.copyCheckpointFrom);
     const result = await trainTrial(trial, {
       backend,
       store,

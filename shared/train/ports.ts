@@ -18,6 +18,17 @@ export const trialKeys = (id: string) => ({
   result: `trials/${id}/result.json`,
 });
 
+/**
+ * A promotion continues its parent's training: the parent's checkpoint becomes
+ * the trial's own, unless the trial already checkpointed (it is resuming).
+ */
+export async function continueFromParent(store: ArtifactStore, trialId: string, parentId: string): Promise<void> {
+  const own = trialKeys(trialId).checkpoint;
+  if (await store.get(own)) return;
+  const bytes = await store.get(trialKeys(parentId).checkpoint);
+  if (bytes) await store.put(own, bytes);
+}
+
 /** Metrics of one epoch: `loss`, `accuracy`, `val_loss`, `val_accuracy`, `epoch_seconds`, ... */
 export type Metrics = Readonly<Record<string, number>>;
 
