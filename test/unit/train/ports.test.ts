@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ArtifactReportSink, FsArtifactStore, MemoryArtifactStore, type ArtifactStore } from '../../../shared/train/ports.js';
+import { ArtifactReportSink, continueFromParent, FsArtifactStore, MemoryArtifactStore, trialKeys, type ArtifactStore } from '../../../shared/train/ports.js';
 
 const stores: Array<[string, () => ArtifactStore]> = [
   ['memory', () => new MemoryArtifactStore()],
@@ -54,5 +54,19 @@ describe('filesystem artifact store', () => {
     await expect(store.put('../escape', new Uint8Array([1]))).rejects.toThrow(/escapes the store/);
     await store.put('a/b', new Uint8Array([1]));
     expect(readdirSync(join(root, 'a'))).toEqual(['b']);
+  });
+});
+
+describe('continueFromParent', () => {
+  it("gives a promotion its parent's checkpoint, but never overwrites the trial's own", async () => {
+    const store = new MemoryArtifactStore();
+    await store.put(trialKeys('p').checkpoint, new Uint8Array([1]));
+    await continueFromParent(store, 'c', 'p');
+    expect(await store.get(trialKeys('c').checkpoint)).toEqual(new Uint8Array([1]));
+    await store.put(trialKeys('c').checkpoint, new Uint8Array([2]));
+    await continueFromParent(store, 'c', 'p');
+    expect(await store.get(trialKeys('c').checkpoint)).toEqual(new Uint8Array([2]));
+    await continueFromParent(store, 'd', 'no-such-parent');
+    expect(await store.get(trialKeys('d').checkpoint)).toBeUndefined();
   });
 });
