@@ -29,7 +29,7 @@ import { orient } from '../objectives/objectives.js';
 import { CELL_EDGES } from '../space/network.js';
 import { EDGE_NODES, liveNodes } from '../space/cell.js';
 import type { Architecture, Space } from '../space/space.js';
-import { distances, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
+import { distances, ehvi2d, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
 import { BaseStrategy, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
 
 interface Options {
@@ -43,9 +43,16 @@ interface Options {
   extremes: number;
   opCounts: number;
   beta: number;
+  /** Several objectives, 1: each objective's GP gets its own lengthscale and noise (0: one kernel for all). */
+  separate: number;
+  /** Two objectives, 1: acquisition = exact expected hypervolume improvement (0: improvement of the optimistic point). */
+  ehvi: number;
 }
 
-const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1 };
+const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1, separate: 1, ehvi: 1 };
+
+/** `maxTrain` with several objectives, unless given: the front needs its dominated neighbours in the model too. */
+const MAX_TRAIN_MULTI = 150;
 
 export class BayesianOptimization extends BaseStrategy {
   readonly name = 'bo';
@@ -54,13 +61,14 @@ export class BayesianOptimization extends BaseStrategy {
   private readonly scratch: Float64Array<ArrayBuffer>;
   /** Number of op-count features appended to the encoding (0: none). */
   private readonly counts: number = 0;
-  private readonly hyperCache = new Map<number, { theta: number; noise: number }>();
+  private readonly hyperCache = new Map<string, { theta: number; noise: number }>();
   private readonly cell: CellLayout | undefined;
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
     const o = ctx.options ?? {};
     this.opt = { ...DEFAULTS };
+    if (this.objectives.length > 1) this.opt.maxTrain = MAX_TRAIN_MULTI;
     for (const k of Object.keys(DEFAULTS) as (keyof Options)[]) if (typeof o[k] === 'number') this.opt[k] = o[k] as number;
     this.kinds = this.space.decisions.map((d) => (d.domain.type === 'choice' ? 'categorical' : 'numeric'));
     this.cell = cellLayout(this.space);
@@ -84,11 +92,18 @@ export class BayesianOptimization extends BaseStrategy {
     const done = this.completed();
     if (done.length + pending.length + batch.length < this.opt.init || done.length < 2) return this.randomNew();
     const data = this.trainingSet(done);
-    const hyper = this.hyper(done);
     const dims = this.kinds.length;
-    let fit = fitGp(data.X, data.n, this.kinds, data.ys, hyper);
     const believers = [...pending, ...batch];
-    if (believers.length) fit = this.withBelievers(fit, data, believers, hyper);
+    // One GP per output with its own hyperparameters (several objectives), or one for all.
+    const separate = this.objectives.length > 1 && this.opt.separate > 0;
+    const groups = separate ? data.ys.map((_, k) => k) : [-1];
+    const fits = groups.map((k) => {
+      const hyper = this.hyper(done, k);
+      const own = k < 0 ? data : { X: data.X, n: data.n, ys: [data.ys[k] as Float64Array] };
+      const f = fitGp(own.X, own.n, this.kinds, own.ys, hyper);
+      return believers.length ? this.withBelievers(f, own, believers, hyper) : f;
+    });
+    const fit = fits[0] as GpFit;
     const pool = this.pool(done, data.order, data.scores);
     if (pool.length === 0) return this.randomNew();
     const x = new Float64Array(dims);
@@ -97,21 +112,31 @@ export class BayesianOptimization extends BaseStrategy {
     let bestA = -Infinity;
     let best: Architecture | undefined;
     const multi = this.objectives.length > 1;
-    const front = multi ? this.frontOf(fit) : [];
+    const front = multi ? this.frontOf(fits) : [];
     const ref = front.length ? front[0]!.map(() => 3) : [];
     const hv0 = multi ? hypervolume(front, ref) : 0;
     let incumbent = -Infinity;
     if (!multi) for (let i = 0; i < fit.n; i++) incumbent = Math.max(incumbent, predict(fit, fit.X.subarray(i * dims, (i + 1) * dims), this.kinds, kstar, v, false).mean[0] as number);
     for (const a of pool) {
       this.encode(a, x);
-      const p = predict(fit, x, this.kinds, kstar, v);
       let acq: number;
-      if (!multi) acq = expectedImprovement(p.mean[0] as number, p.variance, incumbent);
-      else {
-        const sd = Math.sqrt(p.variance);
+      if (!multi) {
+        const p = predict(fit, x, this.kinds, kstar, v);
+        acq = expectedImprovement(p.mean[0] as number, p.variance, incumbent);
+      } else {
         // Outputs are maximised internally; the front lives in minimisation space.
-        const optimistic = p.mean.map((m) => -(m + this.opt.beta * sd));
-        acq = hypervolume([...front, optimistic], ref) - hv0 + 1e-6 * sd;
+        const means: number[] = [];
+        const sds: number[] = [];
+        for (const f of fits) {
+          const p = predict(f, x, this.kinds, kstar, v);
+          for (const m of p.mean) {
+            means.push(-m);
+            sds.push(Math.sqrt(p.variance));
+          }
+        }
+        const spread = sds.reduce((s, d) => s + d, 0);
+        if (this.opt.ehvi > 0 && means.length === 2) acq = ehvi2d(front, ref, means, sds) + 1e-9 * spread;
+        else acq = hypervolume([...front, means.map((m, k) => m - this.opt.beta * (sds[k] as number))], ref) - hv0 + 1e-6 * spread;
       }
       if (acq > bestA) {
         bestA = acq;
@@ -162,15 +187,18 @@ export class BayesianOptimization extends BaseStrategy {
   }
 
   /** Hyperparameters fitted on the trials told up to the last refit point. */
-  private hyper(done: readonly Observation[]): { theta: number; noise: number } {
+  /** Hyperparameters for output `output` (-1: one set for all outputs). */
+  private hyper(done: readonly Observation[], output = -1): { theta: number; noise: number } {
     const at = this.opt.init + Math.floor((done.length - this.opt.init) / this.opt.refitEvery) * this.opt.refitEvery;
     const point = Math.max(2, Math.min(done.length, at));
-    const hit = this.hyperCache.get(point);
+    const key = `${point}:${output}`;
+    const hit = this.hyperCache.get(key);
     if (hit) return hit;
     const data = this.trainingSet(done.slice(0, point));
-    const fit = fitGp(data.X, data.n, this.kinds, data.ys, undefined, distances(data.X, data.n, this.kinds));
+    const ys = output < 0 ? data.ys : [data.ys[output] as Float64Array];
+    const fit = fitGp(data.X, data.n, this.kinds, ys, undefined, distances(data.X, data.n, this.kinds));
     const h = { theta: fit.theta, noise: fit.noise };
-    this.hyperCache.set(point, h);
+    this.hyperCache.set(key, h);
     return h;
   }
 
@@ -196,10 +224,11 @@ export class BayesianOptimization extends BaseStrategy {
     return fitGp(X, n, this.kinds, ys, hyper);
   }
 
-  /** Observed front in the GP's output space, as minimisation points. */
-  private frontOf(fit: GpFit): number[][] {
+  /** Observed front in the GPs' output space (every output of every fit), as minimisation points. */
+  private frontOf(fits: readonly GpFit[]): number[][] {
     const pts: number[][] = [];
-    for (let i = 0; i < fit.n; i++) pts.push(fit.ys.map((y) => -(y[i] as number)));
+    const ys = fits.flatMap((f) => f.ys);
+    for (let i = 0; i < (fits[0] as GpFit).n; i++) pts.push(ys.map((y) => -(y[i] as number)));
     const ranks = nondominatedRanks(pts);
     return pts.filter((_, i) => ranks[i] === 0);
   }

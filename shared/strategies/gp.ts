@@ -186,3 +186,37 @@ export function normQuantile(p: number): number {
   const r = q * q;
   return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
 }
+
+/** E[(c − Y)₊] for Y ~ N(mean, sd²). */
+function lowerPartial(c: number, mean: number, sd: number): number {
+  if (c === -Infinity) return 0;
+  if (sd <= 0) return Math.max(0, c - mean);
+  const z = (c - mean) / sd;
+  return (c - mean) * normCdf(z) + sd * normPdf(z);
+}
+
+/**
+ * Expected hypervolume improvement of a point with independent Gaussian
+ * coordinates over a two-objective front (both minimised), exact: the region
+ * the front leaves open splits into vertical strips, and in strip i the
+ * improvement is width × height with the two factors independent, so
+ * EHVI = Σᵢ (E[(uᵢ − Y₁)₊] − E[(lᵢ − Y₁)₊]) · E[(hᵢ − Y₂)₊].
+ * `front` must be mutually non-dominated and inside the reference box.
+ */
+export function ehvi2d(front: readonly (readonly number[])[], ref: readonly number[], mean: readonly number[], sd: readonly number[]): number {
+  const pts = [...front].sort((a, b) => (a[0] as number) - (b[0] as number));
+  const [m1, m2] = mean as [number, number];
+  const [s1, s2] = sd as [number, number];
+  let total = 0;
+  let lo = -Infinity;
+  let height = ref[1] as number;
+  for (let i = 0; i <= pts.length; i++) {
+    const hi = i < pts.length ? ((pts[i] as number[])[0] as number) : (ref[0] as number);
+    if (hi > lo) total += (lowerPartial(hi, m1, s1) - lowerPartial(lo, m1, s1)) * lowerPartial(height, m2, s2);
+    if (i < pts.length) {
+      lo = hi;
+      height = (pts[i] as number[])[1] as number;
+    }
+  }
+  return total;
+}

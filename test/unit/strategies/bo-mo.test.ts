@@ -9,6 +9,8 @@ import { hypervolume } from '../../../shared/objectives/pareto.js';
 import type { Objective } from '../../../shared/objectives/objectives.js';
 import { Space, type Architecture } from '../../../shared/space/space.js';
 import { cellOpCounts } from '../../../shared/strategies/bo.js';
+import { ehvi2d } from '../../../shared/strategies/gp.js';
+import { Rng } from '../../../shared/rng.js';
 import { createStrategy, restoreStrategy, type Strategy } from '../../../shared/strategies/index.js';
 
 const cell = Space.fromSpec({ kind: 'cell' });
@@ -49,6 +51,34 @@ function run(s: Strategy, steps: number): { keys: string[]; points: [number, num
   }
   return { keys, points };
 }
+
+describe('exact two-objective expected hypervolume improvement', () => {
+  const ref = [3, 3];
+  it('is the plain improvement when there is no uncertainty (hand-computed)', () => {
+    // Front {(1, 2), (2, 1)}: HV = 4 + 1·… = (3−1)(3−2) + (3−2)(2−1) = 3. A point at (0, 0) dominates the box: HV 9, gain 6.
+    expect(ehvi2d([[1, 2], [2, 1]], ref, [0, 0], [0, 0])).toBeCloseTo(6, 12);
+    // (1.5, 1.5) adds the square between the two points: 0.5 × 0.5.
+    expect(ehvi2d([[1, 2], [2, 1]], ref, [1.5, 1.5], [1e-12, 1e-12])).toBeCloseTo(0.25, 9);
+    // A dominated point adds nothing; an empty front leaves the whole box to the point.
+    expect(ehvi2d([[1, 2], [2, 1]], ref, [2.5, 2.5], [0, 0])).toBe(0);
+    expect(ehvi2d([], ref, [1, 2], [0, 0])).toBeCloseTo(2, 12);
+  });
+
+  it('matches a Monte Carlo estimate of E[HV(front ∪ {Y}) − HV(front)]', () => {
+    const rng = Rng.seeded(7);
+    const front = [[-1.2, 1.1], [-0.4, 0.3], [0.2, -0.5], [1.3, -1.4]];
+    const hv0 = hypervolume(front, ref);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    for (const [mean, sd] of [[[0, 0], [0.5, 0.8]], [[-1.5, 1.5], [0.3, 0.3]], [[2, 2], [1, 1]]] as [number[], number[]][]) {
+      let sum = 0;
+      const N = 200_000;
+      for (let i = 0; i < N; i++) sum += hypervolume([...front, [(mean[0] as number) + (sd[0] as number) * gauss(), (mean[1] as number) + (sd[1] as number) * gauss()]], ref) - hv0;
+      const exact = ehvi2d(front, ref, mean, sd);
+      expect(exact).toBeGreaterThan(0);
+      expect(Math.abs(exact - sum / N)).toBeLessThan(0.01 * Math.max(exact, 0.05));
+    }
+  });
+});
 
 describe('op-count features', () => {
   it('count the ops a cell runs, edges into dead nodes as none (hand-checked cells)', () => {
@@ -111,7 +141,8 @@ describe('bo with two objectives', () => {
     const bo: number[] = [];
     const random: number[] = [];
     let cheapEnd = 0;
-    for (const seed of [1, 2, 3]) {
+    // Twelve seeds: single seeds differ a lot (0.0004 to 0.02 after 60 trials).
+    for (let seed = 1; seed <= 12; seed++) {
       const found = run(createStrategy('bo', { space: cell, objectives, seed }), 60).points;
       bo.push(regret(found));
       random.push(regret(run(createStrategy('random', { space: cell, objectives, seed }), 60).points));
@@ -119,9 +150,10 @@ describe('bo with two objectives', () => {
       if (found.some(([acc, lat]) => acc >= 80 && lat <= 1.2)) cheapEnd++;
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean(bo)).toBeLessThan(0.005);
-    expect(mean(bo)).toBeLessThan(mean(random) / 3);
-    // Not always: over 12 seeds bo misses that end in 4 after 60 trials (docs/multi-objective.md).
-    expect(cheapEnd).toBeGreaterThanOrEqual(2);
+    // Measured: 0.0046 (random search 0.052); docs/multi-objective.md.
+    expect(mean(bo)).toBeLessThan(0.006);
+    expect(mean(bo)).toBeLessThan(mean(random) / 4);
+    // Not always: bo finds that end in 7 of the 12 seeds within 60 trials (docs/multi-objective.md).
+    expect(cheapEnd).toBeGreaterThanOrEqual(6);
   });
 });
