@@ -15,9 +15,13 @@
  *   rebuilt strategy finds the same values as the one that kept running.
  * - Pending trials count as observed at the model's mean (the kriging
  *   believer), so a batch spreads out instead of repeating one idea.
- * - Several objectives: one GP per objective (shared kernel), acquisition =
- *   hypervolume improvement of the optimistic prediction (mean plus `beta`
- *   = 1 standard deviation, in the maximised GP outputs), as in SMS-EGO. The pool is built around
+ * - Several objectives: one GP per objective, each with its own lengthscale
+ *   and noise (the objectives need not be alike: latency is nearly additive
+ *   in the ops, accuracy is not), fitted
+ *   to up to 150 trials; with two objectives the acquisition is the exact
+ *   expected hypervolume improvement of the GPs' prediction (with more, the
+ *   improvement of the optimistic prediction, mean plus `beta` sd, as in
+ *   SMS-EGO). The pool is built around
  *   the whole observed front (spread along it, not the first trials found),
  *   plus the two-step neighbourhood of its ends, where one new point opens
  *   the most area; on a cell space the surrogate also sees how many of each
