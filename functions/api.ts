@@ -3,7 +3,9 @@
  * shared router of `shared/api/` over the DynamoDB store and S3 artifacts
  * (docs/design/aws-contract.md). `POST /experiments` validates the spec,
  * stores the QUEUED experiment and sends `{experimentId}` to the experiments
- * queue; `POST /experiments/{id}/stop` sets `stopRequestedAt`.
+ * queue (if the queue refuses, the experiment ends FAILED with the reason and
+ * the client gets a 503 to submit again); `POST /experiments/{id}/stop` sets
+ * `stopRequestedAt`.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -11,6 +13,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { awsClients } from '../shared/aws/clients.js';
 import { createApi, requestStop, type ApiHandler } from '../shared/api/index.js';
 import type { Experiment } from '../shared/experiment/model.js';
+import { ServiceUnavailableError } from '../shared/errors.js';
 import { submitExperiment } from '../shared/runner/search.js';
 import type { StepPorts } from '../shared/steps/ports.js';
 import { observability, portsFromEnv, type Observability } from './lib/runtime.js';
@@ -44,7 +47,18 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
       // The table or data files a spec names are read by the trainer, not here.
       submit: async (spec: unknown): Promise<Experiment> => {
         const exp = await submitExperiment(spec, ports.store, { checkFiles: false });
-        await deps.enqueue(exp.id);
+        try {
+          await deps.enqueue(exp.id);
+        } catch (e) {
+          // Without its message the scheduler would never see it: end it FAILED with the reason
+          // instead of leaving it QUEUED for ever, and tell the client to submit again.
+          const reason = `the experiments queue did not accept the experiment: ${(e as Error).message}`;
+          obsOf().logger.error('enqueue failed', { experimentId: exp.id, error: (e as Error).message });
+          await ports.store
+            .updateExperiment(exp.id, { state: 'FAILED', reason, finishedAt: new Date(ports.now()).toISOString() }, { states: ['QUEUED'] })
+            .catch((err: unknown) => obsOf().logger.error('could not mark the unqueued experiment FAILED', { experimentId: exp.id, error: (err as Error).message }));
+          throw new ServiceUnavailableError(`${reason}; it was not started (FAILED) — submit it again`, { cause: e });
+        }
         obsOf().metrics.addMetric('ExperimentsSubmitted', MetricUnit.Count, 1);
         obsOf().logger.info('submitted', { experimentId: exp.id });
         return exp;

@@ -34,6 +34,11 @@ export class UnsupportedError extends NasError {
   override readonly name = 'UnsupportedError';
 }
 
+/** A service the request needs (e.g. the experiments queue) did not answer; nothing was started, try again. */
+export class ServiceUnavailableError extends NasError {
+  override readonly name = 'ServiceUnavailableError';
+}
+
 /** True for errors caused by the user's input, which are reported without a stack trace. */
 export function isUserError(e: unknown): e is NasError {
   return e instanceof SpecError || e instanceof DataError || e instanceof UnsupportedError;

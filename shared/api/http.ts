@@ -11,6 +11,7 @@ import {
   ExperimentAlreadyExistsError,
   LeaseHeldError,
   NotFoundError,
+  ServiceUnavailableError,
   SpecError,
   StoreBusyError,
   UnsupportedError,
@@ -82,7 +83,7 @@ export function responseForError(e: unknown, log: (e: unknown) => void = () => u
   if (e instanceof DataError || e instanceof UnsupportedError) return errorResponse(400, e.name, e.message, [{ path: '', message: e.message }]);
   if (e instanceof NotFoundError) return errorResponse(404, e.name, e.message);
   if (e instanceof ExperimentAlreadyExistsError || e instanceof ConditionFailedError || e instanceof LeaseHeldError) return errorResponse(409, e.name, e.message);
-  if (e instanceof StoreBusyError) return { ...errorResponse(503, e.name, e.message), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' } };
+  if (e instanceof StoreBusyError || e instanceof ServiceUnavailableError) return { ...errorResponse(503, e.name, e.message), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' } };
   log(e);
   return errorResponse(500, 'InternalError', 'internal error');
 }

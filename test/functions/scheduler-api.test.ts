@@ -11,7 +11,8 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, SQSEvent } from 'aws-lambda';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as api } from '../../functions/api.js';
+import { createApiHandler, handler as api } from '../../functions/api.js';
+import { portsFromEnv } from '../../functions/lib/runtime.js';
 import { createSchedulerHandler, type ExecutionRequest } from '../../functions/scheduler.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import { LocalStateMachine } from '../../shared/sfn/local-execution.js';
@@ -124,6 +125,26 @@ describe('api → queue → scheduler', () => {
     await store.updateExperiment(a.id, { state: 'STOPPED' });
     expect(await scheduler(caps, sfn)({ Records: [first.Records.find((r) => JSON.parse(r.body).experimentId === b.id)!] })).toEqual({ batchItemFailures: [] });
     expect(sfn.list().map((e) => e.name)).toEqual([`${a.id}-g0`, `${b.id}-g0`]);
+  }, 60_000);
+
+  it('when the queue refuses the message, the experiment ends FAILED with the reason and the client gets a 503', async () => {
+    const missingQueue = aws.queueUrl.replace(/[^/]+$/, 'no-such-queue');
+    const refusing = createApiHandler({
+      ports: () => portsFromEnv(),
+      async enqueue(experimentId) {
+        await aws.clients.sqs.send(new SendMessageCommand({ QueueUrl: missingQueue, MessageBody: JSON.stringify({ experimentId }) }));
+      },
+    });
+    const res = await refusing(apiEvent('POST', '/experiments', spec({ name: 'unqueued' })));
+    expect(res.statusCode).toBe(503);
+    const body = JSON.parse(res.body) as { error: string; message: string };
+    expect(body.error).toBe('ServiceUnavailableError');
+    expect(body.message).toMatch(/experiments queue did not accept.*submit it again/);
+    const stored = (await store.listExperiments({ limit: 100 })).filter((e) => e.name === 'unqueued');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]?.state).toBe('FAILED');
+    expect(stored[0]?.reason).toMatch(/experiments queue did not accept the experiment/);
+    expect(stored[0]?.finishedAt).toBeDefined();
   }, 60_000);
 
   it('an execution started before a crash counts as started (ExecutionAlreadyExists)', async () => {
