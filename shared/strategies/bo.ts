@@ -190,8 +190,7 @@ export class BayesianOptimization extends BaseStrategy {
     return { X, n, ys, order, scores };
   }
 
-  /** Hyperparameters fitted on the trials told up to the last refit point. */
-  /** Hyperparameters for output `output` (-1: one set for all outputs). */
+  /** Hyperparameters fitted on the trials told up to the last refit point, for output `output` (-1: one set for all outputs). */
   private hyper(done: readonly Observation[], output = -1): { theta: number; noise: number } {
     const at = this.opt.init + Math.floor((done.length - this.opt.init) / this.opt.refitEvery) * this.opt.refitEvery;
     const point = Math.max(2, Math.min(done.length, at));

@@ -201,10 +201,10 @@ function lowerPartial(c: number, mean: number, sd: number): number {
  * the front leaves open splits into vertical strips, and in strip i the
  * improvement is width × height with the two factors independent, so
  * EHVI = Σᵢ (E[(uᵢ − Y₁)₊] − E[(lᵢ − Y₁)₊]) · E[(hᵢ − Y₂)₊].
- * `front` must be mutually non-dominated and inside the reference box.
+ * `front` must be mutually non-dominated; points outside the reference box are ignored.
  */
 export function ehvi2d(front: readonly (readonly number[])[], ref: readonly number[], mean: readonly number[], sd: readonly number[]): number {
-  const pts = [...front].sort((a, b) => (a[0] as number) - (b[0] as number));
+  const pts = front.filter((p) => (p[0] as number) < (ref[0] as number) && (p[1] as number) < (ref[1] as number)).sort((a, b) => (a[0] as number) - (b[0] as number));
   const [m1, m2] = mean as [number, number];
   const [s1, s2] = sd as [number, number];
   let total = 0;

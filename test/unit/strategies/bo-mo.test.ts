@@ -62,6 +62,8 @@ describe('exact two-objective expected hypervolume improvement', () => {
     // A dominated point adds nothing; an empty front leaves the whole box to the point.
     expect(ehvi2d([[1, 2], [2, 1]], ref, [2.5, 2.5], [0, 0])).toBe(0);
     expect(ehvi2d([], ref, [1, 2], [0, 0])).toBeCloseTo(2, 12);
+    // A front point outside the reference box bounds nothing.
+    expect(ehvi2d([[4, 0]], ref, [1, 2], [0, 0])).toBeCloseTo(2, 12);
   });
 
   it('matches a Monte Carlo estimate of E[HV(front ∪ {Y}) − HV(front)]', () => {
