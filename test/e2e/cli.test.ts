@@ -1,6 +1,6 @@
 /** The command line as a user meets it: bad input is refused before anything is stored; the bench's cost-to-regret mode. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -142,4 +142,15 @@ describe('examples/nb201-pareto.yaml', () => {
     const found = hypervolume(report.leaderboard.map((e) => norm(e.metrics.val_accuracy, e.metrics.latency_ms)), [1, 1]);
     expect(optimum - found).toBeLessThan(0.008);
   }, 120_000);
+});
+
+describe('the installed command', () => {
+  it('is executable after the build, so `npx nasflow` runs it (npm ci builds it in `prepare`)', () => {
+    const bin = join(ROOT, 'dist/cli/main.js');
+    expect(existsSync(bin), 'dist/ is missing: run npm run build').toBe(true);
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
+    const r = spawnSync(bin, ['--version'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
 });
