@@ -17,7 +17,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { benchSpace } from '../shared/bench/harness.js';
+import { benchSpace, hvScale } from '../shared/bench/harness.js';
 import { BenchTable, TableEvaluator } from '../shared/bench/table.js';
 import { hypervolume, nondominatedRanks } from '../shared/objectives/pareto.js';
 import { Rng } from '../shared/rng.js';
@@ -70,12 +70,11 @@ for (const pair of (args.pairs as string).split(',')) {
   const [accCol, latCol] = pair.split(':') as [string, string];
   const acc = table.column(accCol);
   const lat = table.column(latCol);
-  const [amin, amax, lmin, lmax] = [Math.min(...acc), Math.max(...acc), Math.min(...lat), Math.max(...lat)];
-  const norm = (r: number): [number, number] => [(amax - (acc[r] as number)) / (amax - amin), ((lat[r] as number) - lmin) / (lmax - lmin)];
-  const hvOpt = hypervolume(Array.from({ length: table.size }, (_, r) => norm(r)), [1, 1]);
+  const scale = hvScale(acc, lat);
+  const norm = (r: number) => scale.point(acc[r] as number, lat[r] as number);
   const reps = [...new Set(classes.representative)].map((k) => rowOfIndex[k] as number);
-  const floor = hvOpt - hypervolume(reps.map(norm), [1, 1]);
-  const out: Record<string, unknown> = { hvOptimum: hvOpt, floor: round(floor) };
+  const floor = scale.regret(reps.map(norm));
+  const out: Record<string, unknown> = { hvOptimum: scale.optimum, floor: round(floor) };
   process.stdout.write(`${accCol} × ${latCol}: floor of one evaluation per network ${round(floor)}\n`);
   if (seeds > 0) {
     const space = benchSpace('merge');
@@ -99,7 +98,7 @@ for (const pair of (args.pairs as string).split(',')) {
           strategy.tell({ arch: a[0]!, status: 'completed', values: [r.metrics.acc as number, r.metrics.lat as number] });
         }
         reMeasure(rows, k, acc, lat, Rng.seeded(77 + seed));
-        sum += hvOpt - hypervolume(rows.map(norm), [1, 1]);
+        sum += scale.regret(rows.map(norm));
       }
       harvest[k] = round(sum / seeds);
       process.stdout.write(`  ${trials - k} trials of ${DEFAULT_STRATEGY} + ${k} re-measurements: HV regret ${harvest[k]} (${seeds} seeds)\n`);

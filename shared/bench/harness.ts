@@ -118,17 +118,37 @@ export function runBench(o: BenchOptions): BenchReport {
   return report;
 }
 
-/** Normalised hypervolume regret, as defined in the peer's script (both objectives scaled to [0, 1], reference (1, 1)). */
+/**
+ * Normalised hypervolume as the peer's script defines it: accuracy (maximised)
+ * and latency (minimised) each scaled to [0, 1] by their minimum and maximum
+ * over all the values given (the whole table), oriented so 0 is best,
+ * reference point (1, 1).
+ */
+export interface HvScale {
+  /** HV of all the values given: the table's true front. */
+  readonly optimum: number;
+  /** One measured (accuracy, latency) in the normalised space. */
+  point(acc: number, lat: number): [number, number];
+  /** `optimum` minus the HV of these normalised points. */
+  regret(points: readonly (readonly number[])[]): number;
+}
+
+export function hvScale(acc: ArrayLike<number>, lat: ArrayLike<number>): HvScale {
+  const a = Array.from(acc);
+  const l = Array.from(lat);
+  const [amin, amax, lmin, lmax] = [Math.min(...a), Math.max(...a), Math.min(...l), Math.max(...l)];
+  const point = (x: number, y: number): [number, number] => [(amax - x) / (amax - amin), (y - lmin) / (lmax - lmin)];
+  const optimum = hypervolume(a.map((x, i) => point(x, l[i] as number)), [1, 1]);
+  return { optimum, point, regret: (points) => optimum - hypervolume(points, [1, 1]) };
+}
+
+/** Normalised hypervolume regret (`hvScale`) per budget. */
 function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report: BenchReport): BenchReport {
   const [accCol, latCol] = o.objectives as readonly [string, string];
   const acc = o.table.column(accCol);
   const lat = o.table.column(latCol);
-  const [amin, amax] = [Math.min(...acc), Math.max(...acc)];
-  const [lmin, lmax] = [Math.min(...lat), Math.max(...lat)];
-  const norm = (r: number): [number, number] => [(amax - (acc[r] as number)) / (amax - amin), ((lat[r] as number) - lmin) / (lmax - lmin)];
-  const all = Array.from({ length: o.table.size }, (_, r) => norm(r));
-  const hvOpt = hypervolume(all, [1, 1]);
-  report.optimum = hvOpt;
+  const scale = hvScale(acc, lat);
+  report.optimum = scale.optimum;
   const evaluator = new TableEvaluator(o.table, space, { metrics: { acc: accCol, lat: latCol } });
   const objectives = [
     { metric: 'acc', goal: 'max' as const },
@@ -151,13 +171,13 @@ function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report
         if (a === 'exhausted') break;
         const arch = a[0]!;
         const r = evaluator.evaluate(arch, rng);
-        seen.push(norm(r.row));
+        seen.push(scale.point(acc[r.row] as number, lat[r.row] as number));
         const t1 = performance.now();
         strategy.tell({ arch, status: 'completed', values: [r.metrics.acc as number, r.metrics.lat as number] });
         askMs += performance.now() - t1;
-        while (bi < budgets.length && budgets[bi] === t) (regs[bi++] as number[]).push(hvOpt - hypervolume(seen, [1, 1]));
+        while (bi < budgets.length && budgets[bi] === t) (regs[bi++] as number[]).push(scale.regret(seen));
       }
-      for (; bi < budgets.length; bi++) (regs[bi] as number[]).push(hvOpt - hypervolume(seen, [1, 1]));
+      for (; bi < budgets.length; bi++) (regs[bi] as number[]).push(scale.regret(seen));
       o.onProgress?.(name, seed);
     }
     const byBudget: Record<string, { hvRegret: number }> = {};

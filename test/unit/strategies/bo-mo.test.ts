@@ -5,6 +5,7 @@
  * computed exactly by enumerating every distinct network.
  */
 import { describe, expect, it } from 'vitest';
+import { hvScale } from '../../../shared/bench/harness.js';
 import { hypervolume } from '../../../shared/objectives/pareto.js';
 import type { Objective } from '../../../shared/objectives/objectives.js';
 import { Space, type Architecture } from '../../../shared/space/space.js';
@@ -134,12 +135,8 @@ describe('bo with two objectives', () => {
 
   it('gets close to the exact front, both ends included, and beats random search', () => {
     const all = [...cell.enumerate()].map((a) => measure(a));
-    const accs = all.map((p) => p[0]);
-    const lats = all.map((p) => p[1]);
-    const [amin, amax, lmin, lmax] = [Math.min(...accs), Math.max(...accs), Math.min(...lats), Math.max(...lats)];
-    const norm = (p: [number, number]) => [(amax - p[0]) / (amax - amin), (p[1] - lmin) / (lmax - lmin)];
-    const hvOpt = hypervolume(all.map(norm), [1, 1]);
-    const regret = (pts: [number, number][]) => hvOpt - hypervolume(pts.map(norm), [1, 1]);
+    const scale = hvScale(all.map((p) => p[0]), all.map((p) => p[1]));
+    const regret = (pts: [number, number][]) => scale.regret(pts.map(([a, l]) => scale.point(a, l)));
     const bo: number[] = [];
     const random: number[] = [];
     let cheapEnd = 0;
