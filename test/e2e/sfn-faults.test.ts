@@ -7,7 +7,7 @@
  * counted twice and the budget never exceeded.
  */
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FINISHED_STATES } from '../../shared/experiment/model.js';
 import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { submitExperiment } from '../../shared/runner/search.js';
@@ -16,9 +16,8 @@ import { jobNameOf } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
 import { evaluateAttempt, type BatchFault } from '../../shared/sfn/batch.js';
 import { MAX_TIMEOUT_SECONDS, prepareDefinition } from '../../shared/sfn/asl.js';
-import { bundledTrainer, removeBundledTrainer } from '../../shared/sfn/trainer.js';
-import { startLocalAws, type LocalAws } from '../support/local-aws.js';
-import { createRig, loadPipeline, type Lambdas, type Pipeline, type Rig, type RigOptions } from './sfn-rig.js';
+import { loadPipeline, type Lambdas, type Rig, type RigOptions } from './sfn-rig.js';
+import { useLocalPipeline } from './sfn-suite.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ? resolve(process.env.NASFLOW_BENCH_TABLE) : undefined;
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -37,21 +36,10 @@ const spec = (over: Record<string, unknown> = {}) => ({
 });
 
 describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
-  let aws: LocalAws;
-  let trainer: string[];
-  let pipeline: Pipeline;
-
-  beforeAll(async () => {
-    pipeline = loadPipeline();
-    [aws, trainer] = await Promise.all([startLocalAws({ dynamo: true, s3: true, sqs: false }), bundledTrainer(ROOT)]);
-  }, 120_000);
-  afterAll(async () => {
-    await aws?.stop();
-    if (trainer) removeBundledTrainer(trainer);
-  });
+  const newRig = useLocalPipeline(ROOT);
 
   async function run(raw: Record<string, unknown>, options: Omit<RigOptions, 'trainer' | 'cwd'> = {}) {
-    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, ...options });
+    const rig = await newRig(options);
     const exp = await submitExperiment(raw, rig.store);
     await rig.start(exp.id);
     await rig.machine.idle();
@@ -153,7 +141,7 @@ describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
 
   it('the experiment message delivered twice starts one execution', async () => {
     const raw = spec();
-    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT });
+    const rig = await newRig();
     const experimentId = (await submitExperiment(raw, rig.store)).id;
 
     // SQS at-least-once: the same message twice at the same moment (both see the experiment QUEUED)...
@@ -190,7 +178,7 @@ describe.skipIf(!TABLE)('faults in the locally executed state machine', () => {
         return out;
       },
     });
-    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, wrap });
+    const rig = await newRig({ wrap });
     rigRef.rig = rig;
     experimentId = (await submitExperiment(raw, rig.store)).id;
     await rig.start(experimentId);

@@ -9,7 +9,7 @@
  * (the local runner) with the same spec and seed.
  */
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { leaderboard, type LeaderboardEntry } from '../../shared/report/report.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
 import { runExperiment, submitExperiment } from '../../shared/runner/search.js';
@@ -17,9 +17,7 @@ import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { BenchTable, TableEvaluator } from '../../shared/bench/table.js';
-import { bundledTrainer, removeBundledTrainer } from '../../shared/sfn/trainer.js';
-import { startLocalAws, type LocalAws } from '../support/local-aws.js';
-import { createRig, loadPipeline, type Pipeline } from './sfn-rig.js';
+import { useLocalPipeline } from './sfn-suite.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ? resolve(process.env.NASFLOW_BENCH_TABLE) : undefined;
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -48,23 +46,11 @@ async function localLeaderboard(raw: Record<string, unknown>): Promise<Leaderboa
 const ranks = (board: readonly LeaderboardEntry[]) => board.map((e) => [e.hash, e.values]);
 
 describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () => {
-  let aws: LocalAws;
-  let trainer: string[];
-  let pipeline: Pipeline;
-
-  beforeAll(async () => {
-    // Synthesis blocks the event loop for seconds: before the servers start, not beside them.
-    pipeline = loadPipeline();
-    [aws, trainer] = await Promise.all([startLocalAws({ dynamo: true, s3: true, sqs: false }), bundledTrainer(ROOT)]);
-  }, 120_000);
-  afterAll(async () => {
-    await aws?.stop();
-    if (trainer) removeBundledTrainer(trainer);
-  });
+  const newRig = useLocalPipeline(ROOT);
 
   it('runs a 30-trial table search: right Lambda and Batch calls, the leaderboard of the table, as `nasflow search` ranks it', async () => {
     const raw = spec();
-    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT });
+    const rig = await newRig();
     const exp = await submitExperiment(raw, rig.store);
 
     await rig.start(exp.id);
@@ -115,7 +101,7 @@ describe.skipIf(!TABLE)('the synthesized state machine, executed locally', () =>
 
   it('continues as new when an execution reaches its trial cap, and ends with the same result', async () => {
     const raw = spec({ budget: { trials: 6 }, seed: 5 });
-    const rig = await createRig(aws, pipeline, { trainer, cwd: ROOT, maxTrialsPerExecution: 2 });
+    const rig = await newRig({ maxTrialsPerExecution: 2 });
     const exp = await submitExperiment(raw, rig.store);
 
     await rig.start(exp.id);
