@@ -65,7 +65,7 @@ export class BayesianOptimization extends BaseStrategy {
   private readonly scratch: Float64Array<ArrayBuffer>;
   /** Number of op-count features appended to the encoding (0: none). */
   private readonly counts: number = 0;
-  private readonly hyperCache = new Map<string, { theta: number; noise: number }>();
+  private readonly hyperCache = new Map<number, { theta: number; noise: number }[]>();
   private readonly cell: CellLayout | undefined;
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
@@ -101,8 +101,9 @@ export class BayesianOptimization extends BaseStrategy {
     // One GP per output with its own hyperparameters (several objectives), or one for all.
     const separate = this.objectives.length > 1 && this.opt.separate > 0;
     const groups = separate ? data.ys.map((_, k) => k) : [-1];
-    const fits = groups.map((k) => {
-      const hyper = this.hyper(done, k);
+    const hypers = this.hypers(done, groups);
+    const fits = groups.map((k, g) => {
+      const hyper = hypers[g] as { theta: number; noise: number };
       const own = k < 0 ? data : { X: data.X, n: data.n, ys: [data.ys[k] as Float64Array] };
       const f = fitGp(own.X, own.n, this.kinds, own.ys, hyper);
       return believers.length ? this.withBelievers(f, own, believers, hyper) : f;
@@ -190,19 +191,24 @@ export class BayesianOptimization extends BaseStrategy {
     return { X, n, ys, order, scores };
   }
 
-  /** Hyperparameters fitted on the trials told up to the last refit point, for output `output` (-1: one set for all outputs). */
-  private hyper(done: readonly Observation[], output = -1): { theta: number; noise: number } {
+  /**
+   * Hyperparameters fitted on the trials told up to the last refit point, one
+   * set per group of outputs (-1: all outputs together, k: output k alone);
+   * the groups share one training set and distance matrix.
+   */
+  private hypers(done: readonly Observation[], groups: readonly number[]): { theta: number; noise: number }[] {
     const at = this.opt.init + Math.floor((done.length - this.opt.init) / this.opt.refitEvery) * this.opt.refitEvery;
     const point = Math.max(2, Math.min(done.length, at));
-    const key = `${point}:${output}`;
-    const hit = this.hyperCache.get(key);
+    const hit = this.hyperCache.get(point);
     if (hit) return hit;
     const data = this.trainingSet(done.slice(0, point));
-    const ys = output < 0 ? data.ys : [data.ys[output] as Float64Array];
-    const fit = fitGp(data.X, data.n, this.kinds, ys, undefined, distances(data.X, data.n, this.kinds));
-    const h = { theta: fit.theta, noise: fit.noise };
-    this.hyperCache.set(key, h);
-    return h;
+    const D = distances(data.X, data.n, this.kinds);
+    const hs = groups.map((k) => {
+      const fit = fitGp(data.X, data.n, this.kinds, k < 0 ? data.ys : [data.ys[k] as Float64Array], undefined, D);
+      return { theta: fit.theta, noise: fit.noise };
+    });
+    this.hyperCache.set(point, hs);
+    return hs;
   }
 
   /** Refits with pending architectures observed at the current posterior mean. */
