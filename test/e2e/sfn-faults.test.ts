@@ -14,8 +14,8 @@ import { submitExperiment } from '../../shared/runner/search.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { jobNameOf } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
-import { evaluateAttempt, type BatchFault } from '../../shared/sfn/batch.js';
-import { MAX_TIMEOUT_SECONDS, prepareDefinition } from '../../shared/sfn/asl.js';
+import { evaluateAttempt, type BatchFault } from '../support/sfn/batch.js';
+import { MAX_TIMEOUT_SECONDS, prepareDefinition } from '../support/sfn/asl.js';
 import { loadPipeline, type Lambdas, type Rig, type RigOptions } from './sfn-rig.js';
 import { useLocalPipeline } from './sfn-suite.js';
 

@@ -1,5 +1,5 @@
 /**
- * Wiring for the local state-machine tests and `bench/sfn-overhead.ts`: the
+ * Wiring for the local state-machine tests and `test/bench/sfn-overhead.ts`: the
  * synthesized definition and job definition, fresh DynamoDB tables and an
  * S3 bucket on the local servers, the Lambda handlers over them, the Batch
  * emulator running the trainer, and the local state machine over all of it.
@@ -10,9 +10,9 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
-import { BatchEmulator, jobDefinitionsFromTemplate, type BatchEmulatorOptions, type JobDefinitionInfo } from '../../shared/sfn/batch.js';
-import { LocalStateMachine, type LambdaHandler } from '../../shared/sfn/local-execution.js';
-import type { AslMachine } from '../../shared/sfn/asl.js';
+import { BatchEmulator, jobDefinitionsFromTemplate, type BatchEmulatorOptions, type JobDefinitionInfo } from '../support/sfn/batch.js';
+import { LocalStateMachine, type LambdaHandler } from '../support/sfn/local-execution.js';
+import type { AslMachine } from '../support/sfn/asl.js';
 import { executionNameOf } from '../../shared/steps/job.js';
 import type { StepPorts } from '../../shared/steps/ports.js';
 import type { ExperimentStore } from '../../shared/store/experiment-store.js';

@@ -5,7 +5,7 @@
  * Call inside a `describe`; the returned function builds a fresh rig per test.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { bundledTrainer, removeBundledTrainer } from '../../shared/sfn/trainer.js';
+import { bundledTrainer, removeBundledTrainer } from '../support/sfn/trainer.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 import { createRig, loadPipeline, type Pipeline, type Rig, type RigOptions } from './sfn-rig.js';
 

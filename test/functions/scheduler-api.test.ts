@@ -15,7 +15,7 @@ import { createApiHandler, handler as api } from '../../functions/api.js';
 import { portsFromEnv } from '../../functions/lib/runtime.js';
 import { createSchedulerHandler, type ExecutionRequest } from '../../functions/scheduler.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
-import { LocalStateMachine } from '../../shared/sfn/local-execution.js';
+import { LocalStateMachine } from '../support/sfn/local-execution.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../shared/benchmarks/nb201-cifar10.csv');

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
-import { NasError } from '../errors.js';
+import { NasError } from '../../../shared/errors.js';
 
 /** One `evaluateOnExit` entry; patterns match exactly or, ending in `*`, by prefix. */
 export interface EvaluateOnExit {

@@ -3,13 +3,13 @@
  * screenshots them with headless Chromium (Debian package `chromium`), to see
  * what a person sees.
  *
- *   npx tsx bench/report-screenshot.ts [OUT_DIR]     (default bench-results/report)
+ *   npx tsx test/bench/report-screenshot.ts [OUT_DIR]     (default bench-results/report)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { renderHtmlReport } from '../shared/report/html.js';
-import { findChromium, screenshot } from '../shared/report/screenshot.js';
-import { cellSearch, chainSearch } from '../test/unit/report/fixtures.js';
+import { renderHtmlReport } from '../../shared/report/html.js';
+import { findChromium, screenshot } from '../../shared/report/screenshot.js';
+import { cellSearch, chainSearch } from '../unit/report/fixtures.js';
 
 const out = resolve(process.argv[2] ?? 'bench-results/report');
 mkdirSync(out, { recursive: true });

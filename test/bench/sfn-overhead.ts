@@ -1,6 +1,6 @@
 /**
  * Overhead of running a search through the state machine definition locally
- * (`shared/sfn/`): a NAS-Bench-201 table search, one worker slot, through
+ * (`test/support/sfn/`): a NAS-Bench-201 table search, one worker slot, through
  * the synthesized definition with the real handlers over dynalite and
  * s3rver and the real trainer as Batch jobs. Reports, as JSON:
  *
@@ -22,11 +22,11 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { submitExperiment } from '../shared/runner/search.js';
-import { listAllTrials } from '../shared/store/experiment-store.js';
-import { bundledTrainer, removeBundledTrainer, trainerFromSource } from '../shared/sfn/trainer.js';
-import { startLocalAws } from '../test/support/local-aws.js';
-import { createRig, loadPipeline } from '../test/e2e/sfn-rig.js';
+import { submitExperiment } from '../../shared/runner/search.js';
+import { listAllTrials } from '../../shared/store/experiment-store.js';
+import { bundledTrainer, removeBundledTrainer, trainerFromSource } from '../support/sfn/trainer.js';
+import { startLocalAws } from '../support/local-aws.js';
+import { createRig, loadPipeline } from '../e2e/sfn-rig.js';
 
 const LAMBDA_STATES = ['Propose', 'Record', 'Finalize'];
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   if (!values.table) throw new Error('--table (or NASFLOW_BENCH_TABLE): path of the NAS-Bench-201 CSV');
   const trials = Number(values.trials);
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials: expected a positive integer, got ${values.trials}`);
-  const root = resolve(import.meta.dirname, '..');
+  const root = resolve(import.meta.dirname, '..', '..');
   const table = resolve(values.table);
 
   const tSynth = performance.now();

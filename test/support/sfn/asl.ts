@@ -4,7 +4,7 @@
  * few patches a definition needs before `aws-local-stepfunctions` can run it
  * as AWS would (see `docs/local-state-machine.md`).
  */
-import { NasError } from '../errors.js';
+import { NasError } from '../../../shared/errors.js';
 
 /** A state as it appears in a definition (only the fields read here are typed). */
 export interface AslState {

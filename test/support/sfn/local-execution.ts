@@ -15,7 +15,7 @@ import './polyfill.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { NasError } from '../errors.js';
+import { NasError } from '../../../shared/errors.js';
 import { forEachState, listTasks, prepareDefinition, type AslMachine, type TaskInfo } from './asl.js';
 import type { BatchEmulator, SubmitJobRequest } from './batch.js';
 
