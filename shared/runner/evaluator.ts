@@ -4,6 +4,7 @@
  * whose answer (`'stop'`) ends the trial early (median stopping, budget).
  */
 import type { Trial } from '../experiment/model.js';
+import type { TrialOutcome } from '../experiment/outcome.js';
 import type { Network } from '../space/network.js';
 
 export interface EvalJob {
@@ -17,14 +18,8 @@ export interface EvalJob {
   readonly deadlineSeconds: number;
 }
 
-export interface EvalOutcome {
-  readonly status: 'COMPLETED' | 'FAILED' | 'STOPPED';
-  readonly metrics: Readonly<Record<string, number>>;
-  readonly reason?: string;
-  readonly backend: string;
-  /** Compute time the trial used (seconds), what its cost is settled on. */
-  readonly seconds: number;
-}
+/** An evaluator's result: the steps' `TrialOutcome` (`../experiment/outcome.ts`). */
+export type EvalOutcome = TrialOutcome;
 
 export interface EvalHooks {
   onEpoch(epoch: number, metrics: Readonly<Record<string, number>>): Promise<'continue' | 'stop'> | 'continue' | 'stop';

@@ -11,10 +11,10 @@
  */
 import { BudgetExceededError, NasError } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type SchedulerDecision, type Trial } from '../experiment/model.js';
+import type { TrialOutcome } from '../experiment/outcome.js';
 import { feasible } from '../objectives/objectives.js';
 import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
-import type { EvalOutcome } from '../runner/evaluator.js';
 import type { Architecture } from '../space/space.js';
 import type { BudgetLimits, ExperimentStore, Reservation } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
@@ -40,11 +40,8 @@ export interface SnapshotEnvelope {
   readonly generationFirstSeq?: number;
 }
 
-/**
- * What a trial's training came to: from an evaluator (local) or a Batch job's
- * result.json (AWS). The cost is settled on `seconds`, capped at the reservation.
- */
-export type TrialOutcome = EvalOutcome;
+/** What a trial's training came to (`../experiment/outcome.ts`), re-exported for the steps' callers. */
+export type { TrialOutcome };
 
 /** Why no trial was proposed. */
 export type DoneReason = 'budget' | 'exhausted' | 'stop-requested' | 'deadline' | 'drain';
