@@ -20,12 +20,13 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { evaluatorFor } from './search.js';
-import { createApi, MAX_BODY_BYTES, payloadTooLarge, requestStop, type ApiResponse } from '../shared/api/index.js';
+import { createApi, MAX_BODY_BYTES, payloadTooLarge, type ApiResponse } from '../shared/api/index.js';
 import { SpecError } from '../shared/errors.js';
 import type { Experiment } from '../shared/experiment/model.js';
-import { submitExperiment } from '../shared/runner/search.js';
+import { submitExperiment } from '../shared/steps/submit.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
 import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
+import { requestStop } from '../shared/steps/stop.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
 

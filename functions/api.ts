@@ -11,11 +11,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { awsClients } from '../shared/aws/clients.js';
-import { createApi, requestStop, type ApiHandler } from '../shared/api/index.js';
+import { createApi, type ApiHandler } from '../shared/api/index.js';
 import type { Experiment } from '../shared/experiment/model.js';
 import { ServiceUnavailableError } from '../shared/errors.js';
-import { submitExperiment } from '../shared/runner/search.js';
+import { submitExperiment } from '../shared/steps/submit.js';
 import type { StepPorts } from '../shared/steps/ports.js';
+import { requestStop } from '../shared/steps/stop.js';
 import { observability, portsFromEnv, type Observability } from './lib/runtime.js';
 
 export interface ApiFunctionDeps {
@@ -64,7 +65,7 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
         return exp;
       },
       stop: async (id: string) => {
-        const exp = await requestStop(ports.store, id, () => new Date(ports.now()));
+        const exp = await requestStop(ports.store, id, ports.now());
         obsOf().logger.info('stop requested', { experimentId: id });
         return exp;
       },

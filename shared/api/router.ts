@@ -52,7 +52,7 @@ export interface ApiDeps {
    * message on AWS). Typically `submitExperiment(spec, store)` and then the start.
    */
   submit(spec: unknown): Promise<Experiment>;
-  /** Requests a stop (`requestStop` from `./stop.ts`, plus whatever the host adds). */
+  /** Requests a stop (`requestStop` from `../steps/stop.ts`, plus whatever the host adds). */
   stop(id: string): Promise<Experiment>;
   /** Bodies larger than this are refused with 413 (default 256 KiB). */
   readonly maxBodyBytes?: number;

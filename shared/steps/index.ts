@@ -12,3 +12,4 @@ export { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, proposeStep, type Pro
 export { describeJobError, readOutcome, recordStep, type RecordInput, type RecordOutput } from './record.js';
 export { budgetFor, limitsOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope, type TrialOutcome } from './state.js';
 export { requestStop } from './stop.js';
+export { newExperimentId, submitExperiment } from './submit.js';

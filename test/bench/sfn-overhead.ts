@@ -22,7 +22,7 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { submitExperiment } from '../../shared/runner/search.js';
+import { submitExperiment } from '../../shared/steps/submit.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { bundledTrainer, removeBundledTrainer, trainerFromSource } from '../support/sfn/trainer.js';
 import { startLocalAws } from '../support/local-aws.js';

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FINISHED_STATES } from '../../shared/experiment/model.js';
 import { parseExperimentSpec } from '../../shared/spec/experiment.js';
-import { submitExperiment } from '../../shared/runner/search.js';
+import { submitExperiment } from '../../shared/steps/submit.js';
 import { listAllTrials } from '../../shared/store/experiment-store.js';
 import { jobNameOf } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
-import { runExperiment, submitExperiment } from '../../shared/runner/search.js';
+import { runExperiment } from '../../shared/runner/search.js';
+import { submitExperiment } from '../../shared/steps/submit.js';
 import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
 

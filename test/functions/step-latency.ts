@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
-import { submitExperiment } from '../../shared/runner/search.js';
+import { submitExperiment } from '../../shared/steps/submit.js';
 import { finalizeStep, proposeStep, recordStep, type StepPorts } from '../../shared/steps/index.js';
 import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { FsArtifactStore } from '../../shared/train/ports.js';

@@ -15,7 +15,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createRecordHandler, handler as record } from '../../functions/record.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
-import { submitExperiment } from '../../shared/runner/search.js';
+import { submitExperiment } from '../../shared/steps/submit.js';
 import { jobKeys, reportKeys, type FinalizeOutput, type ProposeOutput, type RecordOutput } from '../../shared/steps/index.js';
 import { tableJobSchema } from '../../shared/steps/job.js';
 import { getJson } from '../../shared/train/ports.js';

@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExperiment, submitExperiment } from '../../../shared/runner/search.js';
+import { runExperiment } from '../../../shared/runner/search.js';
+import { submitExperiment } from '../../../shared/steps/submit.js';
 import { TableTrialEvaluator } from '../../../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
 import { requestStop } from '../../../shared/steps/index.js';

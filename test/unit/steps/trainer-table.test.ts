@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../../containers/trainer/entrypoint.js';
-import { submitExperiment } from '../../../shared/runner/search.js';
+import { submitExperiment } from '../../../shared/steps/submit.js';
 import { jobKeys, proposeStep, recordStep } from '../../../shared/steps/index.js';
 import { MemoryExperimentStore } from '../../../shared/store/memory.js';
 import { FsArtifactStore, getJson } from '../../../shared/train/ports.js';

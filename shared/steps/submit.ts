@@ -1,0 +1,48 @@
+/**
+ * Submitting a search: the spec is checked whole before anything is stored
+ * (every problem at once, by field path), then the experiment is created
+ * QUEUED. Both drivers start from here: `nasflow search` and `nasflow serve`
+ * locally, the API Lambda on AWS.
+ */
+import { randomBytes } from 'node:crypto';
+import { SpecError, type SpecIssue } from '../errors.js';
+import type { Experiment } from '../experiment/model.js';
+import { fidelityOf, parseExperimentSpec } from '../spec/experiment.js';
+import { missingFiles } from '../spec/preflight.js';
+import type { ExperimentStore } from '../store/experiment-store.js';
+
+/** A readable, sortable experiment id: name, UTC time, random suffix. */
+export function newExperimentId(name: string, now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${name}-${t}-${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * Validates the spec (throws SpecError listing every problem), checks that
+ * the files it names exist and that the budget pays for at least one trial
+ * (given the evaluator's estimate), and only then stores a QUEUED experiment.
+ */
+export async function submitExperiment(
+  rawSpec: unknown,
+  store: ExperimentStore,
+  options: {
+    readonly id?: string;
+    readonly estimateSeconds?: (epochs: number) => number;
+    /** Check that the files the spec names exist here (default true; false where the trainer, not this process, reads them: the API Lambda). */
+    readonly checkFiles?: boolean;
+  } = {},
+): Promise<Experiment> {
+  const spec = parseExperimentSpec(rawSpec);
+  const fidelity = fidelityOf(spec);
+  const issues: SpecIssue[] = options.checkFiles === false ? [] : missingFiles(spec);
+  if (options.estimateSeconds) {
+    const first = options.estimateSeconds(fidelity.rungs[0] as number);
+    const b = spec.budget;
+    if (b.hours !== undefined && b.hours * 3600 < first) issues.push({ path: 'budget.hours', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 3600).toPrecision(3)} compute-hours` });
+    if (b.minutes !== undefined && b.minutes * 60 < first) issues.push({ path: 'budget.minutes', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 60).toPrecision(3)} minutes` });
+    const price = spec.instance.pricePerHour;
+    if (b.dollars !== undefined && price > 0 && b.dollars < (first / 3600) * price) issues.push({ path: 'budget.dollars', message: `too small for one trial: a first-rung trial costs about $${((first / 3600) * price).toFixed(4)} at $${price}/hour` });
+  }
+  if (issues.length) throw new SpecError(issues);
+  return store.createExperiment({ id: options.id ?? newExperimentId(spec.name), name: spec.name, spec: rawSpec, state: 'QUEUED', createdAt: new Date().toISOString() });
+}
