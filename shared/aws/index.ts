@@ -7,15 +7,13 @@ import { SpecError } from '../errors.js';
 import { FsArtifactStore, type ArtifactStore } from '../train/ports.js';
 import { awsClients } from './clients.js';
 import { DynamoExperimentStore } from './dynamo-store.js';
-import { SqsQueue } from './sqs-queue.js';
-import { ENV, tableNamesFromEnv } from './tables.js';
+import { tableNamesFromEnv } from './tables.js';
 import { parseS3Url, S3ArtifactStore } from './s3-artifacts.js';
 
 export * from './clients.js';
 export * from './tables.js';
 export * from './s3-artifacts.js';
 export * from './dynamo-store.js';
-export * from './sqs-queue.js';
 
 /**
  * The artifact store a URL names, as the trainer entrypoint reads it from
@@ -34,12 +32,4 @@ export function artifactStoreFromUrl(url: string, options: { readonly s3?: S3Cli
 /** The DynamoDB experiment store the environment names (`TABLE_EXPERIMENTS`, `TABLE_TRIALS`; endpoint and region as `awsClients`). */
 export function experimentStoreFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoExperimentStore {
   return new DynamoExperimentStore({ client: awsClients(env).doc, tables: tableNamesFromEnv(env) });
-}
-
-/** The experiments queue the environment names (`EXPERIMENTS_QUEUE_URL`, and `DLQ_URL` for `deadLetter`). */
-export function experimentsQueueFromEnv(env: NodeJS.ProcessEnv = process.env): SqsQueue {
-  const queueUrl = env[ENV.experimentsQueueUrl];
-  if (!queueUrl) throw new SpecError([{ path: ENV.experimentsQueueUrl, message: 'must be set to the queue URL' }], 'environment');
-  const dlqUrl = env[ENV.dlqUrl];
-  return new SqsQueue({ client: awsClients(env).sqs, queueUrl, ...(dlqUrl ? { dlqUrl } : {}) });
 }
