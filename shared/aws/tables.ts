@@ -6,7 +6,8 @@
  * with the adapter.
  *
  * Both tables use generic string keys `pk`/`sk` and hold several item kinds
- * (the layout is documented in `./dynamo-store.ts`):
+ * (each kind is documented in its file: `./dynamo-experiments.ts`,
+ * `./dynamo-trials.ts`, `./dynamo-ledger.ts`, `./dynamo-lease.ts`):
  *
  * experiments table
  * | pk                | sk          | item                                              |

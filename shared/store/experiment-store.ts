@@ -1,8 +1,10 @@
 /**
  * The experiment store port: experiments, trials, the budget ledger and the
- * lease on a running experiment. The embedded adapter is SQLite
- * (`./sqlite.ts`), tests and the table benchmark use `./memory.ts`, and a
- * DynamoDB adapter implements the same interface on AWS. Every adapter passes
+ * lease on a running experiment. Every adapter is a `BaseExperimentStore`
+ * (`./base-store.ts`), which keeps the rules below once over a few storage
+ * primitives: the embedded SQLite adapter (`./sqlite.ts`), the in-memory one
+ * for tests and the table benchmark (`./memory.ts`), and DynamoDB on AWS
+ * (`../aws/dynamo-store.ts`). Every adapter passes
  * `test/contracts/experiment-store.contract.ts`.
  *
  * The rules every adapter keeps:
@@ -91,6 +93,7 @@ export interface Lease {
 /** Relative tolerance of budget comparisons, so that 0.1 + 0.2 fits a limit of 0.3. */
 export const BUDGET_TOLERANCE = 1e-9;
 
+/** Experiments, their trials, the budget ledger and leases, as every driver and handler sees them. */
 export interface ExperimentStore {
   /** Stores a new experiment with `spent` and `reserved` at zero. `ExperimentAlreadyExistsError` if the id is taken. */
   createExperiment(experiment: NewExperiment): Promise<Experiment>;

@@ -1,14 +1,17 @@
 /**
  * The embedded `ExperimentStore`: one SQLite file (better-sqlite3), shared by
- * the search process and its workers.
+ * the search process and its workers; the primitives of `./base-store.ts`,
+ * which keeps the rules.
  *
  * - WAL journal: readers never block the writer, and a process killed at any
  *   point (kill -9) leaves the last committed transaction intact; the next
  *   open rolls back anything half-written. `synchronous = NORMAL` is enough
  *   for that: only a power loss can drop the latest commits, never corrupt.
- * - Every write that checks a condition runs in a `BEGIN IMMEDIATE`
- *   transaction: it takes the write lock before it reads, so two processes
- *   can never both pass a budget check or both take a lease. A process
+ * - Every primitive that reads before it writes runs in one `BEGIN IMMEDIATE`
+ *   transaction (the base's change function included): it takes the write
+ *   lock before it reads, so two processes can never both pass a budget
+ *   check or both finish a trial with one number. A lease write is one
+ *   conditional UPDATE. A process
  *   waiting for the lock waits up to `busyTimeoutMs`, then `StoreBusyError`.
  * - `spent` and `reserved` are summed from the ledger table on every read,
  *   never kept as running totals, so they cannot drift from the ledger.
@@ -16,45 +19,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  ConditionFailedError,
-  ExperimentAlreadyExistsError,
-  LeaseHeldError,
-  LeaseLostError,
-  NasError,
-  NotFoundError,
-  StoreBusyError,
-  StoreError,
-  TrialAlreadyExistsError,
-} from '../errors.js';
-import type { EpochRecord, Experiment, SchedulerDecision, Trial, TrialState } from '../experiment/model.js';
-import {
-  checkBudget,
-  checkCost,
-  checkPositive,
-  checkQuery,
-  checkTransition,
-  creationKey,
-  decodeCursor,
-  encodeCursor,
-  isFinished,
-  jsonCopy,
-  withEpoch,
-} from './common.js';
-import type {
-  BudgetLimits,
-  Cost,
-  ExperimentCondition,
-  ExperimentPatch,
-  ExperimentStore,
-  Lease,
-  NewExperiment,
-  Now,
-  Reservation,
-  TrialPage,
-  TrialPatch,
-  TrialQuery,
-} from './experiment-store.js';
+import { NasError, StoreBusyError, StoreError } from '../errors.js';
+import type { Experiment, Trial, TrialState } from '../experiment/model.js';
+import { BaseExperimentStore, fitsCaps, isFinished, type LeaseCondition, type LedgerCaps, type ReserveOutcome, type TrialRange } from './base-store.js';
+import type { Cost, Lease, NewExperiment, Now, Reservation } from './experiment-store.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -138,26 +106,16 @@ function translate<T>(what: string, fn: () => T): T {
   }
 }
 
-export class SqliteExperimentStore implements ExperimentStore {
+export class SqliteExperimentStore extends BaseExperimentStore {
   readonly path: string;
   private readonly db: Database.Database;
   /** Prepared statements by SQL text: preparing once saves re-parsing on every call. */
   private readonly statements = new Map<string, Database.Statement>();
 
-  private sql(text: string): Database.Statement {
-    let st = this.statements.get(text);
-    if (!st) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
-    }
-    return st;
-  }
-  private readonly now: Now;
-
   /** Opens (creating if needed) the database file at `path`; `:memory:` for a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
+    super(options.now);
     this.path = path;
-    this.now = options.now ?? Date.now;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = translate(`opening ${path}`, () => {
       const db = new Database(path);
@@ -173,6 +131,15 @@ export class SqliteExperimentStore implements ExperimentStore {
       }).immediate();
       return db;
     });
+  }
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   /** A write transaction that holds the write lock from its first statement. */
@@ -191,26 +158,19 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   private ledgerSums(experimentId: string): LedgerSums {
     return this.sql(
-        `SELECT
-           COUNT(actual_hours) AS spent_trials,
-           COALESCE(SUM(actual_hours), 0) AS spent_hours,
-           COALESCE(SUM(actual_dollars), 0) AS spent_dollars,
-           COALESCE(SUM(CASE WHEN actual_hours IS NULL THEN hours END), 0) AS reserved_hours,
-           COALESCE(SUM(CASE WHEN actual_hours IS NULL THEN dollars END), 0) AS reserved_dollars,
-           COUNT(*) - COUNT(actual_hours) AS open
-         FROM reservations WHERE experiment_id = ?`,
-      )
-      .get(experimentId) as LedgerSums;
+      `SELECT
+         COUNT(actual_hours) AS spent_trials,
+         COALESCE(SUM(actual_hours), 0) AS spent_hours,
+         COALESCE(SUM(actual_dollars), 0) AS spent_dollars,
+         COALESCE(SUM(CASE WHEN actual_hours IS NULL THEN hours END), 0) AS reserved_hours,
+         COALESCE(SUM(CASE WHEN actual_hours IS NULL THEN dollars END), 0) AS reserved_dollars,
+         COUNT(*) - COUNT(actual_hours) AS open
+       FROM reservations WHERE experiment_id = ?`,
+    ).get(experimentId) as LedgerSums;
   }
 
-  private loadExperiment(id: string): Experiment | undefined {
-    const row = this.experimentRow(id);
-    if (row === undefined) return undefined;
-    return this.withLedger(JSON.parse(row.doc) as NewExperiment);
-  }
-
-  private withLedger(doc: NewExperiment): Experiment {
-    const s = this.ledgerSums(doc.id);
+  /** The stored experiment with `spent` and `reserved` summed from the ledger table. */
+  private withLedger(doc: NewExperiment, s: LedgerSums = this.ledgerSums(doc.id)): Experiment {
     return {
       ...doc,
       spent: { trials: s.spent_trials, hours: s.spent_hours, dollars: s.spent_dollars },
@@ -218,10 +178,9 @@ export class SqliteExperimentStore implements ExperimentStore {
     };
   }
 
-  private mustExperiment(id: string): Experiment {
-    const e = this.loadExperiment(id);
-    if (e === undefined) throw new NotFoundError('experiment', id);
-    return e;
+  private loadExperiment(id: string): Experiment | undefined {
+    const row = this.experimentRow(id);
+    return row === undefined ? undefined : this.withLedger(JSON.parse(row.doc) as NewExperiment);
   }
 
   private loadTrial(id: string): Trial | undefined {
@@ -229,242 +188,164 @@ export class SqliteExperimentStore implements ExperimentStore {
     return row === undefined ? undefined : (JSON.parse(row.doc) as Trial);
   }
 
-  private mustTrial(id: string): Trial {
-    const t = this.loadTrial(id);
-    if (t === undefined) throw new NotFoundError('trial', id);
-    return t;
-  }
-
-  private saveTrial(t: Trial): void {
-    this.sql('UPDATE trials SET state = ?, finished_seq = ?, doc = ? WHERE id = ?')
-      .run(t.state, t.finishedSeq ?? null, JSON.stringify(t), t.id);
-  }
-
-  private nextFinishedSeq(experimentId: string): number {
+  /** Numbers a trial that is stored finished for the first time, from the experiment's counter (inside the caller's transaction). */
+  private numbered(t: Trial): Trial {
+    if (!isFinished(t.state) || t.finishedSeq !== undefined) return t;
     const row = this.sql('UPDATE experiments SET finished_count = finished_count + 1 WHERE id = ? RETURNING finished_count')
-      .get(experimentId) as { finished_count: number };
-    return row.finished_count;
+      .get(t.experimentId) as { finished_count: number };
+    return { ...t, finishedSeq: row.finished_count };
   }
 
-  private liveLease(row: ExperimentRow | undefined): { owner: string; expiresAt: number } | undefined {
-    if (row?.lease_owner == null || row.lease_expires_at == null || row.lease_expires_at <= this.now()) return undefined;
-    return { owner: row.lease_owner, expiresAt: row.lease_expires_at };
-  }
-
-  async createExperiment(experiment: NewExperiment): Promise<Experiment> {
-    return this.write('createExperiment', () => {
-      if (this.experimentRow(experiment.id) !== undefined) throw new ExperimentAlreadyExistsError(experiment.id);
-      const { spent: _s, reserved: _r, ...doc } = jsonCopy(experiment) as Partial<Experiment> & NewExperiment;
-      this.sql('INSERT INTO experiments (id, created_at, doc) VALUES (?, ?, ?)').run(doc.id, doc.createdAt, JSON.stringify(doc));
-      return this.mustExperiment(doc.id);
+  protected async putExperimentIfAbsent(doc: NewExperiment): Promise<boolean> {
+    return translate('createExperiment', () => {
+      const inserted = this.sql('INSERT INTO experiments (id, created_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING')
+        .run(doc.id, doc.createdAt, JSON.stringify(doc));
+      return inserted.changes === 1;
     });
   }
 
-  async getExperiment(id: string): Promise<Experiment | undefined> {
+  protected async readExperiment(id: string): Promise<Experiment | undefined> {
     return this.read('getExperiment', () => this.loadExperiment(id));
   }
 
-  async listExperiments(options: { readonly limit?: number } = {}): Promise<Experiment[]> {
+  protected async readExperiments(limit: number | undefined): Promise<Experiment[]> {
     return this.read('listExperiments', () => {
-      const rows = this.sql('SELECT doc FROM experiments ORDER BY created_at DESC, id DESC LIMIT ?').all(options.limit ?? -1) as Array<{
-        doc: string;
-      }>;
+      const rows = this.sql('SELECT doc FROM experiments ORDER BY created_at DESC, id DESC LIMIT ?').all(limit ?? -1) as Array<{ doc: string }>;
       return rows.map((r) => this.withLedger(JSON.parse(r.doc) as NewExperiment));
     });
   }
 
-  async updateExperiment(id: string, patch: ExperimentPatch, condition: ExperimentCondition = {}): Promise<Experiment> {
+  protected async modifyExperiment(id: string, change: (current: NewExperiment, lease: Lease | undefined) => NewExperiment): Promise<Experiment | undefined> {
     return this.write('updateExperiment', () => {
       const row = this.experimentRow(id);
-      if (row === undefined) throw new NotFoundError('experiment', id);
-      const doc = JSON.parse(row.doc) as NewExperiment;
-      if (condition.states !== undefined && !condition.states.includes(doc.state)) {
-        throw new ConditionFailedError(`experiment ${id} is ${doc.state}, expected one of ${condition.states.join(', ')}`);
-      }
-      if (condition.leaseOwner !== undefined && this.liveLease(row)?.owner !== condition.leaseOwner) {
-        throw new ConditionFailedError(`experiment ${id}: ${condition.leaseOwner} does not hold its lease`);
-      }
-      const { id: _i, createdAt: _c, spec: _s, spent: _sp, reserved: _r, ...allowed } = patch as Partial<Experiment>;
-      const next = jsonCopy({ ...doc, ...allowed });
+      if (row === undefined) return undefined;
+      const next = change(JSON.parse(row.doc) as NewExperiment, leaseOf(id, row));
       this.sql('UPDATE experiments SET doc = ? WHERE id = ?').run(JSON.stringify(next), id);
       return this.withLedger(next);
     });
   }
 
-  async createTrial(trial: Trial): Promise<Trial> {
-    const key = creationKey(trial);
+  protected async putTrialIfAbsent(trial: Trial, creationKey: string): Promise<Trial | 'taken' | undefined> {
     return this.write('createTrial', () => {
-      const existing = this.sql('SELECT creation_key, doc FROM trials WHERE id = ?').get(trial.id) as
-        | { creation_key: string; doc: string }
-        | undefined;
-      if (existing !== undefined) {
-        if (existing.creation_key !== key) throw new TrialAlreadyExistsError(trial.id);
-        return JSON.parse(existing.doc) as Trial;
-      }
-      if (this.experimentRow(trial.experimentId) === undefined) throw new NotFoundError('experiment', trial.experimentId);
-      const { finishedSeq: _f, ...rest } = jsonCopy(trial);
-      const t: Trial = isFinished(rest.state) ? { ...rest, finishedSeq: this.nextFinishedSeq(rest.experimentId) } : rest;
+      const existing = this.sql('SELECT creation_key, doc FROM trials WHERE id = ?').get(trial.id) as { creation_key: string; doc: string } | undefined;
+      if (existing !== undefined) return existing.creation_key === creationKey ? (JSON.parse(existing.doc) as Trial) : 'taken';
+      if (this.experimentRow(trial.experimentId) === undefined) return undefined;
+      const t = this.numbered(trial);
       this.sql('INSERT INTO trials (id, experiment_id, seq, state, finished_seq, creation_key, doc) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(t.id, t.experimentId, t.seq, t.state, t.finishedSeq ?? null, key, JSON.stringify(t));
+        .run(t.id, t.experimentId, t.seq, t.state, t.finishedSeq ?? null, creationKey, JSON.stringify(t));
       return t;
     });
   }
 
-  async getTrial(id: string): Promise<Trial | undefined> {
+  protected async readTrial(id: string): Promise<Trial | undefined> {
     return translate('getTrial', () => this.loadTrial(id));
   }
 
-  async transitionTrial(id: string, from: readonly TrialState[], patch: TrialPatch): Promise<Trial> {
-    return this.write('transitionTrial', () => {
-      const t = this.mustTrial(id);
-      checkTransition(t, from);
-      const { id: _i, experimentId: _e, seq: _s, arch: _a, hash: _h, createdAt: _c, finishedSeq: _f, curve: _cu, decision: _d, ...allowed } =
-        patch as Partial<Trial>;
-      let next: Trial = jsonCopy({ ...t, ...allowed });
-      if (isFinished(next.state)) next = { ...next, finishedSeq: this.nextFinishedSeq(next.experimentId) };
-      this.saveTrial(next);
+  protected async modifyTrial(id: string, change: (current: Trial) => Trial | undefined): Promise<Trial | undefined> {
+    return this.write('updateTrial', () => {
+      const t = this.loadTrial(id);
+      if (t === undefined) return undefined;
+      const changed = change(t);
+      if (changed === undefined) return t;
+      const next = this.numbered(changed);
+      this.sql('UPDATE trials SET state = ?, finished_seq = ?, doc = ? WHERE id = ?').run(next.state, next.finishedSeq ?? null, JSON.stringify(next), id);
       return next;
     });
   }
 
-  async appendEpoch(trialId: string, record: EpochRecord): Promise<Trial> {
-    return this.write('appendEpoch', () => {
-      const t = this.mustTrial(trialId);
-      const curve = withEpoch(t, record);
-      if (curve === 'unchanged') return t;
-      const next: Trial = { ...t, curve };
-      this.saveTrial(next);
-      return next;
-    });
-  }
-
-  async setDecision(trialId: string, decision: SchedulerDecision): Promise<Trial> {
-    return this.write('setDecision', () => {
-      const next: Trial = { ...this.mustTrial(trialId), decision };
-      this.saveTrial(next);
-      return next;
-    });
-  }
-
-  async listTrials(experimentId: string, query: TrialQuery = {}): Promise<TrialPage> {
-    checkQuery(query);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    return this.read('listTrials', () => {
-      const where = ['experiment_id = ?'];
-      const params: Array<string | number> = [experimentId];
-      if (query.states !== undefined) {
-        where.push(`state IN (${query.states.map(() => '?').join(', ') || 'NULL'})`);
-        params.push(...query.states);
-      }
-      if (after !== undefined) {
-        where.push('(seq > ? OR (seq = ? AND id > ?))');
-        params.push(after.seq, after.seq, after.id);
-      }
-      // One row more than asked tells whether another page follows.
-      const limit = query.limit === undefined ? -1 : query.limit + 1;
+  protected async queryTrials(experimentId: string, range: TrialRange): Promise<Trial[]> {
+    const where = ['experiment_id = ?'];
+    const params: Array<string | number> = [experimentId];
+    if (range.states !== undefined) {
+      where.push(`state IN (${range.states.map(() => '?').join(', ')})`);
+      params.push(...range.states);
+    }
+    if (range.after !== undefined) {
+      where.push('(seq > ? OR (seq = ? AND id > ?))');
+      params.push(range.after.seq, range.after.seq, range.after.id);
+    }
+    return translate('listTrials', () => {
       const rows = this.sql(`SELECT doc FROM trials WHERE ${where.join(' AND ')} ORDER BY seq, id LIMIT ? OFFSET ?`)
-        .all(...params, limit, query.offset ?? 0) as Array<{ doc: string }>;
-      const trials = rows.map((r) => JSON.parse(r.doc) as Trial);
-      if (query.limit === undefined || trials.length <= query.limit) return { trials };
-      trials.length = query.limit;
-      const last = trials[trials.length - 1];
-      return last === undefined ? { trials } : { trials, nextCursor: encodeCursor(last) };
+        .all(...params, range.limit ?? -1, range.offset) as Array<{ doc: string }>;
+      return rows.map((r) => JSON.parse(r.doc) as Trial);
     });
   }
 
-  async countTrials(experimentId: string, states?: readonly TrialState[]): Promise<number> {
+  protected async countTrialsIn(experimentId: string, states: readonly TrialState[] | undefined): Promise<number> {
     return translate('countTrials', () => {
-      const filter = states === undefined ? '' : ` AND state IN (${states.map(() => '?').join(', ') || 'NULL'})`;
-      const row = this.sql(`SELECT COUNT(*) AS n FROM trials WHERE experiment_id = ?${filter}`).get(experimentId, ...(states ?? [])) as {
-        n: number;
-      };
+      const filter = states === undefined ? '' : ` AND state IN (${states.map(() => '?').join(', ')})`;
+      const row = this.sql(`SELECT COUNT(*) AS n FROM trials WHERE experiment_id = ?${filter}`).get(experimentId, ...(states ?? [])) as { n: number };
       return row.n;
     });
   }
 
-  async reserve(experimentId: string, trialId: string, cost: Cost, limits: BudgetLimits): Promise<Experiment> {
-    checkCost(cost, 'reservation');
+  protected async addReservation(experimentId: string, trialId: string, cost: Cost, caps: LedgerCaps): Promise<ReserveOutcome | undefined> {
     return this.write('reserve', () => {
-      const e = this.mustExperiment(experimentId);
-      const existing = this.sql('SELECT experiment_id FROM reservations WHERE trial_id = ?').get(trialId) as
-        | { experiment_id: string }
-        | undefined;
-      if (existing !== undefined) {
-        if (existing.experiment_id !== experimentId) {
-          throw new ConditionFailedError(`trial ${trialId} already has a reservation in experiment ${existing.experiment_id}`);
-        }
-        return e;
-      }
-      checkBudget(e, this.ledgerSums(experimentId).open, cost, limits);
-      this.sql('INSERT INTO reservations (trial_id, experiment_id, hours, dollars) VALUES (?, ?, ?, ?)')
-        .run(trialId, experimentId, cost.hours, cost.dollars);
-      return this.mustExperiment(experimentId);
+      const row = this.experimentRow(experimentId);
+      if (row === undefined) return undefined;
+      const existing = this.sql('SELECT * FROM reservations WHERE trial_id = ?').get(trialId) as ReservationRow | undefined;
+      if (existing !== undefined) return { existing: toReservation(existing) };
+      const s = this.ledgerSums(experimentId);
+      const committed = { trials: s.spent_trials + s.open, hours: s.spent_hours + s.reserved_hours, dollars: s.spent_dollars + s.reserved_dollars };
+      if (!fitsCaps(committed, caps)) return { refused: committed };
+      this.sql('INSERT INTO reservations (trial_id, experiment_id, hours, dollars) VALUES (?, ?, ?, ?)').run(trialId, experimentId, cost.hours, cost.dollars);
+      return { added: this.withLedger(JSON.parse(row.doc) as NewExperiment) };
     });
   }
 
-  async settle(trialId: string, actual: Cost): Promise<Experiment> {
-    checkCost(actual, 'settlement');
+  protected async settleReservation(trialId: string, actual: Cost): Promise<Experiment | undefined> {
     return this.write('settle', () => {
       const r = this.sql('SELECT experiment_id FROM reservations WHERE trial_id = ?').get(trialId) as { experiment_id: string } | undefined;
-      if (r === undefined) throw new NotFoundError('reservation', trialId);
-      this.sql('UPDATE reservations SET actual_hours = ?, actual_dollars = ? WHERE trial_id = ? AND actual_hours IS NULL')
-        .run(actual.hours, actual.dollars, trialId);
-      return this.mustExperiment(r.experiment_id);
+      if (r === undefined) return undefined;
+      this.sql('UPDATE reservations SET actual_hours = ?, actual_dollars = ? WHERE trial_id = ? AND actual_hours IS NULL').run(actual.hours, actual.dollars, trialId);
+      return this.loadExperiment(r.experiment_id);
     });
   }
 
-  async getReservation(trialId: string): Promise<Reservation | undefined> {
+  protected async readReservation(trialId: string): Promise<Reservation | undefined> {
     return translate('getReservation', () => {
       const r = this.sql('SELECT * FROM reservations WHERE trial_id = ?').get(trialId) as ReservationRow | undefined;
-      if (r === undefined) return undefined;
-      return {
-        trialId: r.trial_id,
-        experimentId: r.experiment_id,
-        reserved: { hours: r.hours, dollars: r.dollars },
-        ...(r.actual_hours === null ? {} : { actual: { hours: r.actual_hours, dollars: r.actual_dollars ?? 0 } }),
-      };
+      return r === undefined ? undefined : toReservation(r);
     });
   }
 
-  async acquireLease(experimentId: string, owner: string, ttlMs: number): Promise<Lease> {
-    checkPositive(ttlMs, 'ttlMs', 'lease');
-    return this.write('acquireLease', () => {
-      const row = this.experimentRow(experimentId);
-      if (row === undefined) throw new NotFoundError('experiment', experimentId);
-      const live = this.liveLease(row);
-      if (live !== undefined && live.owner !== owner) throw new LeaseHeldError(experimentId, live.owner, live.expiresAt);
-      const expiresAt = this.now() + ttlMs;
-      this.sql('UPDATE experiments SET lease_owner = ?, lease_expires_at = ? WHERE id = ?').run(owner, expiresAt, experimentId);
-      return { experimentId, owner, expiresAt };
+  protected async writeLease(experimentId: string, lease: Lease | undefined, condition: LeaseCondition): Promise<'written' | 'refused' | 'no-experiment'> {
+    return translate('lease', () => {
+      const free = condition.orFreeAt === undefined ? '' : ' OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= @freeAt';
+      const written = this.sql(`UPDATE experiments SET lease_owner = @owner, lease_expires_at = @expiresAt WHERE id = @id AND (lease_owner = @holder${free})`).run({
+        id: experimentId,
+        owner: lease?.owner ?? null,
+        expiresAt: lease?.expiresAt ?? null,
+        holder: condition.owner,
+        ...(condition.orFreeAt === undefined ? {} : { freeAt: condition.orFreeAt }),
+      });
+      if (written.changes === 1) return 'written';
+      return this.sql('SELECT 1 FROM experiments WHERE id = ?').get(experimentId) === undefined ? 'no-experiment' : 'refused';
     });
   }
 
-  async renewLease(experimentId: string, owner: string, ttlMs: number): Promise<Lease> {
-    checkPositive(ttlMs, 'ttlMs', 'lease');
-    return this.write('renewLease', () => {
-      const row = this.experimentRow(experimentId);
-      if (row?.lease_owner !== owner) throw new LeaseLostError(experimentId, owner, this.liveLease(row)?.owner);
-      const expiresAt = this.now() + ttlMs;
-      this.sql('UPDATE experiments SET lease_expires_at = ? WHERE id = ?').run(expiresAt, experimentId);
-      return { experimentId, owner, expiresAt };
-    });
-  }
-
-  async releaseLease(experimentId: string, owner: string): Promise<void> {
-    this.write('releaseLease', () => {
-      this.sql('UPDATE experiments SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?')
-        .run(experimentId, owner);
-    });
-  }
-
-  async getLease(experimentId: string): Promise<Lease | undefined> {
+  protected async readLease(experimentId: string): Promise<Lease | undefined> {
     return translate('getLease', () => {
-      const live = this.liveLease(this.experimentRow(experimentId));
-      return live === undefined ? undefined : { experimentId, ...live };
+      const row = this.sql('SELECT lease_owner, lease_expires_at FROM experiments WHERE id = ?').get(experimentId) as Omit<ExperimentRow, 'doc'> | undefined;
+      return row === undefined ? undefined : leaseOf(experimentId, row);
     });
   }
 
-  async close(): Promise<void> {
+  protected async closeResources(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function leaseOf(experimentId: string, row: Omit<ExperimentRow, 'doc'>): Lease | undefined {
+  if (row.lease_owner === null || row.lease_expires_at === null) return undefined;
+  return { experimentId, owner: row.lease_owner, expiresAt: row.lease_expires_at };
+}
+
+function toReservation(r: ReservationRow): Reservation {
+  return {
+    trialId: r.trial_id,
+    experimentId: r.experiment_id,
+    reserved: { hours: r.hours, dollars: r.dollars },
+    ...(r.actual_hours === null ? {} : { actual: { hours: r.actual_hours, dollars: r.actual_dollars ?? 0 } }),
+  };
 }
