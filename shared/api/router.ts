@@ -129,23 +129,66 @@ function bodyText(req: ApiRequest): string {
   return req.isBase64Encoded ? Buffer.from(req.body, 'base64').toString('utf8') : req.body;
 }
 
-/** The spec in a request body: YAML when the content type says so, JSON otherwise. */
+/** How deep a spec body may nest: a real spec needs about ten levels; the validator recurses once per level, so 40,000 would overflow its stack. */
+const MAX_SPEC_DEPTH = 64;
+
+/**
+ * The field path of the first container nested deeper than `max`, cut before
+ * its first array index (`strategy.options.x` for `x: [[[...]]]`), or
+ * undefined. Iterative: it must not overflow on the input it guards against.
+ */
+function tooDeep(value: unknown, max = MAX_SPEC_DEPTH): string | undefined {
+  interface Node {
+    readonly v: unknown;
+    readonly depth: number;
+    readonly key?: string;
+    readonly index?: boolean;
+    readonly parent?: Node;
+  }
+  const stack: Node[] = [{ v: value, depth: 0 }];
+  while (stack.length) {
+    const n = stack.pop() as Node;
+    if (n.v === null || typeof n.v !== 'object') continue;
+    if (n.depth >= max) {
+      const chain: Node[] = [];
+      for (let p: Node | undefined = n; p; p = p.parent) chain.unshift(p);
+      const keys: string[] = [];
+      for (const p of chain.slice(1)) {
+        if (p.index || keys.length === 8) break;
+        keys.push(p.key as string);
+      }
+      return keys.join('.');
+    }
+    const isArray = Array.isArray(n.v);
+    for (const [k, v] of Object.entries(n.v)) stack.push({ v, depth: n.depth + 1, key: k, index: isArray, parent: n });
+  }
+  return undefined;
+}
+
+/** The spec in a request body: YAML when the content type says so, JSON otherwise; nested at most MAX_SPEC_DEPTH deep. */
 function parseSpecBody(req: ApiRequest): unknown {
   const text = bodyText(req);
   if (!text.trim()) throw new BadRequestError([{ path: '', message: 'expected a spec in the request body (JSON, or YAML with content-type application/yaml)' }]);
   const type = (req.headers?.['content-type'] ?? '').toLowerCase();
+  let value: unknown;
   if (/yaml/.test(type)) {
     try {
-      return parseYaml(text);
+      value = parseYaml(text);
     } catch (e) {
-      throw new BadRequestError([{ path: '', message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` }]);
+      const message = (e as Error).message;
+      throw new BadRequestError([{ path: '', message: /call stack/i.test(message) ? `nested deeper than ${MAX_SPEC_DEPTH} levels` : `not valid YAML: ${message.split('\n')[0]}` }]);
+    }
+  } else {
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch (e) {
+      const message = (e as Error).message;
+      throw new BadRequestError([{ path: '', message: /call stack/i.test(message) ? `nested deeper than ${MAX_SPEC_DEPTH} levels` : `not valid JSON: ${message}` }]);
     }
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new BadRequestError([{ path: '', message: `not valid JSON: ${(e as Error).message}` }]);
-  }
+  const deep = tooDeep(value);
+  if (deep !== undefined) throw new BadRequestError([{ path: deep, message: `nested deeper than ${MAX_SPEC_DEPTH} levels` }]);
+  return value;
 }
 
 function trialRow(t: Trial, space: ReturnType<typeof specSpace>): TrialRow {

@@ -109,6 +109,26 @@ describe('POST /experiments', () => {
   });
 });
 
+describe('unexpected errors', () => {
+  it('are a 500 whose body says "internal error" and nothing more; the stack goes to the log', async () => {
+    const logged: unknown[] = [];
+    const broken = createApi({
+      store: { ...store, listExperiments: () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'arch')")) } as unknown as SqliteExperimentStore,
+      artifacts,
+      submit: () => Promise.reject(new RangeError('Invalid array length')),
+      stop: (id) => requestStop(store, id),
+      log: (e) => logged.push(e),
+    });
+    const list = await broken({ method: 'GET', path: '/experiments', headers: {} });
+    const post = await broken({ method: 'POST', path: '/experiments', headers: {}, body: JSON.stringify(chainSpec) });
+    for (const r of [list, post]) {
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.body)).toEqual({ error: 'InternalError', message: 'internal error' });
+    }
+    expect(logged.map((e) => (e as Error).stack)).toEqual([expect.stringMatching(/TypeError.*\n\s+at /), expect.stringMatching(/RangeError.*\n\s+at /)]);
+  });
+});
+
 describe('reading an experiment', () => {
   it('reports status, budget and the leaderboard as the trials say', async () => {
     const exp = await submitExperiment(chainSpec, store);
