@@ -9,7 +9,8 @@
  *
  *   npm run bench:load -- --out bench-results/load.json [--clients 100] [--seconds 30] [--table FILE] [--url http://127.0.0.1:8080]
  *
- * The server runs in its own process (`nasflow serve --port 0`), the search
+ * The server runs in its own process (`nasflow serve --port 0 --data <the
+ * table's folder>`, every check of a submitted spec on), the search
  * in the detached process the server starts, the clients here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -73,7 +74,7 @@ function http(base: string, method: string, path: string, body?: string): Promis
 function startServer(home: string): Promise<{ child: ChildProcess; url: string }> {
   const execArgv = MAIN.endsWith('.ts') ? ['--import', 'tsx'] : [];
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [...execArgv, MAIN, 'serve', '--port', '0', '--home', home], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...execArgv, MAIN, 'serve', '--port', '0', '--home', home, '--data', dirname(TABLE)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout?.on('data', (b: Buffer) => {
       out += b.toString();

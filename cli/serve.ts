@@ -7,25 +7,30 @@
  * - everything else: the dashboard's static files, built into
  *   `dist/dashboard/` by `npm run build`.
  *
- * A spec submitted here becomes an experiment at once and its search runs in
- * a detached `nasflow resume <id>` process (output in
- * `<home>/logs/<id>.log`), so the server stays responsive and the search
- * outlives it. A stop request sets `stopRequestedAt`, which the runner honours.
+ * A spec submitted here is checked (`serve-submit.ts`: data files only
+ * inside `--data` folders, model builds in a worker thread, at most
+ * `--max-searches` at once), becomes an experiment, and its search runs in a
+ * detached `nasflow resume <id>` process (output in `<home>/logs/<id>.log`),
+ * so the server stays responsive and the search outlives it. A stop request
+ * sets `stopRequestedAt`, which the runner honours. Who may send requests:
+ * `serve-access.ts` (Host, Origin, token).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { evaluatorFor } from './search.js';
-import { createApi, MAX_BODY_BYTES, payloadTooLarge, type ApiResponse } from '../shared/api/index.js';
+import { Access, isLoopback } from './serve-access.js';
+import { DataGate, DEFAULT_MAX_DATA_BYTES } from './serve-data.js';
+import { Preflight } from './serve-preflight.js';
+import { DEFAULT_MAX_SEARCHES, serverSubmit, type Launch } from './serve-submit.js';
+import { createApi, errorResponse, MAX_BODY_BYTES, payloadTooLarge, type ApiResponse } from '../shared/api/index.js';
 import { SpecError } from '../shared/errors.js';
 import type { Experiment } from '../shared/experiment/model.js';
-import { submitExperiment } from '../shared/steps/submit.js';
-import { parseExperimentSpec } from '../shared/spec/experiment.js';
-import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
 import { requestStop } from '../shared/steps/stop.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
@@ -48,9 +53,21 @@ export interface ServeOptions {
   readonly port?: number;
   /** Folder of the dashboard's static files (default: the built `dist/dashboard`). */
   readonly dashboardDir?: string;
-  /** Starts the search of a new experiment (default: a detached `nasflow resume <id> --home <home>`). */
-  readonly launch?: (experiment: Experiment) => void;
+  /** Starts the search of a new experiment (default: a detached `nasflow resume <id> --home <home>`, its slot held until the process exits). */
+  readonly launch?: Launch;
   readonly maxBodyBytes?: number;
+  /** Folders whose files a submitted spec may name (`--data`; default none: only the built-in datasets). */
+  readonly dataRoots?: readonly string[];
+  /** Largest data file a submitted spec may name (default 1 GiB). */
+  readonly maxDataBytes?: number;
+  /** Searches started by this server that may run at once (default 2); one more is a 429. */
+  readonly maxSearches?: number;
+  /** Required for writes when set (`Authorization: Bearer`, or the cookie of the `/?token=` address). */
+  readonly token?: string;
+  /** Host names served besides the bound address (and the loopback names on loopback). */
+  readonly allowHosts?: readonly string[];
+  /** How long the checks of one submitted spec may take in their worker (default 60 s). */
+  readonly preflightTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -61,8 +78,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts a detached `nasflow resume` for an experiment; its output goes to `<home>/logs/<id>.log`. */
-function launchDetached(home: string, experiment: Experiment): void {
+/**
+ * Starts a detached `nasflow resume` for an experiment; its output goes to
+ * `<home>/logs/<id>.log`. Resolves when that process exits (the search slot
+ * it holds is then free).
+ */
+function launchDetached(home: string, experiment: Experiment): Promise<void> {
   const logs = join(home, 'logs');
   mkdirSync(logs, { recursive: true });
   const fd = openSync(join(logs, `${experiment.id}.log`), 'a');
@@ -70,32 +91,13 @@ function launchDetached(home: string, experiment: Experiment): void {
     const execArgv = MAIN.endsWith('.ts') ? ['--import', 'tsx'] : [];
     const child = spawn(process.execPath, [...execArgv, MAIN, 'resume', experiment.id, '--home', home], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
     child.unref();
+    return new Promise((ended) => {
+      child.once('exit', () => ended());
+      child.once('error', () => ended());
+    });
   } finally {
     closeSync(fd);
   }
-}
-
-/** The evaluator's estimate of a first trial, for the budget check at submission (as `nasflow search` does). */
-/**
- * What `nasflow search` checks beyond the spec itself, for a spec submitted to
- * the server: a space that cannot build a model for the data is refused, and
- * the budget check gets the evaluator's estimate. Undefined when the spec or
- * its files are bad (submitExperiment then lists every problem).
- */
-async function checkAndEstimate(spec: unknown, home: string): Promise<((epochs: number) => number) | undefined> {
-  let s;
-  try {
-    s = parseExperimentSpec(spec);
-  } catch {
-    return undefined;
-  }
-  if (missingFiles(s).length) return undefined;
-  const unbuildable = await unbuildableSpace(s);
-  if (unbuildable.length) throw new SpecError(unbuildable);
-  const ev = evaluatorFor(s, home, s.parallel ?? 1);
-  const estimate = (e: number) => ev.estimateSeconds(e);
-  await ev.close();
-  return estimate;
 }
 
 const TYPES: Record<string, string> = {
@@ -145,58 +147,33 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
   });
 }
 
-const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-/**
- * Why a request is refused, or undefined. There is no authentication, so two
- * browser-borne attacks are closed: a page of another site posting to this
- * server (a cross-origin `Origin` on a write), and DNS rebinding (a `Host`
- * that is not this machine's loopback name while the server listens on loopback).
- */
-function refuse(req: IncomingMessage, boundHost: string): string | undefined {
-  const host = req.headers.host ?? '';
-  if (LOOPBACK_NAMES.has(boundHost)) {
-    const name = host.replace(/:\d+$/, '');
-    if (!LOOPBACK_NAMES.has(name)) return `host ${JSON.stringify(host)} is not this machine's loopback address`;
-  }
-  const origin = req.headers.origin;
-  if (origin && req.method !== 'GET' && req.method !== 'HEAD') {
-    let originHost: string;
-    try {
-      originHost = new URL(origin).host;
-    } catch {
-      return 'malformed Origin header';
-    }
-    if (originHost !== host) return `cross-origin ${req.method} from ${origin} refused`;
-  }
-  return undefined;
-}
-
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const home = resolve(options.home);
   mkdirSync(home, { recursive: true });
+  const data = new DataGate({ roots: options.dataRoots ?? [], maxBytes: options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES });
   const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
   const artifacts = new FsArtifactStore(join(home, 'artifacts'));
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const launch = options.launch ?? ((e: Experiment) => launchDetached(home, e));
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const submit = serverSubmit({
+    store,
+    data,
+    preflight: new Preflight({ home, timeoutMs: options.preflightTimeoutMs ?? 60_000, concurrency: 2 }),
+    launch: options.launch ?? ((e: Experiment) => launchDetached(home, e)),
+    maxSearches: options.maxSearches ?? DEFAULT_MAX_SEARCHES,
+  });
   const api = createApi({
     store,
     artifacts,
     maxBodyBytes: maxBody,
     log: (e) => log(`nasflow serve: ${(e as Error).stack ?? String(e)}`),
-    submit: async (spec) => {
-      const estimate = await checkAndEstimate(spec, home);
-      const exp = await submitExperiment(spec, store, estimate ? { estimateSeconds: estimate } : {});
-      launch(exp);
-      return exp;
-    },
+    submit,
     stop: (id) => requestStop(store, id),
   });
   const staticDir = options.dashboardDir ?? defaultDashboardDir();
 
-  const serveStatic = (res: ServerResponse, path: string, head: boolean): void => {
+  const serveStatic = async (res: ServerResponse, path: string, head: boolean): Promise<void> => {
     if (!staticDir) {
       send(res, { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'the dashboard is not built: run npm run build (the API is under /api/)\n' }, head);
       return;
@@ -210,26 +187,30 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (rel.endsWith('/')) rel += 'index.html';
     const file = resolve(staticDir, '.' + rel);
     const inside = file.startsWith(resolve(staticDir) + sep);
-    let target = inside && existsSync(file) && statSync(file).isFile() ? file : undefined;
+    const isFile = inside && (await stat(file).then((st) => st.isFile(), () => false));
+    let target = isFile ? file : undefined;
     // Client-side routes (#/experiments/...) need only index.html; unknown extensionless paths get it too.
     if (!target && inside && extname(file) === '') target = join(staticDir, 'index.html');
     if (!target) {
       send(res, { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'not found\n' }, head);
       return;
     }
-    const body = readFileSync(target);
+    const body = await readFile(target);
     res.writeHead(200, { 'content-type': TYPES[extname(target)] ?? 'application/octet-stream', 'content-length': String(body.byteLength), 'cache-control': 'no-cache' });
     res.end(head ? undefined : body);
   };
 
-  const boundHost = options.host ?? '127.0.0.1';
+  // Known once the server listens (the allowed hosts depend on the address it got).
+  let access: Access | undefined = undefined;
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const head = req.method === 'HEAD';
-      const refusal = refuse(req, boundHost);
+      const refusal = access ? access.refuse(req) : errorResponse(503, 'ServiceUnavailable', 'the server is starting');
       if (refusal) {
-        send(res, { status: 403, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: 'Forbidden', message: refusal }) }, head);
+        res.setHeader('connection', 'close');
+        send(res, refusal, head);
+        req.resume();
         return;
       }
       if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) {
@@ -237,7 +218,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           send(res, { status: 405, headers: { 'content-type': 'text/plain; charset=utf-8', allow: 'GET' }, body: 'method not allowed\n' }, false);
           return;
         }
-        serveStatic(res, url.pathname, head);
+        const landing = access?.landing(url);
+        if (landing) send(res, landing, head);
+        else await serveStatic(res, url.pathname, head);
         return;
       }
       let body: string | undefined;
@@ -257,20 +240,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       send(res, r, head, started);
     })().catch((e: unknown) => {
       log(`nasflow serve: ${(e as Error).stack ?? String(e)}`);
-      if (!res.headersSent) send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"InternalError","message":"internal error"}' }, false);
+      if (!res.headersSent) send(res, errorResponse(500, 'InternalError', 'internal error'), false);
       else res.destroy();
     });
   });
   server.keepAliveTimeout = 10_000;
 
+  const listenHost = options.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+    server.listen(options.port ?? 8080, listenHost, () => {
       server.off('error', fail);
       ok();
     });
   });
   const addr = server.address() as AddressInfo;
+  access = new Access({ host: listenHost, address: addr.address, port: addr.port, ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}), ...(options.token !== undefined ? { token: options.token } : {}) });
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${host}:${addr.port}`,
@@ -285,6 +270,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
+const collect = (v: string, all: string[]) => [...all, v];
+
+/** A whole number within [min, max] from a flag, or a SpecError naming the flag. */
+function intFlag(flag: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new SpecError([{ path: flag, message: `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}` }], 'options');
+  return n;
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -293,14 +287,29 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'port (0: any free port)', '8080')
     .option('--home <dir>', 'folder of the embedded stores (env NASFLOW_HOME; default ./.nasflow)')
     .option('--dashboard <dir>', 'folder of the built dashboard (default: dist/dashboard, made by npm run build)')
-    .action(async (flags: { host: string; port: string; home?: string; dashboard?: string }) => {
-      const port = Number(flags.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SpecError([{ path: '--port', message: `expected a port number from 0 to 65535, got ${JSON.stringify(flags.port)}` }], 'options');
+    .option('--data <dir>', 'folder whose files submitted specs may name as data (repeatable; default none: only mnist and fashion-mnist)', collect, [])
+    .option('--max-data-mb <mb>', 'largest data file a submitted spec may name', '1024')
+    .option('--max-searches <n>', 'searches started by this server that may run at once; one more is refused with 429', String(DEFAULT_MAX_SEARCHES))
+    .option('--token <token>', 'required for writes (env NASFLOW_TOKEN; generated and printed when --host is not loopback)')
+    .option('--allow-host <name>', "a host name to serve besides the bound address, e.g. a reverse proxy's (repeatable)", collect, [])
+    .action(async (flags: { host: string; port: string; home?: string; dashboard?: string; data: string[]; maxDataMb: string; maxSearches: string; token?: string; allowHost: string[] }) => {
+      const port = intFlag('--port', flags.port, 0, 65535);
+      const maxSearches = intFlag('--max-searches', flags.maxSearches, 1, 1000);
+      const maxDataMb = Number(flags.maxDataMb);
+      if (!(maxDataMb > 0)) throw new SpecError([{ path: '--max-data-mb', message: `expected a positive number of megabytes, got ${JSON.stringify(flags.maxDataMb)}` }], 'options');
+      const dataRoots = flags.data.map((d) => resolve(d));
+      const notDirs = dataRoots.filter((d) => !existsSync(d) || !statSync(d).isDirectory());
+      if (notDirs.length) throw new SpecError(notDirs.map((d) => ({ path: '--data', message: `not a folder: ${d}` })), 'options');
       const home = resolve(flags.home ?? process.env.NASFLOW_HOME ?? '.nasflow');
       const dashboardDir = flags.dashboard ? resolve(flags.dashboard) : defaultDashboardDir();
       if (dashboardDir && !existsSync(join(dashboardDir, 'index.html'))) throw new SpecError([{ path: '--dashboard', message: `no index.html in ${dashboardDir}` }], 'options');
-      const running = await startServer({ home, host: flags.host, port, ...(dashboardDir ? { dashboardDir } : {}) });
-      process.stdout.write(`nasflow serve: ${running.url}/ (API ${running.url}/api/experiments; store ${home})\n`);
+      // Beyond loopback, writes need a token: the operator's, or one made now and printed.
+      const token = flags.token ?? process.env.NASFLOW_TOKEN ?? (isLoopback(flags.host) ? undefined : randomBytes(24).toString('base64url'));
+      if (token !== undefined && !/^[\x21-\x7e]{8,}$/.test(token)) throw new SpecError([{ path: '--token', message: 'expected at least 8 printable characters, no spaces' }], 'options');
+      const running = await startServer({ home, host: flags.host, port, dataRoots, maxDataBytes: maxDataMb * (1 << 20), maxSearches, allowHosts: flags.allowHost, ...(token !== undefined ? { token } : {}), ...(dashboardDir ? { dashboardDir } : {}) });
+      const open = token !== undefined ? `${running.url}/?token=${encodeURIComponent(token)}` : `${running.url}/`;
+      process.stdout.write(`nasflow serve: ${open} (API ${running.url}/api/experiments; store ${home})\n`);
+      if (token !== undefined) process.stderr.write('nasflow serve: writes need the token: open the address above once in the browser, or send Authorization: Bearer <token>\n');
       if (!dashboardDir) process.stderr.write('nasflow serve: the dashboard is not built (npm run build); only the API is served\n');
       await new Promise<void>((done) => {
         const stop = () => void running.close().then(done, done);

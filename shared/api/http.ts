@@ -14,6 +14,7 @@ import {
   ServiceUnavailableError,
   SpecError,
   StoreBusyError,
+  NasError,
   UnsupportedError,
   type SpecIssue,
 } from '../errors.js';
@@ -77,12 +78,21 @@ export class BadRequestError extends SpecError {
   }
 }
 
+/** The host refuses to start more work now (e.g. `nasflow serve --max-searches`); the same request may succeed later. A 429. */
+export class TooManySearchesError extends NasError {
+  override readonly name = 'TooManySearches';
+  constructor(message: string, readonly retryAfterSeconds = 30) {
+    super(message);
+  }
+}
+
 /** The status code and body for an error thrown by a handler: the project's error family by name, anything else a 500. */
 export function responseForError(e: unknown, log: (e: unknown) => void = () => undefined): ApiResponse {
   if (e instanceof SpecError) return errorResponse(400, e.name, e.message, e.issues);
   if (e instanceof DataError || e instanceof UnsupportedError) return errorResponse(400, e.name, e.message, [{ path: '', message: e.message }]);
   if (e instanceof NotFoundError) return errorResponse(404, e.name, e.message);
   if (e instanceof ExperimentAlreadyExistsError || e instanceof ConditionFailedError || e instanceof LeaseHeldError) return errorResponse(409, e.name, e.message);
+  if (e instanceof TooManySearchesError) return { ...errorResponse(429, e.name, e.message), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(e.retryAfterSeconds) } };
   if (e instanceof StoreBusyError || e instanceof ServiceUnavailableError) return { ...errorResponse(503, e.name, e.message), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' } };
   log(e);
   return errorResponse(500, 'InternalError', 'internal error');

@@ -4,12 +4,13 @@
  * store in which a real (table-benchmark) search ran.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Experiment } from '../../shared/experiment/model.js';
 import { formatNumber } from '../../shared/report/format.js';
@@ -56,6 +57,8 @@ let shots: string;
 let server: ChildProcess;
 let url: string;
 let browser: Browser;
+/** The browser session that opened the printed `?token=` address: its pages may write. */
+let session: BrowserContext;
 let finished: Experiment;
 let big: Experiment;
 
@@ -131,15 +134,17 @@ async function exportTopModel(exp: Experiment): Promise<void> {
   }
 }
 
-function startServer(dashboard: string): Promise<{ child: ChildProcess; url: string }> {
+/** The server, with the table's folder as its data folder and a token for writes, which the pages get from the printed `?token=` address. */
+function startServer(dashboard: string): Promise<{ child: ChildProcess; url: string; open: string }> {
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), 'serve', '--port', '0', '--home', home, '--dashboard', dashboard], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['serve', '--port', '0', '--home', home, '--dashboard', dashboard, '--data', dirname(TABLE), '--token', randomBytes(16).toString('hex')];
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout?.on('data', (b: Buffer) => {
       out += b.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (m) ok({ child, url: m[0] });
+      const m = /(http:\/\/127\.0\.0\.1:\d+)\/\?token=\S+/.exec(out);
+      if (m) ok({ child, url: m[1] as string, open: m[0] });
     });
     child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
     child.on('exit', (code) => fail(new Error(`nasflow serve exited ${code}: ${err}`)));
@@ -175,8 +180,15 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
       await store.close();
     }
     await exportTopModel(finished);
-    ({ child: server, url } = await startServer(dashboard));
+    let open: string;
+    ({ child: server, url, open } = await startServer(dashboard));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    session = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const first = await session.newPage();
+    await first.goto(open);
+    // The token went into an HttpOnly cookie and out of the address bar.
+    expect(first.url()).toBe(`${url}/`);
+    await first.close();
   }, 120_000);
 
   afterAll(async () => {
@@ -190,7 +202,7 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
     const report = buildReport(finished, await listAllTrials(store, finished.id));
     await store.close();
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const page = await session.newPage();
     await page.goto(`${url}/#/experiments/${encodeURIComponent(finished.id)}`);
     await page.waitForSelector('#leaderboard tbody tr');
     await page.waitForFunction(CHARTS_DRAWN);
@@ -242,7 +254,7 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
   });
 
   it('lists every problem of an invalid spec by field, and creates nothing', async () => {
-    const page = await browser.newPage();
+    const page = await session.newPage();
     await page.goto(`${url}/#/new`);
     await page.fill('#spec', 'name: bad name!\ndataset: { source: mnist }\nspace: { kind: chain, depth: 0 }\nstrategy: nope\nbudget: { trials: -1 }\n');
     await page.click('#submit');
@@ -256,8 +268,21 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     await page.close();
   });
 
+  it('in a browser that has not opened the token address, a submission is refused and the page says how to get the token', async () => {
+    const stranger = await browser.newContext();
+    const page = await stranger.newPage();
+    await page.goto(`${url}/#/new`);
+    await page.fill('#spec', JSON.stringify(tableSpec({ name: 'no-token' })));
+    await page.click('#submit');
+    await page.waitForSelector('#spec-errors');
+    expect(await page.textContent('#spec-errors')).toMatch(/needs a token for writes: open the address nasflow serve printed/);
+    const list = (await (await fetch(`${url}/api/experiments`)).json()) as { experiments: { name: string }[] };
+    expect(list.experiments.map((e) => e.name)).not.toContain('no-token');
+    await stranger.close();
+  });
+
   it('submits a spec from the page, updates live while it runs, and stops it from the page', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const page = await session.newPage();
     await page.goto(`${url}/#/new`);
     // 200 epochs × 10 ms: each trial takes 2 s (100 trials, 2 at a time), so the search is still running when the stop lands.
     const spec = tableSpec({ name: 'nb201-live', fidelity: undefined, epochs: 200, budget: { trials: 100 }, dataset: { ...tableSpec().dataset, fidelities: undefined, secondsPerEpoch: 0.01 } });
@@ -280,7 +305,7 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
   }, 90_000);
 
   it('opens a 10,000-trial experiment with small, aggregated responses', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const page = await session.newPage();
     const sizes: { url: string; bytes: number }[] = [];
     page.on('response', (r) => {
       if (r.url().includes('/api/')) void r.body().then((b) => sizes.push({ url: r.url(), bytes: b.byteLength }), () => undefined);

@@ -31,7 +31,7 @@ beforeAll(async () => {
   writeFileSync(join(dashboard, 'index.html'), '<!doctype html><title>nasflow</title>');
   writeFileSync(join(dashboard, 'app.js'), 'console.log(1)');
   writeFileSync(join(dir, 'secret.txt'), 'not served');
-  server = await startServer({ home: join(dir, 'home'), port: 0, dashboardDir: dashboard, launch: (e) => launched.push(e), log: () => undefined });
+  server = await startServer({ home: join(dir, 'home'), port: 0, dashboardDir: dashboard, dataRoots: [dir], launch: (e) => void launched.push(e), log: () => undefined });
 });
 
 afterAll(async () => {
