@@ -1,0 +1,83 @@
+/**
+ * How fast this backend trains, measured: a few real training steps (the
+ * trainer's own `trainStep`) and forward passes of small probe networks, each
+ * dominated by one kind of work (layer dispatch, matrix products,
+ * convolutions, depthwise convolutions, element-wise layers), fitted to the
+ * per-kind rates of `KernelRates`. About a second; once per process and backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DEFAULT_TRAINING, type ChainLayer, type ChainNetwork } from '../space/network.js';
+import { makeOptimizer, stepContext, trainStep } from '../train/step.js';
+import { buildModel, logitsModel } from './build.js';
+import { batchWork, fitRates, networkCost, type Throughput } from './network-cost.js';
+
+interface Probe {
+  readonly shape: readonly number[];
+  readonly layers: readonly ChainLayer[];
+  readonly batch: number;
+}
+
+const dense = (width: number, n: number): ChainLayer[] => Array.from({ length: n }, () => ({ type: 'dense', width, activation: 'linear' }));
+
+/** Each probe leans on one rate; together they separate all five. */
+const PROBES: readonly Probe[] = [
+  { shape: [8], layers: dense(8, 2), batch: 8 },
+  { shape: [8], layers: dense(8, 10), batch: 8 },
+  { shape: [512], layers: dense(512, 2), batch: 64 },
+  { shape: [16, 16, 8], layers: [{ type: 'conv2d', width: 32, kernel: 3, activation: 'linear' }], batch: 8 },
+  { shape: [16, 16, 32], layers: [{ type: 'sepconv2d', width: 8, kernel: 5, activation: 'linear' }], batch: 8 },
+  { shape: [16, 16, 16], layers: [{ type: 'batchnorm' }, { type: 'maxpool', kernel: 3, stride: 1 }, { type: 'batchnorm' }, { type: 'maxpool', kernel: 3, stride: 1 }], batch: 16 },
+  { shape: [16, 16, 8], layers: [{ type: 'conv2d', width: 16, kernel: 3, activation: 'relu', batchNorm: true }, { type: 'dense', width: 64, activation: 'relu' }], batch: 32 },
+];
+
+/** Median seconds of `fn` over `runs` runs after `warmup` unmeasured ones. */
+function timeIt(fn: () => void, warmup: number, runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const t0 = performance.now();
+    fn();
+    if (i >= warmup) times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
+}
+
+/** Measures the current TensorFlow.js backend (initialised by the caller) and fits its rates. */
+export function calibrateThroughput(): Throughput {
+  const train: { work: number[]; seconds: number }[] = [];
+  const forward: { work: number[]; seconds: number }[] = [];
+  const setup: number[] = [];
+  for (const p of PROBES) {
+    const net: ChainNetwork = { kind: 'chain', layers: p.layers, training: DEFAULT_TRAINING };
+    const input = { shape: p.shape, numClasses: 4 };
+    const cost = networkCost(net, input);
+    const t0 = performance.now();
+    const model = buildModel(net, input, { seed: 1 });
+    setup.push((performance.now() - t0) / 1000 / cost.layers);
+    const logits = logitsModel(model);
+    const optimizer = makeOptimizer(net);
+    const x = tf.randomNormal([p.batch, ...p.shape]);
+    const y = tf.tensor1d(Array.from({ length: p.batch }, (_, i) => i % 4), 'int32');
+    try {
+      const ctx = stepContext(model, logits, optimizer, 4, 0);
+      train.push({
+        work: batchWork(cost, p.batch),
+        seconds: timeIt(() => {
+          const { loss, hits } = trainStep(ctx, x, y);
+          loss.dataSync();
+          tf.dispose([loss, hits]);
+        }, 2, 5),
+      });
+      forward.push({
+        work: batchWork(cost, p.batch),
+        seconds: timeIt(() => tf.tidy(() => (logits.predict(x) as tf.Tensor).dataSync()), 1, 5),
+      });
+    } finally {
+      tf.dispose([x, y]);
+      optimizer.dispose();
+      model.dispose();
+    }
+  }
+  setup.sort((a, b) => a - b);
+  return { backend: tf.getBackend(), train: fitRates(train), forward: fitRates(forward), perLayerSetup: setup[setup.length >> 1]! };
+}
