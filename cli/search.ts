@@ -15,6 +15,7 @@ import { progressSnapshot, ProgressDisplay } from '../shared/report/progress.js'
 import type { Evaluator } from '../shared/runner/evaluator.js';
 import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
 import { runExperiment } from '../shared/runner/search.js';
+import { costModelOf } from '../shared/steps/estimate.js';
 import { submitExperiment } from '../shared/steps/submit.js';
 import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
 import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
@@ -42,7 +43,7 @@ export function evaluatorFor(spec: ExperimentSpec, home: string, workers: number
   const d = spec.dataset;
   if (d.source === 'table') return new TableTrialEvaluator(d, spec.compiledSpace, spec.seed);
   const rungs = fidelityOf(spec).rungs;
-  return new ProcessPoolEvaluator({ workers, artifacts: join(home, 'artifacts'), data: { ...d, seed: spec.seed }, seed: spec.seed, finalEpochs: Math.max(...rungs) });
+  return new ProcessPoolEvaluator({ workers, artifacts: join(home, 'artifacts'), data: { ...d, seed: spec.seed }, seed: spec.seed, finalEpochs: Math.max(...rungs), costModel: costModelOf(spec) });
 }
 
 /** The experiment named, or the newest one. */
@@ -165,6 +166,8 @@ export function registerSearch(program: Command): void {
           // The space builds models for this data; the budget pays for a trial (the evaluator's estimate).
           const unbuildable = await unbuildableSpace(spec);
           if (unbuildable.length) throw new SpecError(unbuildable);
+          // The budget check estimates with this machine's measured rates.
+          if (evaluator instanceof ProcessPoolEvaluator) await evaluator.calibrated();
           exp = await submitExperiment(raw, store, { estimateSeconds: (e) => evaluator.estimateSeconds(e) });
         } catch (e) {
           await evaluator.close();

@@ -6,6 +6,7 @@
 import type { Trial } from '../experiment/model.js';
 import type { TrialOutcome } from '../experiment/outcome.js';
 import type { Network } from '../space/network.js';
+import type { Architecture } from '../space/space.js';
 
 export interface EvalJob {
   readonly trial: Trial;
@@ -28,8 +29,11 @@ export interface EvalHooks {
 export interface Evaluator {
   /** Metrics this evaluator reports (objectives and constraints must use these). */
   readonly metrics: readonly string[];
-  /** Estimated seconds to train `network` for `epochs` more epochs, before anything ran. */
-  estimateSeconds(epochs: number): number;
+  /**
+   * Estimated seconds to train `epochs` more epochs of `arch` in a trial that
+   * trains to `fidelity` (see `EstimateSeconds` in steps/estimate.ts).
+   */
+  estimateSeconds(epochs: number, arch?: Architecture, fidelity?: number): number;
   run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome>;
   close(): Promise<void>;
 }

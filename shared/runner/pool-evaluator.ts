@@ -8,6 +8,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DataSpec } from '../data/sources.js';
 import { NasError } from '../errors.js';
+import type { Architecture } from '../space/space.js';
+import { TrialCostModel } from '../steps/estimate.js';
 import type { TrialResult } from '../train/trainer.js';
 import type { EvalHooks, EvalJob, EvalOutcome, Evaluator } from './evaluator.js';
 import type { FromWorker, ToWorker } from './worker.js';
@@ -18,8 +20,12 @@ export interface PoolOptions {
   readonly data: DataSpec;
   /** Seeds weights and batch order: trial seed = seed × 100003 + trial seq. */
   readonly seed: number;
-  /** Guess of seconds per epoch before any trial finished. */
-  readonly initialSecondsPerEpoch?: number;
+  /**
+   * The search's cost model (`costModelOf(spec)`): calibrated by the first
+   * worker's measurement and taught by every epoch and trial the pool runs.
+   * Default: one that knows the data only (estimates per epoch, from whole trials).
+   */
+  readonly costModel?: TrialCostModel;
   readonly backend?: string;
   /**
    * The search's final fidelity (epochs): only trials trained to it are
@@ -42,10 +48,16 @@ const WORKER = here.replace(/pool-evaluator\.(ts|js)$/, 'worker.$1');
 export class ProcessPoolEvaluator implements Evaluator {
   readonly metrics = ['val_accuracy', 'val_loss', 'accuracy', 'loss', 'params', 'flops', 'latency_ms', 'peak_rss_bytes', 'train_seconds'];
   private readonly slots: Slot[] = [];
-  private secondsPerEpoch: number[] = [];
   private closed = false;
+  private readonly model: TrialCostModel;
+  /** Resolves when a worker measured its backend (or could not: then the model keeps its prior). */
+  private readonly measured: Promise<void>;
+  private onMeasured!: () => void;
 
-  constructor(private readonly o: PoolOptions) {}
+  constructor(private readonly o: PoolOptions) {
+    this.model = o.costModel ?? new TrialCostModel({ dataset: o.data, ...(o.finalEpochs !== undefined ? { finalEpochs: o.finalEpochs } : {}) });
+    this.measured = new Promise((resolve) => (this.onMeasured = resolve));
+  }
 
   private spawn(): Slot {
     const execArgv = WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [];
@@ -55,6 +67,12 @@ export class ProcessPoolEvaluator implements Evaluator {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     child.stderr?.resume();
+    child.on('message', (m: FromWorker) => {
+      if (m.type !== 'throughput') return;
+      this.model.calibrate(m.throughput);
+      this.onMeasured();
+    });
+    child.once('exit', () => this.onMeasured());
     const slot: Slot = { child, busy: false };
     this.slots.push(slot);
     return slot;
@@ -70,10 +88,23 @@ export class ProcessPoolEvaluator implements Evaluator {
     while (this.slots.length < this.o.workers) this.spawn().child.send({ type: 'warm', data: this.o.data } satisfies ToWorker);
   }
 
-  estimateSeconds(epochs: number): number {
-    const s = this.secondsPerEpoch;
-    const perEpoch = s.length ? Math.max(...s.slice(-8)) : (this.o.initialSecondsPerEpoch ?? 30);
-    return perEpoch * epochs;
+  /**
+   * Starts the workers (`warm`) and waits until one has loaded the data and
+   * measured its backend, so that the first estimates (the budget check at
+   * submission) use this machine's rates. Gives up after `timeoutMs` (the
+   * cost model keeps its prior).
+   */
+  async calibrated(timeoutMs = 120_000): Promise<void> {
+    if (this.closed) return;
+    this.warm();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.measured, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** The cost model's estimate (see `EstimateSeconds`). */
+  estimateSeconds(epochs: number, arch?: Architecture, fidelity?: number): number {
+    return this.model.estimateSeconds(epochs, arch, fidelity);
   }
 
   async run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome> {
@@ -97,6 +128,7 @@ export class ProcessPoolEvaluator implements Evaluator {
             : undefined;
         const onMessage = async (m: FromWorker) => {
           if (m.type === 'epoch' && m.trialId === trial.id) {
+            this.model.observeEpoch(trial.arch, m.metrics);
             if ((await hooks.onEpoch(m.epoch, m.metrics)) === 'stop' && !stopReason) {
               stopReason = 'stopped by the scheduler';
               slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
@@ -129,7 +161,7 @@ export class ProcessPoolEvaluator implements Evaluator {
       });
       const seconds = (Date.now() - started) / 1000;
       const epochs = result.epochsCompleted - job.startEpoch;
-      if (result.status === 'COMPLETED' && epochs > 0) this.secondsPerEpoch.push(seconds / epochs);
+      if (result.status === 'COMPLETED') this.model.observeTrial({ arch: trial.arch, metrics: result.metrics, seconds, epochs });
       const metrics = { ...result.metrics };
       if (result.status === 'COMPLETED') return { status: 'COMPLETED', metrics, backend: result.backend, seconds };
       if (result.status === 'FAILED') return { status: 'FAILED', metrics, reason: result.reason ?? 'failed', backend: result.backend, seconds };

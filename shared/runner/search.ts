@@ -173,7 +173,7 @@ class Search {
     const p = await this.state.propose({
       store: this.store,
       now: this.now,
-      estimateSeconds: (epochs) => this.evaluator.estimateSeconds(epochs),
+      estimateSeconds: (epochs, arch, fidelity) => this.evaluator.estimateSeconds(epochs, arch, fidelity),
       inFlight: this.running.size,
       ...(this.deadline !== undefined ? { deadline: this.deadline } : {}),
       leaseOwner: this.owner,
@@ -197,7 +197,7 @@ class Search {
     this.state.update(trial);
     this.deps.onEvent?.({ type: 'trial-started', trial });
     const parent = trial.parentId ? this.state.trials.get(trial.parentId) : undefined;
-    const reservation = await this.state.ensureReserved(this.store, trial, (e) => this.evaluator.estimateSeconds(e), this.now);
+    const reservation = await this.state.ensureReserved(this.store, trial, (e, a, f) => this.evaluator.estimateSeconds(e, a, f), this.now);
     if (!reservation) {
       // Created just before a crash, never reserved, and the budget cannot pay for it now.
       this.budgetFull = true;

@@ -39,6 +39,7 @@ export class TableTrialEvaluator implements Evaluator {
     this.secondsPerEpoch = source.secondsPerEpoch ?? 0.01;
   }
 
+  /** The simulated cost: `epochs` × the table's seconds per epoch (what `run` charges). */
   estimateSeconds(epochs: number): number {
     return epochs * this.secondsPerEpoch;
   }

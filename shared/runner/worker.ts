@@ -7,6 +7,8 @@
  */
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
 import { loadData } from '../data/sources.js';
+import type { Throughput } from '../model/network-cost.js';
+import { calibrateThroughput } from '../model/throughput.js';
 import type { DataSplits } from '../data/dataset.js';
 import { continueFromParent, FsArtifactStore } from '../train/ports.js';
 import { releaseDeviceData, trainTrial, type TrialSpec } from '../train/trainer.js';
@@ -19,6 +21,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: 'ready'; readonly backend: string }
+  /** This process's backend, measured once (cost estimates). */
+  | { readonly type: 'throughput'; readonly throughput: Throughput }
   | { readonly type: 'epoch'; readonly trialId: string; readonly epoch: number; readonly metrics: Record<string, number> }
   | { readonly type: 'done'; readonly trialId: string; readonly result: import('../train/trainer.js').TrialResult }
   | { readonly type: 'error'; readonly trialId: string; readonly message: string };
@@ -28,9 +32,12 @@ let backend: BackendInfo | undefined;
 const dataCache = new Map<string, DataSplits>();
 const aborts = new Map<string, AbortController>();
 
-/** The backend, initialised once per process. */
+/** The backend, initialised once per process, and measured (a second of probe steps) before its first trial. */
 async function ensureBackend(): Promise<BackendInfo> {
-  backend ??= await initBackend((process.env.NASFLOW_BACKEND as BackendChoice | undefined) ?? 'auto');
+  if (!backend) {
+    backend = await initBackend((process.env.NASFLOW_BACKEND as BackendChoice | undefined) ?? 'auto');
+    send({ type: 'throughput', throughput: calibrateThroughput() });
+  }
   return backend;
 }
 
@@ -81,11 +88,16 @@ process.on('message', (m: ToWorker) => {
     queue = queue.then(() => run(m, abort));
   }
   else if (m.type === 'warm') {
-    // A failure here (bad data) is reported by the trial that needs the data.
+    // A failure here (bad data) is reported by the trial that needs the data. The data first:
+    // the backend's measurement then tells the pool that this worker is ready for a trial.
     queue = queue.then(async () => {
       try {
-        await ensureBackend();
         ensureData(m.data);
+      } catch {
+        /* reported per trial */
+      }
+      try {
+        await ensureBackend();
       } catch {
         /* reported per trial */
       }

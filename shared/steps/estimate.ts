@@ -1,32 +1,345 @@
 /**
- * A trial's estimated training time when no evaluator is at hand (a cold
- * Lambda): a table search knows its simulated seconds per epoch; a trained
- * search learns from its finished trials, as the local worker pool does.
+ * The one estimate of what a trial costs, used for the submit-time budget
+ * check and for every reservation, locally and in the Lambda steps.
+ *
+ * A trained trial's seconds = training passes + validation passes + fixed
+ * work (build, checkpoints, latency, test set, export) + per-trial overhead,
+ * each computed from the data's size, the architecture's FLOPs, activations
+ * and layers (`networkCost`, from the description: nothing is built or
+ * timed) and a backend's per-kernel rates (`Throughput`): measured on the
+ * local worker (`calibrateThroughput`), or a per-instance prior where
+ * nothing can be measured (a Lambda). Every finished epoch and trial then
+ * corrects each part by a recent-weighted median of measured / predicted,
+ * so the estimate follows the machine it runs on. A table search costs
+ * its simulated `secondsPerEpoch` per epoch.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import type { Trial } from '../experiment/model.js';
-import type { ExperimentSpec } from '../spec/experiment.js';
+import { batchSeconds, networkCost, passSeconds, type NetworkCost, type Throughput } from '../model/network-cost.js';
+import { Rng } from '../rng.js';
+import type { Network } from '../space/network.js';
+import type { Architecture, Space } from '../space/space.js';
+import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 
-/** Before any trial finished, a trained epoch is guessed at 30 s (the worker pool's default). */
+/**
+ * Estimated seconds to train `epochs` more epochs of `arch` in a trial that
+ * trains to `fidelity` epochs (default `epochs`: a new trial). Without `arch`:
+ * a typical architecture of the space (the median of a sample).
+ */
+export type EstimateSeconds = (epochs: number, arch?: Architecture, fidelity?: number) => number;
+
+/** Seconds per epoch assumed when nothing is known about the data or the model (a trained epoch of a small CNN on MNIST on a CPU). */
 export const INITIAL_SECONDS_PER_EPOCH = 30;
 
-/** Seconds per epoch: the table's setting, or the slowest of the last 8 completed trials. */
-export function secondsPerEpoch(spec: ExperimentSpec, trials: readonly Trial[]): number {
-  const d = spec.dataset;
-  if (d.source === 'table') return d.secondsPerEpoch ?? 0.01;
-  const byId = new Map(trials.map((t) => [t.id, t]));
-  const rates = trials
-    .filter((t) => t.state === 'COMPLETED' && t.cost?.hours !== undefined)
-    .sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0))
-    .map((t) => {
-      const epochs = t.fidelity - (t.parentId ? (byId.get(t.parentId)?.fidelity ?? 0) : 0);
-      return epochs > 0 ? ((t.cost?.hours as number) * 3600) / epochs : NaN;
-    })
-    .filter((r) => Number.isFinite(r) && r > 0);
-  return rates.length ? Math.max(...rates.slice(-8)) : INITIAL_SECONDS_PER_EPOCH;
+/** Batch size of the trainer's evaluation passes (`evaluate` in trainer.ts). */
+const EVAL_BATCH = 512;
+/** Batch-1 predictions of the latency measurement (3 warm-up + 15 runs, `measureLatency`). */
+const LATENCY_RUNS = 18;
+/** Observations a ratio keeps, and how much less each older one weighs than the next. */
+const KEEP = 48;
+const DECAY = 0.93;
+
+/** Examples per split and one example's shape, as a trial sees them. */
+export interface DataSize {
+  readonly train: number;
+  readonly validation: number;
+  readonly test: number;
+  readonly shape: readonly number[];
+  readonly numClasses: number;
 }
 
-/** `estimateSeconds(epochs)` for the steps, from the spec and the stored trials. */
-export function estimatorFor(spec: ExperimentSpec, trials: readonly Trial[]): (epochs: number) => number {
-  const s = secondsPerEpoch(spec, trials);
-  return (epochs) => epochs * s;
+type TrainedDataset = Exclude<ExperimentSpec['dataset'], { source: 'table' }>;
+
+function csvRows(path: string): { rows: number; features: number; classes: number } | undefined {
+  if (!existsSync(path)) return undefined;
+  const lines = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length < 2) return undefined;
+  const features = lines[0]!.split(',').length - 1;
+  // Distinct values of the last column: the classes when the label is the default column.
+  const classes = new Set(lines.slice(1).map((l) => l.slice(l.lastIndexOf(',') + 1).trim())).size;
+  return { rows: lines.length - 1, features, classes };
+}
+
+function idxHeader(path: string): number[] | undefined {
+  if (!existsSync(path)) return undefined;
+  const b = readFileSync(path).subarray(0, 4 + 4 * 8);
+  if (b.length < 4 || b[0] !== 0 || b[1] !== 0) return undefined;
+  const rank = b[3] as number;
+  return Array.from({ length: rank }, (_, i) => b.readUInt32BE(4 + 4 * i));
+}
+
+/**
+ * The data's sizes from the spec: fixed for MNIST and Fashion-MNIST, read
+ * from the files for CSV and IDX. Undefined when the files are not here
+ * (a Lambda: the trainer reads them), then the measured epochs tell.
+ */
+export function dataSizeOf(d: TrainedDataset): DataSize | undefined {
+  let all: number;
+  let test = 0;
+  let shape: number[];
+  let numClasses = 10;
+  if (d.source === 'mnist' || d.source === 'fashion-mnist') {
+    all = 60_000;
+    test = 10_000;
+    shape = [28, 28, 1];
+  } else if (d.source === 'csv') {
+    const main = csvRows(d.path);
+    if (!main) return undefined;
+    all = main.rows;
+    shape = [main.features];
+    numClasses = Math.max(2, main.classes);
+    test = d.testPath !== undefined ? (csvRows(d.testPath)?.rows ?? 0) : 0;
+  } else {
+    const dims = idxHeader(d.images);
+    if (!dims || dims.length < 2) return undefined;
+    all = dims[0]!;
+    shape = dims.length === 3 ? [dims[1]!, dims[2]!, 1] : dims.slice(1);
+    test = d.testImages !== undefined ? (idxHeader(d.testImages)?.[0] ?? 0) : 0;
+  }
+  const validation = Math.max(1, Math.round(all * (d.validation ?? 0.1)));
+  const train = Math.max(1, Math.round((all - validation) * (d.fraction ?? 1)));
+  return { train, validation, test, shape, numClasses };
+}
+
+/**
+ * Rates assumed before anything is measured, by instance family: GPU
+ * instances (tfjs-node-gpu on AWS Batch) and anything else (a CPU running
+ * WebAssembly). Deliberately slow — an estimate that is too high reserves
+ * too much for the first trials; one that is too low stops them at their
+ * reservation — and replaced by measurements after the first epoch.
+ */
+export function priorThroughput(instanceType: string): Throughput {
+  if (/^(g4|g5|g6|p3|p4|p5)/.test(instanceType)) {
+    return {
+      backend: `prior:${instanceType}`,
+      train: { perLayer: 5e-4, dense: 2e-12, conv: 2e-12, depthwise: 2e-11, activation: 2e-10 },
+      forward: { perLayer: 1.5e-4, dense: 1e-12, conv: 1e-12, depthwise: 1e-11, activation: 1e-10 },
+      perLayerSetup: 5e-3,
+    };
+  }
+  // Twice what calibrateThroughput measures for the wasm backend on one idle core of a 2020s x86 server.
+  return {
+    backend: `prior:${instanceType}`,
+    train: { perLayer: 1e-3, dense: 2e-9, conv: 2e-9, depthwise: 1e-8, activation: 3e-8 },
+    forward: { perLayer: 1e-4, dense: 5e-10, conv: 3e-10, depthwise: 3e-9, activation: 6e-9 },
+    perLayerSetup: 4e-3,
+  };
+}
+
+/** The last `KEEP` values (measured / predicted ratios, or seconds), summarised by a recent-weighted median. */
+class RecentMedian {
+  private readonly values: number[] = [];
+  add(value: number): void {
+    if (!(value >= 0 && Number.isFinite(value))) return;
+    this.values.unshift(value);
+    if (this.values.length > KEEP) this.values.pop();
+  }
+  /** Adds measured / predicted. */
+  ratio(measured: number, predicted: number): void {
+    if (measured > 0 && predicted > 0) this.add(measured / predicted);
+  }
+  get size(): number {
+    return this.values.length;
+  }
+  /** The weighted median (weight DECAY^age), or `fallback` with nothing observed. */
+  value(fallback = 1): number {
+    if (!this.values.length) return fallback;
+    const w = this.values.map((v, age) => ({ v, w: DECAY ** age })).sort((a, b) => a.v - b.v);
+    const half = w.reduce((s, x) => s + x.w, 0) / 2;
+    let acc = 0;
+    for (const x of w) {
+      acc += x.w;
+      if (acc >= half) return x.v;
+    }
+    return w[w.length - 1]!.v;
+  }
+}
+
+/** What an estimate is made from: the spec's dataset, space and instance, or the parts a worker pool has. */
+export interface CostModelInput {
+  readonly dataset: ExperimentSpec['dataset'];
+  /** Without a space, estimates are per epoch, learned from whole trials. */
+  readonly space?: Space;
+  /** The top fidelity: only trials that reach it evaluate the test set. */
+  readonly finalEpochs?: number;
+  /** Picks the prior rates (`priorThroughput`) until calibrated; default `local`. */
+  readonly instanceType?: string;
+  /** Seeds the sample of typical architectures. */
+  readonly seed?: number;
+}
+
+/** The parts of a trial's estimate, in seconds. */
+export interface CostBreakdown {
+  readonly train: number;
+  readonly validation: number;
+  readonly fixed: number;
+  readonly overhead: number;
+  readonly total: number;
+}
+
+/** A finished training run of one trial, as a worker or the store reports it. */
+export interface TrialRun {
+  readonly arch: Architecture;
+  /** The trainer's final metrics (eval_seconds, setup_seconds, checkpoint_seconds, final_seconds, trial_seconds, test_accuracy). */
+  readonly metrics: Readonly<Record<string, number>>;
+  /** Compute seconds the run was charged (what its cost is settled on). */
+  readonly seconds: number;
+  /** Epochs it trained (a promotion: past its parent's). */
+  readonly epochs: number;
+}
+
+/**
+ * The learning cost estimator (see the module comment). One per search:
+ * the worker pool feeds it each epoch and trial it runs; a Lambda builds one
+ * from the stored trials (`learnFrom`).
+ */
+export class TrialCostModel {
+  private throughput: Throughput;
+  private readonly data: DataSize | undefined;
+  private readonly costs = new Map<string, { cost: NetworkCost; net: Network } | null>();
+  private readonly trainRatio = new RecentMedian();
+  private readonly evalRatio = new RecentMedian();
+  private readonly fixedRatio = new RecentMedian();
+  /** Seconds a run is charged beyond the trainer's own clock (process messages, loading the data). */
+  private readonly overhead = new RecentMedian();
+  /** Whole-trial seconds per epoch, for estimates without a model of the network. */
+  private readonly perEpoch = new RecentMedian();
+  private typical: Architecture[] | undefined;
+
+  constructor(
+    private readonly input: CostModelInput,
+    throughput?: Throughput,
+  ) {
+    this.throughput = throughput ?? priorThroughput(input.instanceType ?? 'local');
+    this.data = input.dataset.source === 'table' ? undefined : dataSizeOf(input.dataset);
+  }
+
+  /** The rates in use: measured (`calibrate`) or the prior. */
+  get rates(): Throughput {
+    return this.throughput;
+  }
+
+  /** Replaces the prior by rates measured on this worker's backend. */
+  calibrate(throughput: Throughput): void {
+    this.throughput = throughput;
+  }
+
+  private costOf(arch: Architecture): { cost: NetworkCost; net: Network } | undefined {
+    const space = this.input.space;
+    if (!space || !this.data) return undefined;
+    const key = space.hash(arch);
+    let hit = this.costs.get(key);
+    if (hit === undefined) {
+      try {
+        const net = space.network(arch);
+        hit = { cost: networkCost(net, { shape: this.data.shape, numClasses: this.data.numClasses }), net };
+      } catch {
+        hit = null; // not a network of this data: the trial fails at once
+      }
+      if (this.costs.size > 4096) this.costs.clear();
+      this.costs.set(key, hit);
+    }
+    return hit ?? undefined;
+  }
+
+  private fixedSeconds(cost: NetworkCost, epochs: number, withTest: boolean): number {
+    const fwd = this.throughput.forward;
+    const test = withTest && this.data ? passSeconds(cost, this.data.test, EVAL_BATCH, fwd) : 0;
+    // Building, exporting and each epoch's checkpoint scale with the layers; the latency runs are batch-1 predictions.
+    return (2 + epochs) * this.throughput.perLayerSetup * cost.layers + LATENCY_RUNS * batchSeconds(cost, 1, fwd) + test;
+  }
+
+  /** The estimate in parts (all in `train` for a table, or when the network cannot be modelled: then per epoch, learned from whole trials). */
+  breakdown(epochs: number, arch?: Architecture, fidelity = epochs): CostBreakdown {
+    const d = this.input.dataset;
+    if (d.source === 'table') {
+      const total = epochs * (d.secondsPerEpoch ?? 0.01);
+      return { train: total, validation: 0, fixed: 0, overhead: 0, total };
+    }
+    if (epochs <= 0) return { train: 0, validation: 0, fixed: 0, overhead: 0, total: 0 };
+    const c = arch === undefined ? undefined : this.costOf(arch);
+    if (arch === undefined && this.input.space && this.data) return this.typicalBreakdown(epochs, fidelity);
+    if (!c || !this.data) {
+      const total = epochs * this.perEpoch.value(INITIAL_SECONDS_PER_EPOCH);
+      return { train: total, validation: 0, fixed: 0, overhead: 0, total };
+    }
+    const t = this.throughput;
+    const train = epochs * passSeconds(c.cost, this.data.train, c.net.training.batchSize, t.train) * this.trainRatio.value();
+    // Validation and fixed work take the training ratio until they were measured themselves.
+    const validation = epochs * passSeconds(c.cost, this.data.validation, EVAL_BATCH, t.forward) * this.evalRatio.value(this.trainRatio.value());
+    const withTest = this.input.finalEpochs === undefined || fidelity >= this.input.finalEpochs;
+    const fixed = this.fixedSeconds(c.cost, epochs, withTest) * this.fixedRatio.value(this.trainRatio.value());
+    const overhead = this.overhead.value(0);
+    return { train, validation, fixed, overhead, total: train + validation + fixed + overhead };
+  }
+
+  /** The median estimate over a seeded sample of the space (what "a first-rung trial" costs before one is chosen). */
+  private typicalBreakdown(epochs: number, fidelity: number): CostBreakdown {
+    const space = this.input.space as Space;
+    if (!this.typical) {
+      const rng = Rng.seeded(this.input.seed ?? 0);
+      this.typical = Array.from({ length: 15 }, () => space.sample(rng));
+    }
+    const all = this.typical.map((a) => this.breakdown(epochs, a, fidelity)).sort((a, b) => a.total - b.total);
+    return all[all.length >> 1]!;
+  }
+
+  /** See `EstimateSeconds`. */
+  readonly estimateSeconds: EstimateSeconds = (epochs, arch, fidelity) => this.breakdown(epochs, arch, fidelity).total;
+
+  /** One finished epoch of `arch` (its `epoch_seconds` and `samples_per_sec` as the trainer reports them). */
+  observeEpoch(arch: Architecture, metrics: Readonly<Record<string, number>>): void {
+    const seconds = metrics['epoch_seconds'];
+    const c = this.costOf(arch);
+    if (seconds === undefined || !c || !this.data) return;
+    const rate = metrics['samples_per_sec'];
+    const seen = rate !== undefined && rate > 0 ? Math.round(rate * seconds) : this.data.train;
+    this.trainRatio.ratio(seconds, passSeconds(c.cost, seen, c.net.training.batchSize, this.throughput.train));
+  }
+
+  /** One finished (COMPLETED) run: refines validation, fixed work and overhead, and the per-epoch fallback. */
+  observeTrial(run: TrialRun): void {
+    if (run.epochs > 0) this.perEpoch.add(run.seconds / run.epochs);
+    const c = this.costOf(run.arch);
+    if (!c || !this.data) return;
+    const m = run.metrics;
+    const evalSeconds = m['eval_seconds'];
+    if (evalSeconds !== undefined && run.epochs > 0) this.evalRatio.ratio(evalSeconds, run.epochs * passSeconds(c.cost, this.data.validation, EVAL_BATCH, this.throughput.forward));
+    const fixed = (m['setup_seconds'] ?? 0) + (m['checkpoint_seconds'] ?? 0) + (m['final_seconds'] ?? 0);
+    if (m['final_seconds'] !== undefined) this.fixedRatio.ratio(fixed, this.fixedSeconds(c.cost, run.epochs, m['test_accuracy'] !== undefined));
+    const own = m['trial_seconds'];
+    if (own !== undefined) this.overhead.add(Math.max(0, run.seconds - own));
+  }
+
+  /**
+   * Learns from the stored trials (a cold Lambda): every recorded epoch, and
+   * every COMPLETED trial's final metrics and settled seconds, oldest first.
+   */
+  learnFrom(trials: readonly Trial[]): this {
+    const byId = new Map(trials.map((t) => [t.id, t]));
+    const order = [...trials].sort((a, b) => (a.finishedSeq ?? Infinity) - (b.finishedSeq ?? Infinity) || a.seq - b.seq);
+    for (const t of order) {
+      for (const e of t.curve ?? []) this.observeEpoch(t.arch, e.metrics);
+      if (t.state !== 'COMPLETED' || t.cost?.hours === undefined || !t.metrics) continue;
+      const parent = t.parentId ? byId.get(t.parentId) : undefined;
+      this.observeTrial({ arch: t.arch, metrics: t.metrics, seconds: t.cost.hours * 3600, epochs: t.fidelity - (parent?.fidelity ?? 0) });
+    }
+    return this;
+  }
+
+  /** Observations so far, by kind (for reports and tests). */
+  get observed(): { epochs: number; trials: number } {
+    return { epochs: this.trainRatio.size, trials: this.perEpoch.size };
+  }
+}
+
+/** The cost model of a spec, at the prior rates of its instance. */
+export function costModelOf(spec: ExperimentSpec, throughput?: Throughput): TrialCostModel {
+  const rungs = fidelityOf(spec).rungs;
+  return new TrialCostModel({ dataset: spec.dataset, space: spec.compiledSpace, finalEpochs: Math.max(...rungs), instanceType: spec.instance.type, seed: spec.seed }, throughput);
+}
+
+/** `estimateSeconds` for the steps: the spec's cost model, taught by the stored trials. */
+export function estimatorFor(spec: ExperimentSpec, trials: readonly Trial[]): EstimateSeconds {
+  return costModelOf(spec).learnFrom(trials).estimateSeconds;
 }

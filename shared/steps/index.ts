@@ -4,7 +4,7 @@
  * resumed. The local runner drives the same `SearchState` in memory.
  */
 export { capsCheck, firstTrialDollars, gpusOf, monthToDateDollars, type Caps, type CapsVerdict } from './caps.js';
-export { estimatorFor, secondsPerEpoch, INITIAL_SECONDS_PER_EPOCH } from './estimate.js';
+export { costModelOf, estimatorFor, INITIAL_SECONDS_PER_EPOCH, TrialCostModel, type EstimateSeconds } from './estimate.js';
 export { finalizeStep, reportKeys, writeReport, type FinalizeInput, type FinalizeOutput } from './finalize.js';
 export { executionNameOf, jobKeys, jobNameOf, jobResultSchema, trialJob, trialJobSchema, type JobResult, type TrialJob } from './job.js';
 export { withExperimentLease, type StepPorts } from './ports.js';

@@ -16,6 +16,7 @@ import { feasible } from '../objectives/objectives.js';
 import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
+import type { EstimateSeconds } from './estimate.js';
 import type { BudgetLimits, ExperimentStore, Reservation } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 
@@ -52,8 +53,8 @@ export type BudgetAnswer = { readonly hours: number } | 'full';
 export interface ProposeContext {
   readonly store: ExperimentStore;
   readonly now: () => number;
-  /** Estimated seconds to train `epochs` more epochs. */
-  readonly estimateSeconds: (epochs: number) => number;
+  /** Estimated seconds of a trial (see `EstimateSeconds`). */
+  readonly estimateSeconds: EstimateSeconds;
   /** Trials holding a reservation right now (counted against a trial limit). */
   readonly inFlight: number;
   /** Wall-clock deadline (epoch ms), if the budget has one. */
@@ -208,7 +209,7 @@ export class SearchState {
       arch = p[0] as Architecture;
     }
     const seq = this.maxSeq() + 1;
-    const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0));
+    const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0), arch, next.fidelity);
     const trial: Trial = {
       id: trialIdOf(this.experimentId, seq),
       experimentId: this.experimentId,
@@ -257,13 +258,19 @@ export class SearchState {
     if (ctx.deadline !== undefined && ctx.now() >= ctx.deadline) return 'deadline';
     const next = this.scheduler.next();
     let startEpoch = 0;
-    if (next.kind === 'promote') startEpoch = this.trials.get(next.parentId)?.fidelity ?? 0;
-    else {
+    let arch: Architecture | undefined;
+    if (next.kind === 'promote') {
+      const parent = this.trials.get(next.parentId);
+      startEpoch = parent?.fidelity ?? 0;
+      arch = parent?.arch;
+    } else {
       if (!this.strategy) throw new NasError('wouldStop needs a state rebuilt with its strategy');
-      if (this.strategy.ask(1, this.pendingArchs()) === 'exhausted') return 'exhausted';
+      const p = this.strategy.ask(1, this.pendingArchs());
+      if (p === 'exhausted') return 'exhausted';
+      arch = p[0];
     }
     const exp = (await ctx.store.getExperiment(this.experimentId)) as Experiment;
-    const budget = budgetFor(this.spec, exp, ctx.estimateSeconds(next.fidelity - startEpoch), ctx.inFlight, ctx.deadline, ctx.now());
+    const budget = budgetFor(this.spec, exp, ctx.estimateSeconds(next.fidelity - startEpoch, arch, next.fidelity), ctx.inFlight, ctx.deadline, ctx.now());
     return budget === 'full' ? 'budget' : undefined;
   }
 
@@ -279,11 +286,11 @@ export class SearchState {
    * writes) is reserved now, or stopped if the budget cannot pay for it
    * (then `undefined`).
    */
-  async ensureReserved(store: ExperimentStore, trial: Trial, estimateSeconds: (epochs: number) => number, now: () => number): Promise<Reservation | undefined> {
+  async ensureReserved(store: ExperimentStore, trial: Trial, estimateSeconds: EstimateSeconds, now: () => number): Promise<Reservation | undefined> {
     const r = await store.getReservation(trial.id);
     if (r) return r;
     const parent = trial.parentId ? this.trials.get(trial.parentId) : undefined;
-    const hours = (2 * estimateSeconds(trial.fidelity - (parent?.fidelity ?? 0))) / 3600;
+    const hours = (2 * estimateSeconds(trial.fidelity - (parent?.fidelity ?? 0), trial.arch, trial.fidelity)) / 3600;
     try {
       await store.reserve(this.experimentId, trial.id, { hours, dollars: hours * this.spec.instance.pricePerHour }, limitsOf(this.spec));
       return await store.getReservation(trial.id);

@@ -1,0 +1,167 @@
+/** The cost model learns from recorded epochs and trials, the same way from the worker pool's stream and from the store. */
+import { describe, expect, it } from 'vitest';
+import type { Trial } from '../../../shared/experiment/model.js';
+import { batchWork, fitRates, type Throughput } from '../../../shared/model/network-cost.js';
+import { Rng } from '../../../shared/rng.js';
+import type { Architecture } from '../../../shared/space/space.js';
+import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
+import { costModelOf, dataSizeOf, estimatorFor, INITIAL_SECONDS_PER_EPOCH, TrialCostModel } from '../../../shared/steps/estimate.js';
+
+const TABLE = '../shared/benchmarks/nb201-cifar10.csv';
+
+const raw = {
+  name: 'm',
+  dataset: { source: 'mnist', fraction: 0.1 },
+  space: { kind: 'chain', depth: { int: [1, 3] }, layer: { type: { choice: ['conv2d', 'dense'] }, width: { choice: [16, 64] }, pool: 'max' }, batchSize: 64 },
+  epochs: 2,
+  budget: { trials: 50 },
+};
+const spec = parseExperimentSpec(raw);
+
+const rates: Throughput = {
+  backend: 'test',
+  train: { perLayer: 1e-3, dense: 1e-9, conv: 2e-9, depthwise: 8e-9, activation: 1e-8 },
+  forward: { perLayer: 2e-4, dense: 3e-10, conv: 6e-10, depthwise: 2e-9, activation: 3e-9 },
+  perLayerSetup: 2e-3,
+};
+
+const archs: Architecture[] = (() => {
+  const rng = Rng.seeded(4);
+  return Array.from({ length: 30 }, () => spec.compiledSpace.sample(rng));
+})();
+const trainRows = dataSizeOf(spec.dataset as never)!.train;
+
+/** One training epoch of `arch` as the trainer records it, `factor` × the calibrated prediction. */
+function epochRecord(arch: Architecture, factor: number): Record<string, number> {
+  const seconds = factor * costModelOf(spec, rates).breakdown(1, arch).train;
+  return { epoch_seconds: seconds, samples_per_sec: trainRows / seconds, val_accuracy: 0.9 };
+}
+
+let seq = 0;
+/** A COMPLETED trial as the store holds it: two epochs at `factor` × the prediction. */
+function stored(arch: Architecture, factor: number): Trial {
+  seq++;
+  return {
+    id: `m-t${seq}`,
+    experimentId: 'm',
+    seq,
+    arch,
+    hash: spec.compiledSpace.hash(arch),
+    state: 'COMPLETED',
+    fidelity: 2,
+    finishedSeq: seq,
+    curve: [1, 2].map((epoch) => ({ epoch, metrics: epochRecord(arch, factor) })),
+    createdAt: new Date(0).toISOString(),
+  };
+}
+
+describe('TrialCostModel', () => {
+  it('epochs measured at 3× the calibrated rates triple the training estimate, for architectures it never saw too', () => {
+    const model = costModelOf(spec, rates);
+    const unseen = archs[29]!;
+    const before = model.breakdown(2, unseen);
+    model.learnFrom(archs.slice(0, 6).map((a) => stored(a, 3)));
+    const after = model.breakdown(2, unseen);
+    expect(model.observed.epochs).toBe(12);
+    expect(after.train / before.train).toBeCloseTo(3, 6);
+    // Validation and fixed work follow the training ratio until they are measured themselves.
+    expect(after.validation / before.validation).toBeCloseTo(3, 6);
+  });
+
+  it('recent epochs outweigh older ones: the machine got faster, the estimate follows', () => {
+    const model = costModelOf(spec, rates).learnFrom([...archs.slice(0, 10).map((a) => stored(a, 3)), ...archs.slice(10, 18).map((a) => stored(a, 1))]);
+    const ratio = model.breakdown(1, archs[29]!).train / costModelOf(spec, rates).breakdown(1, archs[29]!).train;
+    expect(ratio).toBeCloseTo(1, 6);
+  });
+
+  it('one epoch slowed 100× by something else on the machine does not move the estimate', () => {
+    const trials = archs.slice(0, 10).map((a) => stored(a, 2));
+    const last = trials[9]!;
+    trials[9] = { ...last, curve: [last.curve![0]!, { epoch: 2, metrics: epochRecord(last.arch, 200) }] };
+    const ratio = costModelOf(spec, rates).learnFrom(trials).breakdown(1, archs[29]!).train / costModelOf(spec, rates).breakdown(1, archs[29]!).train;
+    expect(ratio).toBeCloseTo(2, 6);
+  });
+
+  it('finished trials teach the validation passes, the fixed work and the per-trial overhead', () => {
+    const model = costModelOf(spec, rates);
+    const arch = archs[0]!;
+    const before = model.breakdown(2, arch, 2);
+    for (let i = 0; i < 5; i++) {
+      model.observeTrial({
+        arch,
+        epochs: 2,
+        seconds: before.train + 2 * before.validation + 4 * before.fixed + 0.5 + 1,
+        metrics: { eval_seconds: 2 * before.validation, setup_seconds: before.fixed, checkpoint_seconds: before.fixed, final_seconds: 2 * before.fixed, test_accuracy: 0.9, trial_seconds: before.train + 2 * before.validation + 4 * before.fixed + 0.5 },
+      });
+    }
+    const after = model.breakdown(2, arch, 2);
+    expect(after.validation / before.validation).toBeCloseTo(2, 6);
+    expect(after.fixed / before.fixed).toBeCloseTo(4, 6);
+    expect(after.overhead).toBeCloseTo(1, 6);
+  });
+
+  it('a low rung does not pay for the test set; the top rung does', () => {
+    const asha = parseExperimentSpec({ ...raw, fidelity: { scheduler: 'asha', resource: 'epochs', min: 1, max: 3, eta: 3 } });
+    const model = costModelOf(asha, rates);
+    const arch = asha.compiledSpace.sample(Rng.seeded(1));
+    expect(model.breakdown(2, arch, 3).fixed).toBeGreaterThan(model.breakdown(2, arch, 1).fixed + 0.1);
+  });
+
+  it('a Lambda (estimatorFor over the stored trials) estimates what the worker pool (fed epoch by epoch) estimates', () => {
+    const trials = archs.slice(0, 8).map((a, i) => ({ ...stored(a, 1 + i / 4), metrics: { eval_seconds: 0.4, setup_seconds: 0.01, checkpoint_seconds: 0.02, final_seconds: 0.3, trial_seconds: 3 }, cost: { reservedHours: 0, reservedDollars: 0, hours: 3.5 / 3600, dollars: 0 } }));
+    const pool = costModelOf(spec);
+    for (const t of trials) {
+      for (const e of t.curve!) pool.observeEpoch(t.arch, e.metrics);
+      pool.observeTrial({ arch: t.arch, metrics: t.metrics, seconds: 3.5, epochs: 2 });
+    }
+    const lambda = estimatorFor(spec, trials);
+    for (const a of archs.slice(20)) expect(lambda(2, a, 2)).toBeCloseTo(pool.estimateSeconds(2, a, 2), 9);
+    expect(lambda(2)).toBeCloseTo(pool.estimateSeconds(2), 9);
+  });
+
+  it('without an architecture: the median of a sample of the space (the submit-time check)', () => {
+    const model = costModelOf(spec, rates);
+    const typical = model.estimateSeconds(2);
+    const sample = archs.map((a) => model.estimateSeconds(2, a)).sort((x, y) => x - y);
+    expect(typical).toBeGreaterThanOrEqual(sample[0]!);
+    expect(typical).toBeLessThanOrEqual(sample[sample.length - 1]!);
+  });
+
+  it('a table costs its simulated seconds per epoch', () => {
+    const table = parseExperimentSpec({ name: 't', dataset: { source: 'table', path: TABLE, metrics: { val_accuracy: 'val_acc_200ep' }, secondsPerEpoch: 0.25 }, space: { kind: 'cell' }, epochs: 200, budget: { trials: 3 } });
+    expect(estimatorFor(table, [])(12)).toBe(3);
+  });
+
+  it('data it cannot read (a Lambda; the trainer reads the CSV): the conservative prior, then per epoch from whole trials', () => {
+    const csv = parseExperimentSpec({ name: 'c', dataset: { source: 'csv', path: '/nonexistent/rows.csv' }, space: { kind: 'chain', depth: 1, layer: { type: 'dense', width: 8 } }, epochs: 30, budget: { minutes: 2 } });
+    const arch = csv.compiledSpace.sample(Rng.seeded(1));
+    expect(estimatorFor(csv, [])(30, arch)).toBe(30 * INITIAL_SECONDS_PER_EPOCH);
+    const done: Trial = { id: 'c-t1', experimentId: 'c', seq: 1, arch, hash: 'h', state: 'COMPLETED', fidelity: 30, finishedSeq: 1, metrics: { val_accuracy: 0.8 }, cost: { reservedHours: 1, reservedDollars: 0, hours: 0.6 / 3600, dollars: 0 }, createdAt: '' };
+    expect(estimatorFor(csv, [done])(30, arch)).toBeCloseTo(0.6, 9);
+  });
+
+  it('data sizes: MNIST from the split settings, a CSV from its rows and columns', () => {
+    expect(dataSizeOf({ source: 'mnist', fraction: 0.1, validation: 0.1 })).toEqual({ train: 5400, validation: 6000, test: 10_000, shape: [28, 28, 1], numClasses: 10 });
+    expect(dataSizeOf({ source: 'csv', path: 'examples/tabular.csv', validation: 0.2 })).toMatchObject({ train: 114, validation: 28, shape: [13], numClasses: 3 });
+  });
+});
+
+describe('fitRates', () => {
+  it('recovers the rates that produced exact batch timings', () => {
+    const truth = { perLayer: 2e-4, dense: 1e-9, conv: 3e-9, depthwise: 9e-9, activation: 2e-8 };
+    const cost = (layers: number, dense: number, conv: number, dw: number, act: number) => ({ layers, denseFlops: dense, convFlops: conv, depthwiseFlops: dw, activations: act, flops: dense + conv + dw });
+    const probes = [cost(4, 100, 0, 0, 20), cost(12, 200, 0, 0, 60), cost(4, 5e5, 0, 0, 1000), cost(5, 1e3, 2e6, 0, 8e3), cost(5, 1e3, 2e5, 4e5, 8e3), cost(7, 100, 0, 0, 3e4)];
+    const samples = probes.map((c) => ({ work: batchWork(c, 16), seconds: batchWork(c, 16).reduce((s, w, i) => s + w * Object.values(truth)[i]!, 0) }));
+    const fitted = fitRates(samples);
+    for (const [k, v] of Object.entries(truth)) expect(fitted[k as keyof typeof truth] / v).toBeCloseTo(1, 2);
+  });
+});
+
+describe('TrialCostModel.calibrate', () => {
+  it('measured rates replace the prior', () => {
+    const model = new TrialCostModel({ dataset: spec.dataset, space: spec.compiledSpace });
+    expect(model.rates.backend).toBe('prior:local');
+    model.calibrate(rates);
+    expect(model.rates).toBe(rates);
+  });
+});
