@@ -1,15 +1,16 @@
 /**
  * A worker thread of `nasflow serve` (see `serve-preflight.ts`): runs the
- * checks `nasflow search` makes on a spec before storing it — sample model
- * builds for the data's input shape, and the evaluator's estimate of a
- * trial, which loads a table — so that the server's event loop never does.
+ * checks `nasflow search` makes on a spec before storing it — its data
+ * files, sample model builds for the data's input shape, and the
+ * evaluator's estimate of a trial, which loads a table — so that the
+ * server's event loop never reads a data file.
  * Posts one `PreflightAnswer` and is then terminated.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { evaluatorFor } from './search.js';
 import { DataError, SpecError, type SpecIssue } from '../shared/errors.js';
 import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
-import { unbuildableSpace } from '../shared/spec/preflight.js';
+import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
 
 /** What the server sends: the raw spec and the store's home folder. */
 export interface PreflightInput {
@@ -31,6 +32,8 @@ async function check({ spec: raw, home }: PreflightInput): Promise<PreflightAnsw
   let spec: ExperimentSpec | undefined;
   try {
     spec = parseExperimentSpec(raw);
+    const files = missingFiles(spec);
+    if (files.length) return { ok: false, issues: files };
     const unbuildable = await unbuildableSpace(spec);
     if (unbuildable.length) return { ok: false, issues: unbuildable };
     const evaluator = evaluatorFor(spec, home, spec.parallel ?? 1);

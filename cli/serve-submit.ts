@@ -52,7 +52,8 @@ export function serverSubmit(deps: SubmitDeps): (spec: unknown) => Promise<Exper
       const dataIssues = await deps.data.issues(spec);
       if (dataIssues.length) throw new SpecError(dataIssues);
       const estimateSeconds = await deps.preflight.check(raw);
-      const experiment = await submitExperiment(raw, deps.store, { estimateSeconds });
+      // The files were checked above, off the event loop.
+      const experiment = await submitExperiment(raw, deps.store, { estimateSeconds, checkFiles: false });
       const search = deps.launch(experiment);
       if (search) void search.then(release, release);
       else release();

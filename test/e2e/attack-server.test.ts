@@ -92,7 +92,7 @@ const tableSpec = (path: string, over: Record<string, unknown> = {}) => ({
 });
 
 /** A spec whose checks all run (data, model builds) but whose budget cannot pay for one trial: refused after the work, nothing starts. */
-const unaffordable = (dataset: unknown, space: unknown) => ({ name: 'heavy', dataset, space, epochs: 1, instance: { type: 'local', pricePerHour: 1e9 }, budget: { dollars: 0.01 } });
+const unaffordable = (dataset: unknown, space: unknown) => ({ name: 'heavy', dataset, space, epochs: 1, instance: { type: 'local', pricePerHour: 10_000 }, budget: { dollars: 0.000001 } });
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
