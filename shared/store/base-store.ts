@@ -25,6 +25,9 @@
  * - An experiment's `spent`/`reserved` are exactly its ledger's sums.
  * - What a primitive returns is the caller's to change (a copy); vendor
  *   errors leave as `StoreError`s.
+ * In turn the change functions this class hands over never mutate their
+ * arguments and return records that share nothing with the port's caller,
+ * so an adapter may store what they return as it is.
  */
 import {
   BudgetExceededError,

@@ -72,7 +72,7 @@ export class MemoryExperimentStore extends BaseExperimentStore {
   protected async modifyExperiment(id: string, change: (current: NewExperiment, lease: Lease | undefined) => NewExperiment): Promise<Experiment | undefined> {
     const e = this.experiments.get(id);
     if (e === undefined) return undefined;
-    e.doc = jsonCopy(change(jsonCopy(e.doc), e.lease));
+    e.doc = change(e.doc, e.lease);
     return this.view(e);
   }
 
@@ -93,8 +93,8 @@ export class MemoryExperimentStore extends BaseExperimentStore {
   protected async modifyTrial(id: string, change: (current: Trial) => Trial | undefined): Promise<Trial | undefined> {
     const s = this.trials.get(id);
     if (s === undefined) return undefined;
-    const next = change(jsonCopy(s.trial));
-    if (next !== undefined) s.trial = this.numbered(jsonCopy(next));
+    const next = change(s.trial);
+    if (next !== undefined) s.trial = this.numbered(next);
     return jsonCopy(s.trial);
   }
 

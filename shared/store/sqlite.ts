@@ -11,8 +11,8 @@
  *   transaction (the base's change function included): it takes the write
  *   lock before it reads, so two processes can never both pass a budget
  *   check or both finish a trial with one number. A lease write is one
- *   conditional UPDATE. A process
- *   waiting for the lock waits up to `busyTimeoutMs`, then `StoreBusyError`.
+ *   conditional UPDATE. A process waiting for the lock waits up to
+ *   `busyTimeoutMs`, then `StoreBusyError`.
  * - `spent` and `reserved` are summed from the ledger table on every read,
  *   never kept as running totals, so they cannot drift from the ledger.
  */
