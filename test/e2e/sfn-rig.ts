@@ -10,7 +10,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
-import { BatchEmulator, jobDefinitionsFromTemplate, type BatchEmulatorOptions, type JobDefinitionInfo } from '../support/sfn/batch.js';
+import { BatchEmulator, jobDefinitionsFromTemplate, type BatchEmulatorOptions, type JobDefinitionInfo, type SubmitJobRequest } from '../support/sfn/batch.js';
 import { LocalStateMachine, type LambdaHandler } from '../support/sfn/local-execution.js';
 import type { AslMachine } from '../support/sfn/asl.js';
 import { executionNameOf } from '../../shared/steps/job.js';
@@ -55,6 +55,10 @@ export interface RigOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Retry pause override, ms (default 0: retries at once). */
   readonly retryIntervalMs?: number;
+  /** The steps' and the scheduler's clock, epoch ms (default `Date.now`; a simulated clock in the equivalence suite). */
+  readonly now?: () => number;
+  /** Awaited before the Batch state's job runs (the equivalence suite holds jobs until their simulated finish). */
+  readonly beforeJob?: (request: SubmitJobRequest) => Promise<void>;
 }
 
 export interface Rig {
@@ -84,7 +88,8 @@ export async function createRig(aws: LocalAws, pipeline: Pipeline, options: RigO
   const [tables, bucket] = await Promise.all([aws.createTables(), aws.createBucket()]);
   const store = new DynamoExperimentStore({ client: aws.clients.doc, tables });
   const artifacts = new S3ArtifactStore({ client: aws.clients.s3, bucket });
-  const ports: StepPorts = { store, artifacts, now: Date.now };
+  const now = options.now ?? Date.now;
+  const ports: StepPorts = { store, artifacts, now };
   const observability = quiet();
   const deps = { ports, observability, ...(options.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: options.maxTrialsPerExecution } : {}) };
   const base: Lambdas = { propose: createProposeHandler(deps), record: createRecordHandler(deps), finalize: createFinalizeHandler(deps) };
@@ -97,7 +102,10 @@ export async function createRig(aws: LocalAws, pipeline: Pipeline, options: RigO
     env: { ...aws.env, TABLE_EXPERIMENTS: tables.experiments, TABLE_TRIALS: tables.trials, ARTIFACTS_BUCKET: bucket, NASFLOW_ARTIFACTS: `s3://${bucket}`, NASFLOW_BACKEND: 'auto', ...options.env },
     ...(options.fault ? { fault: options.fault } : {}),
   });
-  const machine = new LocalStateMachine(pipeline.definition, { lambdas, batch, stateMachineArn: pipeline.stateMachineArn, retryIntervalMs: options.retryIntervalMs ?? 0 });
+  const beforeJob = options.beforeJob;
+  // The state machine sees the emulator with the hold in front of every job; `batch` keeps its stats and jobs.
+  const held = beforeJob ? Object.assign(Object.create(batch) as BatchEmulator, { submitJobSync: async (r: SubmitJobRequest) => (await beforeJob(r), batch.submitJobSync(r)) }) : batch;
+  const machine = new LocalStateMachine(pipeline.definition, { lambdas, batch: held, stateMachineArn: pipeline.stateMachineArn, retryIntervalMs: options.retryIntervalMs ?? 0 });
   const dlq: { body: string; reason: string }[] = [];
   const scheduler = createSchedulerHandler({
     store,
@@ -105,6 +113,7 @@ export async function createRig(aws: LocalAws, pipeline: Pipeline, options: RigO
     startExecution: (request) => machine.startExecution({ stateMachineArn: pipeline.stateMachineArn, name: request.name, input: request.input }),
     sendToDlq: async (body, reason) => void dlq.push({ body, reason }),
     observability,
+    now,
   });
   return {
     store,
