@@ -20,6 +20,7 @@ import type { EvalHooks, EvalJob, EvalOutcome, Evaluator } from '../../shared/ru
 import { runExperiment } from '../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../../shared/spec/experiment.js';
+import type { Architecture } from '../../shared/space/space.js';
 import { jobKeys, tableJobSchema } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
 import { submitExperiment } from '../../shared/steps/submit.js';
@@ -120,8 +121,8 @@ class ClockedEvaluator implements Evaluator {
     this.metrics = inner.metrics;
   }
 
-  estimateSeconds(epochs: number): number {
-    return this.inner.estimateSeconds(epochs);
+  estimateSeconds(epochs: number, arch?: Architecture, fidelity?: number): number {
+    return this.inner.estimateSeconds(epochs, arch, fidelity);
   }
 
   async run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome> {
