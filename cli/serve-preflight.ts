@@ -15,8 +15,10 @@ const WORKER = here.replace(/serve-preflight\.(ts|js)$/, 'preflight-worker.$1');
 
 function startWorker(input: PreflightInput): Worker {
   if (WORKER.endsWith('.js')) return new Worker(WORKER, { workerData: input });
-  // A worker does not inherit the parent's module loader: register tsx's first, then load the TypeScript source.
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(WORKER).href)}); })`;
+  // A worker does not inherit the parent's module loader: register tsx's first (resolved from here where the
+  // loader offers import.meta.resolve, whatever the cwd; under vitest, from the project), then load the TypeScript source.
+  const tsxApi = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
+  const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(WORKER).href)}); })`;
   return new Worker(boot, { eval: true, workerData: input });
 }
 

@@ -43,7 +43,9 @@ const bodies: string[] = [];
 function serve(args: readonly string[]): Promise<Served> {
   const home = mkdtempSync(join(dir, 'home-'));
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), 'serve', '--port', '0', '--home', home, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // No token from this shell's environment: each test says whether its server has one.
+    const { NASFLOW_TOKEN: _token, ...env } = process.env;
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), 'serve', '--port', '0', '--home', home, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout?.on('data', (b: Buffer) => {
