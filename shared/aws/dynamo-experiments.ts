@@ -11,7 +11,7 @@
  * lease are as read; on a lost race read again. So the caller's condition
  * (a state, a lease owner) is checked in the same atomic step as the write.
  */
-import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Experiment } from '../experiment/model.js';
 import { MAX_ATTEMPTS } from '../store/base-store.js';
 import { StoreBusyError } from '../errors.js';
@@ -29,6 +29,15 @@ export function withLedger(stored: NewExperiment, ledger: Item | undefined): Exp
 /** The META item, or `undefined`. */
 export function readMeta(db: DynamoItems, id: string): Promise<Item | undefined> {
   return db.get(db.tables.experiments, DYNAMO_KEYS.expKey(id), 'get experiment');
+}
+
+/** Whether the experiment exists, read without its record (which may be large: a read is charged by size). */
+export async function experimentExists(db: DynamoItems, id: string): Promise<boolean> {
+  const out = await db.must<{ Item?: Item }>(
+    'get experiment',
+    new GetCommand({ TableName: db.tables.experiments, Key: DYNAMO_KEYS.expKey(id), ConsistentRead: true, ProjectionExpression: 'pk' }),
+  );
+  return out.Item !== undefined;
 }
 
 export async function putExperimentIfAbsent(db: DynamoItems, stored: NewExperiment): Promise<boolean> {

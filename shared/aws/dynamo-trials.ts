@@ -41,7 +41,7 @@ import { SpecError, StoreBusyError } from '../errors.js';
 import type { Trial, TrialState } from '../experiment/model.js';
 import { isFinished, MAX_ATTEMPTS, type TrialRange } from '../store/base-store.js';
 import { DYNAMO_KEYS, SEQ_DIGITS, trialSk, type DynamoItems, type Item } from './dynamo-codec.js';
-import { readMeta } from './dynamo-experiments.js';
+import { experimentExists } from './dynamo-experiments.js';
 
 const { pointerKey, trialKey, slotKey } = DYNAMO_KEYS;
 
@@ -159,7 +159,7 @@ async function finishing(db: DynamoItems, trial: Trial): Promise<{ claim?: numbe
 export async function putTrialIfAbsent(db: DynamoItems, trial: Trial, creationKey: string): Promise<Trial | 'taken' | undefined> {
   if (trial.seq >= 10 ** SEQ_DIGITS) throw new SpecError([{ path: 'seq', message: `must be below 10^${SEQ_DIGITS}, got ${trial.seq}` }], 'trial');
   const ck = createHash('sha256').update(creationKey).digest('base64url');
-  if ((await readMeta(db, trial.experimentId)) === undefined) return undefined;
+  if (!(await experimentExists(db, trial.experimentId))) return undefined;
   const pointed = await db.send(
     'create trial',
     new PutCommand({
