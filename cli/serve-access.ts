@@ -64,12 +64,12 @@ const json = { 'content-type': 'application/json; charset=utf-8' };
 /** The Host, Origin and token rules of one server. */
 export class Access {
   /** Host names (lower case, IPv6 bracketed) this server answers to. */
-  readonly hosts: ReadonlySet<string>;
+  private readonly hosts: ReadonlySet<string>;
   private readonly tokenDigest?: Buffer;
   /** Name of the cookie that carries the token. */
-  readonly cookieName: string;
+  private readonly cookieName: string;
 
-  constructor(private readonly o: AccessOptions) {
+  constructor(o: AccessOptions) {
     const hosts = new Set<string>([hostForm(o.address)]);
     if (!WILDCARDS.has(o.host)) hosts.add(hostForm(o.host));
     if (isLoopback(o.address)) for (const n of ['localhost', '127.0.0.1', '[::1]']) hosts.add(n);
@@ -81,11 +81,6 @@ export class Access {
     this.hosts = hosts;
     if (o.token !== undefined) this.tokenDigest = digest(o.token);
     this.cookieName = `nasflow-token-${o.port}`;
-  }
-
-  /** Whether writes need the token. */
-  get tokenRequired(): boolean {
-    return this.tokenDigest !== undefined;
   }
 
   /** Why the request is refused (403 for Host/Origin, 401 for a missing token on a write), or undefined. */
