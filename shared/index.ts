@@ -60,6 +60,18 @@ export type { TrialOutcome } from './experiment/outcome.js';
 export { listAllTrials, type BudgetLimits, type ExperimentStore } from './store/experiment-store.js';
 export { MemoryExperimentStore } from './store/memory.js';
 export { SqliteExperimentStore, type SqliteStoreOptions } from './store/sqlite.js';
+// A new store adapter extends the base, which keeps every rule of the port: it writes only the storage primitives.
+export {
+  BaseExperimentStore,
+  fitsCaps,
+  isFinished,
+  type Committed,
+  type CursorPosition,
+  type LeaseCondition,
+  type LedgerCaps,
+  type ReserveOutcome,
+  type TrialRange,
+} from './store/base-store.js';
 export { FsArtifactStore, MemoryArtifactStore, type ArtifactStore } from './train/ports.js';
 
 // A search run here: submit (checks the spec whole), run or resume it with an evaluator, stop it.
