@@ -6,13 +6,20 @@
  * queue (if the queue refuses, the experiment ends FAILED with the reason and
  * the client gets a 503 to submit again); `POST /experiments/{id}/stop` sets
  * `stopRequestedAt`.
+ *
+ * Ownership: every request is signed (IAM), and the caller's principal ARN
+ * is recorded as the experiment's `owner` on submit. Reads, lists and stops
+ * by another caller answer 404, as if the experiment did not exist — except
+ * for the admin principals (`NASFLOW_ADMIN_PRINCIPALS`).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { awsClients } from '../shared/aws/clients.js';
-import { createApi, type ApiHandler } from '../shared/api/index.js';
+import { createApi, type ApiHandler, type ApiRequest } from '../shared/api/index.js';
+import { ENV } from '../shared/contract.js';
 import type { Experiment } from '../shared/experiment/model.js';
+import type { ExperimentStore, NewExperiment } from '../shared/store/experiment-store.js';
 import { ServiceUnavailableError } from '../shared/errors.js';
 import { submitExperiment } from '../shared/steps/submit.js';
 import type { StepPorts } from '../shared/steps/ports.js';
@@ -23,16 +30,51 @@ export interface ApiFunctionDeps {
   readonly ports: StepPorts | (() => StepPorts);
   /** Queues a stored experiment for the scheduler (an SQS message `{experimentId}`). */
   enqueue(experimentId: string): Promise<void>;
+  /** IAM principal ARNs that see every experiment (a role ARN covers its sessions). Default: none. */
+  readonly admins?: readonly string[] | (() => readonly string[]);
   readonly observability?: Observability;
 }
 
-/** API Gateway's proxy event as the shared router's request. */
-export function toApiRequest(event: APIGatewayProxyEvent) {
+/** API Gateway's proxy event as the shared router's request; `principal` is the signed caller's IAM ARN. */
+export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
   const query: Record<string, string> = {};
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
-  return { method: event.httpMethod, path: event.path, query, headers, body: event.body, isBase64Encoded: event.isBase64Encoded };
+  const identity = event.requestContext?.identity;
+  const principal = identity?.userArn ?? identity?.caller ?? undefined;
+  return { method: event.httpMethod, path: event.path, query, headers, body: event.body, isBase64Encoded: event.isBase64Encoded, ...(principal ? { principal } : {}) };
+}
+
+/**
+ * Whether `principal` is one of `admins`: the same ARN, or a session of an
+ * admin role (`arn:aws:sts::<account>:assumed-role/<name>/<session>` for
+ * `arn:aws:iam::<account>:role/[<path>/]<name>`).
+ */
+export function isAdmin(principal: string | undefined, admins: readonly string[]): boolean {
+  if (principal === undefined) return false;
+  const session = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(principal);
+  return admins.some((a) => {
+    if (a === principal) return true;
+    const role = /^arn:([\w-]+):iam::(\d{12}):role\/(?:.+\/)?([^/]+)$/.exec(a);
+    return session !== null && role !== null && role[1] === session[1] && role[2] === session[2] && role[3] === session[3];
+  });
+}
+
+/** Admin principals from `NASFLOW_ADMIN_PRINCIPALS` (comma-separated; empty: none). */
+export function adminsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env[ENV.adminPrincipals] ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
+}
+
+/** The store, but every experiment it creates records `owner`. */
+function recordingOwner(store: ExperimentStore, owner: string | undefined): ExperimentStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'createExperiment') return (e: NewExperiment) => target.createExperiment({ ...e, ...(owner !== undefined ? { owner } : {}) });
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult> {
@@ -42,12 +84,13 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
   const router = (): ApiHandler => {
     if (api) return api;
     const ports = typeof deps.ports === 'function' ? deps.ports() : deps.ports;
+    const admins = typeof deps.admins === 'function' ? deps.admins() : (deps.admins ?? []);
     api = createApi({
       store: ports.store,
       artifacts: ports.artifacts,
       // The table or data files a spec names are read by the trainer, not here.
-      submit: async (spec: unknown): Promise<Experiment> => {
-        const exp = await submitExperiment(spec, ports.store, { checkFiles: false });
+      submit: async (spec: unknown, req: ApiRequest): Promise<Experiment> => {
+        const exp = await submitExperiment(spec, recordingOwner(ports.store, req.principal), { checkFiles: false });
         try {
           await deps.enqueue(exp.id);
         } catch (e) {
@@ -69,6 +112,8 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
         obsOf().logger.info('stop requested', { experimentId: id });
         return exp;
       },
+      // Only the owner and the admins see an experiment; to anyone else it does not exist (404).
+      canSee: (e, req) => isAdmin(req.principal, admins) || (e.owner !== undefined && e.owner === req.principal),
       log: (e) => obsOf().logger.error('request failed', e as Error),
       now: ports.now,
     });
@@ -88,7 +133,8 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
 
 export const handler = createApiHandler({
   ports: () => portsFromEnv(),
+  admins: () => adminsFromEnv(),
   async enqueue(experimentId) {
-    await awsClients().sqs.send(new SendMessageCommand({ QueueUrl: process.env.EXPERIMENTS_QUEUE_URL, MessageBody: JSON.stringify({ experimentId }) }));
+    await awsClients().sqs.send(new SendMessageCommand({ QueueUrl: process.env[ENV.experimentsQueueUrl], MessageBody: JSON.stringify({ experimentId }) }));
   },
 });

@@ -5,9 +5,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
+import { ENV } from '../shared/contract.js';
+import { releaseAdmission } from '../shared/steps/caps.js';
 import { finalizeStep, type FinalizeOutput } from '../shared/steps/finalize.js';
-import { invoke, observability, parseEvent, portsFromEnv } from './lib/runtime.js';
-import { resolvePorts, type StepHandlerDeps } from './propose.js';
+import { admissionFromEnv, invoke, observability, parseEvent, portsFromEnv } from './lib/runtime.js';
+import { resolveAdmission, resolvePorts, type StepHandlerDeps } from './propose.js';
 
 export const finalizeEventSchema = z.object({
   experimentId: z.string().min(1),
@@ -17,6 +19,7 @@ export const finalizeEventSchema = z.object({
 
 export function createFinalizeHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<FinalizeOutput> {
   const ports = resolvePorts(deps);
+  const admission = resolveAdmission(deps);
   return async (event, context) => {
     const obs = deps.observability ?? observability();
     const input = parseEvent(finalizeEventSchema, event, 'finalize event');
@@ -27,6 +30,8 @@ export function createFinalizeHandler(deps: StepHandlerDeps): (event: unknown, c
         log.info('continue as new', { nextName: out.nextName });
       } else {
         obs.metrics.addMetric(out.state === 'STOPPED' ? 'ExperimentsStopped' : 'ExperimentsCompleted', MetricUnit.Count, 1);
+        // The search has ended: its GPUs and its place among the running experiments are free again.
+        if (admission) await releaseAdmission(ports().store, admission(), input.experimentId);
         const exp = await ports().store.getExperiment(input.experimentId);
         log.info('finished', { state: out.state, reason: exp?.reason, spent: exp?.spent });
       }
@@ -35,5 +40,5 @@ export function createFinalizeHandler(deps: StepHandlerDeps): (event: unknown, c
   };
 }
 
-const maxFromEnv = Number(process.env.MAX_TRIALS_PER_EXECUTION);
-export const handler = createFinalizeHandler({ ports: () => portsFromEnv(), ...(Number.isInteger(maxFromEnv) && maxFromEnv > 0 ? { maxTrialsPerExecution: maxFromEnv } : {}) });
+const maxFromEnv = Number(process.env[ENV.maxTrialsPerExecution]);
+export const handler = createFinalizeHandler({ ports: () => portsFromEnv(), admission: () => admissionFromEnv(), ...(Number.isInteger(maxFromEnv) && maxFromEnv > 0 ? { maxTrialsPerExecution: maxFromEnv } : {}) });

@@ -7,10 +7,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { FINISHED_STATES } from '../shared/experiment/model.js';
-import { monthToDateDollars } from '../shared/steps/caps.js';
+import { METRICS } from '../shared/contract.js';
+import { committedDollars } from '../shared/steps/caps.js';
 import { recordStep, type RecordOutput } from '../shared/steps/record.js';
-import { invoke, observability, parseEvent, portsFromEnv } from './lib/runtime.js';
-import { resolvePorts, type StepHandlerDeps } from './propose.js';
+import { admissionFromEnv, invoke, observability, parseEvent, portsFromEnv } from './lib/runtime.js';
+import { resolveAdmission, resolvePorts, type StepHandlerDeps } from './propose.js';
 
 const outcome = {
   /** The Batch state's output when the job succeeded. */
@@ -29,6 +30,7 @@ export const recordEventSchema = z.object({
 
 export function createRecordHandler(deps: StepHandlerDeps): (event: unknown, context?: Context) => Promise<RecordOutput> {
   const ports = resolvePorts(deps);
+  const admission = resolveAdmission(deps);
   return async (event, context) => {
     const obs = deps.observability ?? observability();
     const e = parseEvent(recordEventSchema, event, 'record event');
@@ -45,14 +47,14 @@ export function createRecordHandler(deps: StepHandlerDeps): (event: unknown, con
       const trial = await p.store.getTrial(e.trialId);
       obs.metrics.addMetric('TrialsRecorded', MetricUnit.Count, 1);
       if (out.state === 'FAILED') obs.metrics.addMetric('TrialsFailed', MetricUnit.Count, 1);
-      obs.metrics.addMetric('DollarsSpent', MetricUnit.NoUnit, trial?.cost?.dollars ?? 0);
+      obs.metrics.addMetric(METRICS.trialDollars, MetricUnit.NoUnit, trial?.cost?.dollars ?? 0);
       obs.metrics.addMetric('ComputeHours', MetricUnit.NoUnit, trial?.cost?.hours ?? 0);
-      // The gauge the monthly-budget alarms read (docs/design/aws-contract.md, Metrics and alarms).
-      obs.metrics.addMetric('MonthToDateSpendDollars', MetricUnit.NoUnit, monthToDateDollars(await p.store.listExperiments(), p.now(), false));
+      // The gauge the monthly-budget alarms read, from the admission ledger (bounded by the running experiments).
+      if (admission) obs.metrics.addMetric(METRICS.monthToDateSpend, MetricUnit.NoUnit, await committedDollars(p.store, await admission().read(), p.now(), false));
       log.info('recorded', { state: out.state, decision: out.decision, reason: trial?.reason, cost: trial?.cost });
       return out;
     });
   };
 }
 
-export const handler = createRecordHandler({ ports: () => portsFromEnv() });
+export const handler = createRecordHandler({ ports: () => portsFromEnv(), admission: () => admissionFromEnv() });

@@ -122,6 +122,18 @@ export function capsFromContext(tryGetContext: (key: string) => unknown): Caps {
   return resolveCaps(input as CapsInput);
 }
 
+/** Time allowed, per Batch attempt, for an instance to come up before the attempt starts. */
+export const CAPACITY_WAIT_MINUTES = 30;
+
+/**
+ * How long a Train state waits for its Batch job before the trial is recorded
+ * FAILED: each of `attempts` attempts at the job timeout, plus time for
+ * capacity before each. Past it Step Functions terminates the job.
+ */
+export function trainTimeoutMinutes(caps: Caps, attempts: number): number {
+  return attempts * (caps.jobTimeoutMinutes + CAPACITY_WAIT_MINUTES);
+}
+
 /** The largest vCPU count per GPU among the instance types: one 1-GPU job may occupy that many vCPUs. */
 export function vcpusPerGpu(caps: Caps): number {
   return Math.max(...caps.instanceTypes.map((t) => GPU_INSTANCE_TYPES[t]!.vcpus / GPU_INSTANCE_TYPES[t]!.gpus));

@@ -2,15 +2,15 @@ import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
-import { ENV } from '../shared/aws/tables.js';
-import { resolveCaps, type Caps, type CapsInput } from './caps.js';
+import { ENV, FUNCTION_ENV, TAGS, type EnvName, type FunctionName } from '../shared/contract.js';
+import { resolveCaps, trainTimeoutMinutes, type Caps, type CapsInput } from './caps.js';
 import { SearchAlarms } from './constructs/alarms.js';
 import { ExperimentsApi } from './constructs/api.js';
 import { ExperimentQueue } from './constructs/experiment-queue.js';
 import { HandlerFunction } from './constructs/functions.js';
 import { ResultsStore } from './constructs/results-store.js';
 import { SearchStateMachine } from './constructs/search-state-machine.js';
-import { TrainingCluster } from './constructs/training-cluster.js';
+import { JOB_ATTEMPTS, TrainingCluster } from './constructs/training-cluster.js';
 
 export interface NasflowStackProps extends StackProps {
   /** Account caps (validated; defaults in `DEFAULT_CAPS`). */
@@ -19,6 +19,12 @@ export interface NasflowStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** The trainer image; by default built from `containers/trainer/Dockerfile` at deploy time. */
   readonly trainerImage?: ecs.ContainerImage;
+  /**
+   * IAM principal ARNs that may read and stop every experiment (a role ARN
+   * covers its sessions); everyone else sees only the experiments they
+   * submitted. Default: CDK context `adminPrincipals` (comma-separated), else none.
+   */
+  readonly adminPrincipals?: readonly string[];
 }
 
 /**
@@ -33,95 +39,107 @@ export class NasflowStack extends Stack {
   readonly search: SearchStateMachine;
   readonly api: ExperimentsApi;
   readonly alarms: SearchAlarms;
-  readonly functions: Readonly<Record<'api' | 'scheduler' | 'propose' | 'record' | 'finalize', HandlerFunction>>;
+  readonly functions: Readonly<Record<FunctionName, HandlerFunction>>;
 
   constructor(scope: Construct, id: string, props: NasflowStackProps = {}) {
     super(scope, id, props);
     this.caps = resolveCaps(props.caps);
     const caps = this.caps;
-    Tags.of(this).add('project', 'nasflow');
+    Tags.of(this).add(TAGS.project.key, TAGS.project.value);
 
     this.results = new ResultsStore(this, 'Results');
     this.queue = new ExperimentQueue(this, 'Queue');
     this.cluster = new TrainingCluster(this, 'Training', { caps, results: this.results, ...(props.trainerImage ? { image: props.trainerImage } : {}) });
 
-    const stores = {
+    const adminPrincipals = props.adminPrincipals ?? String(this.node.tryGetContext('adminPrincipals') ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
+    // Every value a function may be given; each function gets exactly the names the contract lists for it.
+    const values: Partial<Record<EnvName, string>> = {
       [ENV.tableExperiments]: this.results.experiments.tableName,
       [ENV.tableTrials]: this.results.trials.tableName,
       [ENV.artifactsBucket]: this.results.artifacts.bucketName,
+      [ENV.experimentsQueueUrl]: this.queue.queue.queueUrl,
+      [ENV.dlqUrl]: this.queue.deadLetterQueue.queueUrl,
+      [ENV.maxReceiveCount]: String(this.queue.maxReceiveCount),
+      [ENV.maxRunningExperiments]: String(caps.maxRunningExperiments),
+      [ENV.maxGpus]: String(caps.maxGpus),
+      [ENV.monthlyBudgetDollars]: String(caps.monthlyBudgetDollars),
+      [ENV.adminPrincipals]: adminPrincipals.join(','),
     };
-    const capsEnv = {
-      MAX_RUNNING_EXPERIMENTS: String(caps.maxRunningExperiments),
-      MAX_GPUS: String(caps.maxGpus),
-      MONTHLY_BUDGET_DOLLARS: String(caps.monthlyBudgetDollars),
-    };
+    const environment = (name: FunctionName): Record<string, string> =>
+      Object.fromEntries(FUNCTION_ENV[name].map((k) => {
+        const v = values[k];
+        if (v === undefined) throw new Error(`no value for ${k}, which the ${name} function reads`);
+        return [k, v];
+      }));
 
     const api = new HandlerFunction(this, 'ApiFunction', {
       name: 'api',
       description: 'nasflow REST API: submit, list, status, trials, stop',
       timeout: Duration.seconds(29),
-      environment: { ...stores, [ENV.experimentsQueueUrl]: this.queue.queue.queueUrl },
+      environment: environment('api'),
     });
     const propose = new HandlerFunction(this, 'ProposeFunction', {
       name: 'propose',
       description: 'nasflow Propose state: the next trial for a worker slot, its budget reserved',
       timeout: Duration.minutes(2),
       memorySize: 1024,
-      environment: { ...stores, ...capsEnv },
+      environment: environment('propose'),
     });
     const record = new HandlerFunction(this, 'RecordFunction', {
       name: 'record',
       description: 'nasflow Record state: a trained (or failed) trial recorded, budget settled, scheduler decision stored',
       timeout: Duration.minutes(1),
       memorySize: 1024,
-      environment: { ...stores },
+      environment: environment('record'),
     });
     const finalize = new HandlerFunction(this, 'FinalizeFunction', {
       name: 'finalize',
       description: 'nasflow Finalize state: continue as new, or leaderboard and report',
       timeout: Duration.minutes(5),
       memorySize: 1024,
-      environment: { ...stores },
+      environment: environment('finalize'),
+    });
+    const fail = new HandlerFunction(this, 'FailFunction', {
+      name: 'fail',
+      description: 'nasflow MarkFailed state: a search that could not finish ends FAILED with the reason; its admission is released',
+      timeout: Duration.seconds(30),
+      environment: environment('fail'),
     });
 
     this.search = new SearchStateMachine(this, 'Search', {
       propose: propose.fn,
       record: record.fn,
       finalize: finalize.fn,
+      fail: fail.fn,
       jobQueue: this.cluster.jobQueue,
       jobDefinition: this.cluster.jobDefinition,
       maxConcurrency: caps.maxGpus,
+      trainTimeout: Duration.minutes(trainTimeoutMinutes(caps, JOB_ATTEMPTS)),
     });
+    values[ENV.stateMachineArn] = this.search.stateMachine.stateMachineArn;
 
     const scheduler = new HandlerFunction(this, 'SchedulerFunction', {
       name: 'scheduler',
       description: 'nasflow scheduler: starts a search execution while the account caps allow',
       timeout: Duration.seconds(30),
-      environment: {
-        ...stores,
-        ...capsEnv,
-        [ENV.experimentsQueueUrl]: this.queue.queue.queueUrl,
-        [ENV.dlqUrl]: this.queue.deadLetterQueue.queueUrl,
-        STATE_MACHINE_ARN: this.search.stateMachine.stateMachineArn,
-      },
+      environment: environment('scheduler'),
     });
-    // At most two scheduler invocations at once (the least SQS event sources allow; reserved
-    // concurrency 1 would throttle and push messages to the DLQ): two racing caps checks can
-    // start at most one execution beyond maxRunningExperiments; every search's own budget ledger
-    // stays exact regardless.
+    // Two scheduler invocations at once at most (the least an SQS event source allows). Admission
+    // is a conditional write on the account's admission item (shared/aws/admission.ts), so any
+    // number of racing schedulers admit no more than the caps.
     scheduler.fn.addEventSource(new SqsEventSource(this.queue.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 2 }));
 
     // Least privilege per function (explicit actions, no wildcard actions).
-    for (const f of [api, scheduler, propose, record, finalize]) this.results.grantTablesReadWrite(f.role);
+    for (const f of [api, scheduler, propose, record, finalize, fail]) this.results.grantTablesReadWrite(f.role);
     this.queue.queue.grantSendMessages(api.role);
     this.results.grantArtifactsRead(api.role);
     this.search.stateMachine.grantStartExecution(scheduler.role);
     this.queue.queue.grantSendMessages(scheduler.role);
     this.queue.deadLetterQueue.grantSendMessages(scheduler.role);
     for (const f of [propose, record, finalize]) this.results.grantArtifactsReadWrite(f.role);
-    for (const f of [scheduler, propose, record, finalize]) f.grantPutMetrics();
+    for (const f of [scheduler, propose, record, finalize, fail]) f.grantPutMetrics();
 
-    this.functions = { api, scheduler, propose, record, finalize };
+    this.functions = { api, scheduler, propose, record, finalize, fail };
     this.api = new ExperimentsApi(this, 'Api', { handler: api.fn });
     this.alarms = new SearchAlarms(this, 'Alarms', {
       stateMachine: this.search.stateMachine,

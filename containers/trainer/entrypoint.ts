@@ -18,6 +18,7 @@
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { artifactStoreFromUrl } from '../../shared/aws/index.js';
+import { ENV, EXIT_INTERRUPTED } from '../../shared/contract.js';
 import { trialJobSchema, type TrainJob } from '../../shared/steps/job.js';
 import { ArtifactReportSink, continueFromParent, getJson, putJson, trialKeys, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
 import type { TrialResult, TrialSpec } from '../../shared/train/trainer.js';
@@ -32,7 +33,7 @@ export const EXIT = {
   /** Bad arguments or a missing/invalid trial: nothing to retry. */
   INVALID: 2,
   /** SIGTERM/SIGINT (spot reclaim): checkpoint written; run again to resume. (EX_TEMPFAIL) */
-  INTERRUPTED: 75,
+  INTERRUPTED: EXIT_INTERRUPTED,
 } as const;
 
 const Args = z.object({
@@ -43,7 +44,7 @@ const Args = z.object({
 });
 
 /** Compute seconds a job's earlier attempts used (kept across spot reclaims, so the budget pays for all of them). */
-const usageKey = (id: string) => `trials/${id}/usage.json`;
+const usageKey = (id: string) => trialKeys(id).usage;
 
 async function priorSeconds(store: ArtifactStore, id: string): Promise<number> {
   const u = await getJson<{ seconds?: unknown }>(store, usageKey(id)).catch(() => undefined);
@@ -58,7 +59,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): z.infer<typeof Args>
     else if (a.startsWith('--trial-id=')) trialId = a.slice('--trial-id='.length);
     else if (!a.startsWith('-') && trialId === undefined) trialId = a;
   }
-  return Args.parse({ trialId, artifacts: env['NASFLOW_ARTIFACTS'] ?? 'artifacts', backend: env['NASFLOW_BACKEND'] ?? 'auto', timeScale: env['NASFLOW_TABLE_TIME_SCALE'] ?? '0' });
+  return Args.parse({ trialId, artifacts: env[ENV.trainerArtifacts] ?? 'artifacts', backend: env[ENV.trainerBackend] ?? 'auto', timeScale: env['NASFLOW_TABLE_TIME_SCALE'] ?? '0' });
 }
 
 function log(fields: Record<string, unknown>): void {
@@ -82,7 +83,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return EXIT.INVALID;
   }
   const keys = trialKeys(args.trialId);
-  const trialKey = `trials/${args.trialId}/trial.json`;
+  const trialKey = keys.trial;
   let job: z.infer<typeof trialJobSchema>;
   try {
     const raw = await getJson<unknown>(store, trialKey);

@@ -9,11 +9,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { DynamoAdmissionLedger } from '../../shared/aws/admission.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import { artifactStoreFromUrl, awsClients, tableNamesFromEnv } from '../../shared/aws/index.js';
+import { ENV, METRICS } from '../../shared/contract.js';
 import { isUserError, SpecError } from '../../shared/errors.js';
 import type { StepPorts } from '../../shared/steps/ports.js';
-import type { Caps } from '../../shared/steps/caps.js';
+import type { AdmissionLedger, Caps } from '../../shared/steps/caps.js';
 
 /** Logger and metrics of a handler (injected by tests; module singletons in Lambda). */
 export interface Observability {
@@ -25,7 +27,7 @@ let shared: Observability | undefined;
 
 /** The process's Powertools logger and metrics (service and namespace from `POWERTOOLS_*`). */
 export function observability(): Observability {
-  shared ??= { logger: new Logger(), metrics: new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'nasflow' }) };
+  shared ??= { logger: new Logger(), metrics: new Metrics({ namespace: process.env[ENV.powertoolsNamespace] ?? METRICS.namespace }) };
   return shared;
 }
 
@@ -37,8 +39,8 @@ let ports: { readonly key: string; readonly value: StepPorts } | undefined;
  * reused by warm invocations.
  */
 export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): StepPorts {
-  const bucket = env.ARTIFACTS_BUCKET;
-  if (!bucket) throw new SpecError([{ path: 'ARTIFACTS_BUCKET', message: 'must be set to the artifacts bucket name' }], 'environment');
+  const bucket = env[ENV.artifactsBucket];
+  if (!bucket) throw new SpecError([{ path: ENV.artifactsBucket, message: 'must be set to the artifacts bucket name' }], 'environment');
   const tables = tableNamesFromEnv(env);
   const clients = awsClients(env);
   const key = JSON.stringify([tables, bucket, env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL, env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL]);
@@ -51,6 +53,11 @@ export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): StepPorts {
   return ports.value;
 }
 
+/** The account's admission ledger: one item of the experiments table (`TABLE_EXPERIMENTS`). */
+export function admissionFromEnv(env: NodeJS.ProcessEnv = process.env): AdmissionLedger {
+  return new DynamoAdmissionLedger({ client: awsClients(env).doc, table: tableNamesFromEnv(env).experiments });
+}
+
 /** The account caps from `MAX_RUNNING_EXPERIMENTS`, `MAX_GPUS`, `MONTHLY_BUDGET_DOLLARS`. */
 export function capsFromEnv(env: NodeJS.ProcessEnv = process.env): Caps {
   const issues: { path: string; message: string }[] = [];
@@ -60,7 +67,7 @@ export function capsFromEnv(env: NodeJS.ProcessEnv = process.env): Caps {
     if (raw === undefined || raw === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) issues.push({ path: name, message: `must be a ${integer ? 'whole ' : ''}number ≥ 0, got ${JSON.stringify(raw)}` });
     return n;
   };
-  const caps = { maxRunningExperiments: num('MAX_RUNNING_EXPERIMENTS', true), maxGpus: num('MAX_GPUS', true), monthlyBudgetDollars: num('MONTHLY_BUDGET_DOLLARS', false) };
+  const caps = { maxRunningExperiments: num(ENV.maxRunningExperiments, true), maxGpus: num(ENV.maxGpus, true), monthlyBudgetDollars: num(ENV.monthlyBudgetDollars, false) };
   if (issues.length) throw new SpecError(issues, 'environment');
   return caps;
 }

@@ -6,12 +6,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRICS } from '../../shared/contract.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './functions.js';
 
-/** The gauge the functions publish: dollars spent this calendar month over all experiments (docs/design/aws-contract.md). */
-export const SPEND_METRIC = 'MonthToDateSpendDollars';
+/** The gauge the functions publish: dollars spent this calendar month over all experiments. */
+export const SPEND_METRIC = METRICS.monthToDateSpend;
 /** Dollars of one settled trial, published by `record` for every trial. */
-export const TRIAL_SPEND_METRIC = 'DollarsSpent';
+export const TRIAL_SPEND_METRIC = METRICS.trialDollars;
 
 export interface SearchAlarmsProps {
   readonly stateMachine: sfn.IStateMachine;

@@ -5,22 +5,23 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV, METRICS, TAGS, type FunctionName } from '../../shared/contract.js';
 import { acknowledgeStarResource } from './nag.js';
 
 /** The repository root (infra/constructs/ → ../../). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Names of the handlers in `functions/` (docs/design/aws-contract.md). */
-export type FunctionName = 'api' | 'scheduler' | 'propose' | 'record' | 'finalize';
+/** Names of the handlers in `functions/` (the contract's `FUNCTION_NAMES`). */
+export type { FunctionName };
 
 /** Tag carrying the handler name; `infra/synth.ts` reads it to give each function a stable placeholder ARN. */
-export const FUNCTION_TAG = 'nasflow:function';
+export const FUNCTION_TAG = TAGS.function;
 
 /** CloudWatch namespace of the functions' metrics (Powertools `POWERTOOLS_METRICS_NAMESPACE`); PutMetricData is allowed only here. */
-export const METRICS_NAMESPACE = 'nasflow';
+export const METRICS_NAMESPACE = METRICS.namespace;
 
 /** Powertools service name of every function (the `service` dimension of their metrics). */
-export const SERVICE_NAME = 'nasflow';
+export const SERVICE_NAME = METRICS.service;
 
 export interface HandlerFunctionProps {
   readonly name: FunctionName;
@@ -69,8 +70,8 @@ export class HandlerFunction extends Construct {
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        [ENV.powertoolsService]: SERVICE_NAME,
+        [ENV.powertoolsNamespace]: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

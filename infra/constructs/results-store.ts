@@ -4,10 +4,11 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { TABLES, type KeyAttribute, type TableDesign } from '../../shared/aws/tables.js';
+import { TAGS } from '../../shared/contract.js';
 import { acknowledgeIam5 } from './nag.js';
 
-/** Object tag the S3 artifact adapter puts on `trials/<id>/checkpoint.bin` (docs/design/aws-contract.md). */
-export const CHECKPOINT_TAG = { key: 'nasflow:kind', value: 'checkpoint' } as const;
+/** Object tag the S3 artifact adapter puts on `trials/<id>/checkpoint.bin` (the contract's `TAGS.checkpoint`). */
+export const CHECKPOINT_TAG = TAGS.checkpoint;
 
 export interface ResultsStoreProps {
   /** Days after which a checkpoint object expires (it only matters while its trial can still run or be promoted). @default 30 */

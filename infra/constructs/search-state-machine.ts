@@ -6,10 +6,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { TAGS } from '../../shared/contract.js';
 import { acknowledgeIam5, acknowledgeStarResource } from './nag.js';
 
 /** Tag key carrying the experiment id on every Batch job (and, propagated, its ECS task) for cost allocation. */
-export const EXPERIMENT_TAG = 'nasflow:experiment';
+export const EXPERIMENT_TAG = TAGS.experiment;
 
 /** State names of docs/design/aws-contract.md. */
 export const STATES = {
@@ -23,16 +24,26 @@ export const STATES = {
   continueOrDone: 'ContinueOrDone',
   continueAsNew: 'ContinueAsNew',
   done: 'Done',
+  markFailed: 'MarkFailed',
+  failed: 'SearchFailed',
 } as const;
 
 export interface SearchStateMachineProps {
   readonly propose: lambda.IFunction;
   readonly record: lambda.IFunction;
   readonly finalize: lambda.IFunction;
+  /** Ends the experiment FAILED with the reason when Finalize or continue-as-new fails for good. */
+  readonly fail: lambda.IFunction;
   readonly jobQueue: batch.IJobQueue;
   readonly jobDefinition: batch.IJobDefinition;
   /** Map MaxConcurrency: at most this many trials of one experiment train at once (the `maxGpus` cap). */
   readonly maxConcurrency: number;
+  /**
+   * Longest a Train state waits for its Batch job (`TimeoutSeconds`): past it
+   * the job is terminated and the trial recorded FAILED, so a job stuck in
+   * RUNNABLE (no capacity) never holds its worker slot for ever.
+   */
+  readonly trainTimeout: Duration;
 }
 
 /**
@@ -107,6 +118,7 @@ export class SearchStateMachine extends Construct {
         },
         ResultSelector: { 'status.$': '$.Status' },
         ResultPath: '$.proposal.outcome.job',
+        TimeoutSeconds: props.trainTimeout.toSeconds(),
       },
     });
     train.addCatch(record, { errors: ['States.ALL'], resultPath: '$.proposal.outcome.jobError' });
@@ -178,6 +190,19 @@ export class SearchStateMachine extends Construct {
     continueAsNew.addCatch(done, { errors: ['StepFunctions.ExecutionAlreadyExistsException'], resultPath: sfn.JsonPath.DISCARD });
     continueAsNew.next(done);
 
+    // Finalize failing after its retries, or the next generation not starting, would leave the
+    // experiment RUNNING (and holding its admission) for ever: it ends FAILED with the reason.
+    const markFailed = new tasks.LambdaInvoke(this, STATES.markFailed, {
+      stateName: STATES.markFailed,
+      lambdaFunction: props.fail,
+      payload: sfn.TaskInput.fromObject({ experimentId: sfn.JsonPath.stringAt('$.experimentId'), error: sfn.JsonPath.objectAt('$.error') }),
+      retryOnServiceExceptions: false,
+      resultPath: sfn.JsonPath.DISCARD,
+    }).addRetry(lambdaRetry);
+    markFailed.next(new sfn.Fail(this, STATES.failed, { stateName: STATES.failed, error: 'SearchFailed', cause: 'The search could not finish: its experiment was marked FAILED with the reason.' }));
+    finalize.addCatch(markFailed, { errors: ['States.ALL'], resultPath: '$.error' });
+    continueAsNew.addCatch(markFailed, { errors: ['States.ALL'], resultPath: '$.error' });
+
     const definition = workers.next(finalize).next(
       new sfn.Choice(this, STATES.continueOrDone, { stateName: STATES.continueOrDone })
         .when(sfn.Condition.stringEquals('$.finalize.value.action', 'continue'), continueAsNew)
@@ -231,7 +256,7 @@ export class SearchStateMachine extends Construct {
       reason: 'Batch job ids are assigned at submission: tagging on create and terminating a timed-out job can only name job/* of this account and region.',
     });
     acknowledgeStarResource(role, 'batch:DescribeJobs (polled by submitJob.sync), X-Ray tracing and the CloudWatch Logs delivery actions of Step Functions logging have no resource-level permissions.');
-    for (const fn of [props.propose, props.record, props.finalize]) {
+    for (const fn of [props.propose, props.record, props.finalize, props.fail]) {
       acknowledgeIam5(role, fn, ':*', 'CDK LambdaInvoke grants the function and its versions/aliases (<arn>:*) of this one function.');
     }
   }

@@ -5,13 +5,17 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV, EXIT_INTERRUPTED, TAGS, TRIAL_ARTIFACTS_PREFIX } from '../../shared/contract.js';
 import { jobResources, maxVcpus, type Caps } from '../caps.js';
 import { REPO_ROOT } from './functions.js';
 import { acknowledgeStarResource } from './nag.js';
 import type { ResultsStore } from './results-store.js';
 
 /** Exit code of an interrupted trainer (SIGTERM on spot reclaim; checkpoint written): retried. */
-export const EXIT_INTERRUPTED = 75;
+export { EXIT_INTERRUPTED };
+
+/** Attempts of one training job (the first and Batch's retries after spot reclaims). */
+export const JOB_ATTEMPTS = 3;
 
 export interface TrainingClusterProps {
   readonly caps: Caps;
@@ -77,7 +81,7 @@ export class TrainingCluster extends Construct {
 
     // The instances are where the money goes: tag them for cost allocation too
     // (the stack's Tags aspect reaches the compute environment, not what it launches).
-    (this.computeEnvironment.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride('ComputeResources.Tags', { project: 'nasflow', 'nasflow:role': 'training' });
+    (this.computeEnvironment.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride('ComputeResources.Tags', { [TAGS.project.key]: TAGS.project.value, 'nasflow:role': 'training' });
 
     this.jobQueue = new batch.JobQueue(this, 'Queue', {
       computeEnvironments: [{ computeEnvironment: this.computeEnvironment, order: 1 }],
@@ -90,7 +94,7 @@ export class TrainingCluster extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'nasflow trainer: reads its trial and writes results under trials/ in the artifacts bucket',
     });
-    props.results.grantArtifactsReadWrite(jobRole, 'trials/*');
+    props.results.grantArtifactsReadWrite(jobRole, `${TRIAL_ARTIFACTS_PREFIX}*`);
 
     const image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, {
       file: 'containers/trainer/Dockerfile',
@@ -107,13 +111,13 @@ export class TrainingCluster extends Construct {
         cpu: res.vcpus,
         memory: Size.mebibytes(res.memoryMiB),
         jobRole,
-        environment: { NASFLOW_ARTIFACTS: `s3://${props.results.artifacts.bucketName}`, NASFLOW_BACKEND: 'native', AWS_REGION: stack.region },
+        environment: { [ENV.trainerArtifacts]: `s3://${props.results.artifacts.bucketName}`, [ENV.trainerBackend]: 'native', AWS_REGION: stack.region },
         logging: ecs.LogDriver.awsLogs({ logGroup, streamPrefix: 'trainer' }),
         readonlyRootFilesystem: false,
       }),
       timeout: Duration.minutes(caps.jobTimeoutMinutes),
       propagateTags: true,
-      retryAttempts: 3,
+      retryAttempts: JOB_ATTEMPTS,
       retryStrategies: [
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: String(EXIT_INTERRUPTED) })),

@@ -29,6 +29,8 @@ export interface ApiRequest {
   /** The raw body (UTF-8 text; base64 when `isBase64Encoded`, as API Gateway sends binary bodies). */
   readonly body?: string | null;
   readonly isBase64Encoded?: boolean;
+  /** The authenticated caller, where the host knows one (API Gateway: the IAM principal ARN). */
+  readonly principal?: string;
 }
 
 /**

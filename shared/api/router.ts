@@ -30,6 +30,7 @@
  * field by field), 404, 405, 409, 413 (body over `maxBodyBytes`), 503 (store busy), 500.
  */
 import { parse as parseYaml } from 'yaml';
+import { TRIAL_STATES as TRIAL_STATE_NAMES } from '../contract.js';
 import { DataError, NotFoundError } from '../errors.js';
 import type { Experiment, Trial, TrialState } from '../experiment/model.js';
 import { networkSvg } from '../report/architecture.js';
@@ -51,13 +52,19 @@ export interface ApiDeps {
    * experiment and starts it (a detached `nasflow resume` locally, an SQS
    * message on AWS). Typically `submitExperiment(spec, store)` and then the start.
    */
-  submit(spec: unknown): Promise<Experiment>;
+  submit(spec: unknown, req: ApiRequest): Promise<Experiment>;
   /** Requests a stop (`requestStop` from `../steps/stop.ts`, plus whatever the host adds). */
   stop(id: string): Promise<Experiment>;
   /** Bodies larger than this are refused with 413 (default 256 KiB). */
   readonly maxBodyBytes?: number;
   /** While a search runs, chart data is recomputed at most this often (default 1000 ms). */
   readonly minRefreshMs?: number;
+  /**
+   * Whether the request's caller may see an experiment (AWS: its owner and
+   * the admins). One it may not see is answered 404, as if it did not exist,
+   * and is left out of lists. Default: every caller sees every experiment.
+   */
+  readonly canSee?: (e: Experiment, req: ApiRequest) => boolean;
   /** Where unexpected errors (500s) are reported (default: nowhere). */
   readonly log?: (e: unknown) => void;
   readonly now?: () => number;
@@ -92,9 +99,11 @@ export interface ExperimentDetail extends ExperimentSummary {
 /** A trial as `GET .../trials` lists it: everything but the curve, plus a one-line architecture summary. */
 export type TrialRow = Omit<Trial, 'curve'> & { readonly summary?: string; readonly epochs: number };
 
-const TRIAL_STATES: readonly TrialState[] = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'STOPPED'];
+const TRIAL_STATES: readonly TrialState[] = TRIAL_STATE_NAMES;
 const MAX_PAGE = 500;
 const MAX_CURVES = 20;
+/** Experiments read to list those a caller may see, when not every caller sees all. */
+const MAX_LIST_SCAN = 500;
 
 function summary(e: Experiment, v: ExperimentView): ExperimentSummary {
   return {
@@ -207,9 +216,9 @@ export function createApi(deps: ApiDeps): ApiHandler {
   const spaces = new Map<string, ReturnType<typeof specSpace>>();
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
 
-  async function experiment(id: string): Promise<Experiment> {
+  async function experiment(id: string, req: ApiRequest): Promise<Experiment> {
     const e = await store.getExperiment(id);
-    if (!e) throw new NotFoundError('experiment', id);
+    if (!e || (deps.canSee && !deps.canSee(e, req))) throw new NotFoundError('experiment', id);
     return e;
   }
 
@@ -242,11 +251,12 @@ export function createApi(deps: ApiDeps): ApiHandler {
       if (m === 'POST') {
         const text = bodyText(req);
         if (Buffer.byteLength(text) > maxBody) return payloadTooLarge(maxBody);
-        const created = await deps.submit(parseSpecBody(req));
+        const created = await deps.submit(parseSpecBody(req), req);
         return json(201, summary(created, await views.get(created)), { location: `/experiments/${encodeURIComponent(created.id)}` });
       }
       const limit = intParam(req.query, 'limit', 50, 1, 500);
-      const exps = await store.listExperiments({ limit });
+      // A caller who sees only some experiments gets the newest of the last MAX_LIST_SCAN.
+      const exps = deps.canSee ? (await store.listExperiments({ limit: Math.max(limit, MAX_LIST_SCAN) })).filter((e) => deps.canSee?.(e, req)).slice(0, limit) : await store.listExperiments({ limit });
       const out: ExperimentSummary[] = [];
       for (const e of exps) out.push(summary(e, await views.get(e)));
       return json(200, { experiments: out });
@@ -257,7 +267,7 @@ export function createApi(deps: ApiDeps): ApiHandler {
     if (seg.length === 2) {
       const bad = allow(['GET']);
       if (bad) return bad;
-      const e = await experiment(id);
+      const e = await experiment(id, req);
       const v = await views.get(e);
       const top = intParam(req.query, 'top', 10, 0, MAX_TOP);
       const detail: ExperimentDetail = { ...summary(e, v), leaderboard: v.leaderboard.slice(0, top), ranked: v.ranked };
@@ -268,19 +278,20 @@ export function createApi(deps: ApiDeps): ApiHandler {
     if (seg.length === 3 && sub === 'stop') {
       const bad = allow(['POST']);
       if (bad) return bad;
+      if (deps.canSee) await experiment(id, req);
       const stopped = await deps.stop(id);
       return json(202, summary(stopped, await views.get(stopped)));
     }
     if (seg.length === 3 && sub === 'charts') {
       const bad = allow(['GET']);
       if (bad) return bad;
-      const v = await views.get(await experiment(id));
+      const v = await views.get(await experiment(id, req));
       return json(200, v.charts);
     }
     if (seg.length === 3 && sub === 'curves') {
       const bad = allow(['GET']);
       if (bad) return bad;
-      const e = await experiment(id);
+      const e = await experiment(id, req);
       const ids = (req.query?.trials ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       if (ids.length === 0 || ids.length > MAX_CURVES) throw new BadRequestError([{ path: 'trials', message: `expected 1 to ${MAX_CURVES} comma-separated trial ids` }]);
       const v = await views.get(e);
@@ -307,7 +318,7 @@ export function createApi(deps: ApiDeps): ApiHandler {
       if (seg.length === 3) {
         const bad = allow(['GET']);
         if (bad) return bad;
-        const e = await experiment(id);
+        const e = await experiment(id, req);
         const limit = intParam(req.query, 'limit', 50, 1, MAX_PAGE);
         const stateParam = req.query?.state;
         let states: TrialState[] | undefined;
@@ -328,7 +339,7 @@ export function createApi(deps: ApiDeps): ApiHandler {
         return json(200, { trials: page.trials.map((t) => trialRow(t, space)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
       }
       const trialId = seg[3] as string;
-      const e = await experiment(id);
+      const e = await experiment(id, req);
       if (seg.length === 4) {
         const bad = allow(['GET']);
         if (bad) return bad;

@@ -14,6 +14,7 @@ export * from './clients.js';
 export * from './tables.js';
 export * from './s3-artifacts.js';
 export * from './dynamo-store.js';
+export * from './admission.js';
 
 /**
  * The artifact store a URL names, as the trainer entrypoint reads it from

@@ -10,11 +10,12 @@
  * - SDK errors leave as `StoreError`s naming the bucket and key, the SDK error as `cause`.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3Tagging, TAGS } from '../contract.js';
 import { StoreError } from '../errors.js';
 import type { ArtifactStore } from '../train/ports.js';
 
-/** Tag on trial checkpoints, matched by the artifacts bucket's lifecycle rule (infra/constructs/results-store.ts). */
-export const CHECKPOINT_TAGGING = 'nasflow%3Akind=checkpoint';
+/** Tag on trial checkpoints, matched by the artifacts bucket's lifecycle rule (`TAGS.checkpoint` of the contract). */
+export const CHECKPOINT_TAGGING = s3Tagging(TAGS.checkpoint);
 
 export interface S3ArtifactStoreOptions {
   readonly client: S3Client;

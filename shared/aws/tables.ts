@@ -24,16 +24,11 @@
  * Only `listExperiments` reads an index (`byCreated`, eventually consistent on
  * real DynamoDB); every other read is a strongly consistent GetItem/Query.
  */
+import { ENV } from '../contract.js';
 import { SpecError } from '../errors.js';
 
-/** Environment variables naming the AWS resources (docs/design/aws-contract.md). */
-export const ENV = {
-  tableExperiments: 'TABLE_EXPERIMENTS',
-  tableTrials: 'TABLE_TRIALS',
-  artifactsBucket: 'ARTIFACTS_BUCKET',
-  experimentsQueueUrl: 'EXPERIMENTS_QUEUE_URL',
-  dlqUrl: 'DLQ_URL',
-} as const;
+/** Environment variable names (`shared/contract.ts`). */
+export { ENV };
 
 export type AttributeType = 'S' | 'N' | 'B';
 

@@ -2,11 +2,12 @@
  * The records a search keeps: experiments and trials. Plain JSON, so every
  * store adapter (SQLite, DynamoDB) holds them as they are.
  */
+import { FINISHED_TRIAL_STATES, type EXPERIMENT_STATES, type TRIAL_STATES } from '../contract.js';
 import type { Architecture } from '../space/space.js';
 
 /** PENDING → RUNNING → COMPLETED | FAILED | STOPPED. A finished trial never changes. */
-export type TrialState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'STOPPED';
-export const FINISHED_STATES: readonly TrialState[] = ['COMPLETED', 'FAILED', 'STOPPED'];
+export type TrialState = (typeof TRIAL_STATES)[number];
+export const FINISHED_STATES: readonly TrialState[] = FINISHED_TRIAL_STATES;
 
 /** A scheduler's decision about a trial that reached a rung. */
 export type SchedulerDecision = 'continue' | 'promote' | 'stop';
@@ -60,7 +61,7 @@ export interface Trial {
   readonly finishedAt?: string;
 }
 
-export type ExperimentState = 'QUEUED' | 'RUNNING' | 'STOPPING' | 'COMPLETED' | 'FAILED' | 'STOPPED';
+export type ExperimentState = (typeof EXPERIMENT_STATES)[number];
 
 export interface Experiment {
   readonly id: string;
@@ -82,4 +83,6 @@ export interface Experiment {
    * The search proposes nothing more, lets running trials finish, and ends STOPPED.
    */
   readonly stopRequestedAt?: string;
+  /** Who submitted it, where the host knows callers (on AWS: the caller's IAM principal ARN); only they and admins see it. */
+  readonly owner?: string;
 }

@@ -6,6 +6,7 @@
  * STOPPED after a stop request), and the report and leaderboard go to the
  * artifact store. Idempotent: a finished experiment is reported as it is.
  */
+import { experimentArtifactKeys } from '../contract.js';
 import type { Experiment, ExperimentState, Trial } from '../experiment/model.js';
 import { FINISHED_STATES } from '../experiment/model.js';
 import { buildReport } from '../report/report.js';
@@ -27,11 +28,8 @@ export type FinalizeOutput =
   | { readonly action: 'continue'; readonly generation: number; readonly nextName: string }
   | { readonly action: 'done'; readonly state: ExperimentState };
 
-/** Artifact keys of an experiment's final report. */
-export const reportKeys = (experimentId: string) => ({
-  report: `experiments/${experimentId}/report.json`,
-  leaderboard: `experiments/${experimentId}/leaderboard.json`,
-});
+/** Artifact keys of an experiment's final report (the contract's `experimentArtifactKeys`). */
+export const reportKeys = experimentArtifactKeys;
 
 const REASONS: Record<DoneReason, string> = {
   budget: 'budget used',

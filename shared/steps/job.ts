@@ -8,14 +8,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Trial } from '../experiment/model.js';
+import { trialArtifactKeys } from '../contract.js';
 import type { ExperimentSpec } from '../spec/experiment.js';
 
-/** Artifact keys of a trial's job. */
-export const jobKeys = (trialId: string) => ({
-  trial: `trials/${trialId}/trial.json`,
-  result: `trials/${trialId}/result.json`,
-  reports: `trials/${trialId}/reports.json`,
-});
+/** Artifact keys of a trial's job (the contract's `trialArtifactKeys`). */
+export const jobKeys = trialArtifactKeys;
 
 const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 

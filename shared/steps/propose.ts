@@ -52,6 +52,8 @@ export interface StepOptions {
    * estimated cost would pass it — the slot ends for its budget.
    */
   readonly monthlyBudgetDollars?: number;
+  /** The month's committed dollars, where the host keeps them bounded (AWS: the admission ledger); else every stored experiment is read. */
+  readonly committedDollars?: () => Promise<number>;
 }
 
 /** The wall-clock deadline of a search: `budget.minutes` after it started. */
@@ -145,7 +147,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
 
     // 5. The account's monthly budget still pays for a trial.
     if (options.monthlyBudgetDollars !== undefined && spec.instance.pricePerHour > 0) {
-      const committed = monthToDateDollars(await store.listExperiments(), ports.now(), true);
+      const committed = options.committedDollars ? await options.committedDollars() : monthToDateDollars(await store.listExperiments(), ports.now(), true);
       const next = (estimate(fidelityOf(spec).rungs[0] as number) / 3600) * spec.instance.pricePerHour;
       if (committed + next > options.monthlyBudgetDollars * (1 + 1e-9)) return { action: 'done', reason: 'budget' };
     }

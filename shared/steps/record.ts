@@ -5,6 +5,7 @@
  * is stored (earlier undecided trials decided again). Idempotent: a finished
  * trial is never recorded twice — a repeated call returns what was recorded.
  */
+import { EXIT_INTERRUPTED } from '../contract.js';
 import { NasError, NotFoundError } from '../errors.js';
 import { FINISHED_STATES, type SchedulerDecision, type Trial, type TrialState } from '../experiment/model.js';
 import type { ArtifactStore } from '../train/ports.js';
@@ -35,9 +36,6 @@ interface BatchAttempt {
   readonly StartedAt?: number;
   readonly StoppedAt?: number;
 }
-
-/** Exit code of an interrupted trainer (checkpoint written; Batch retries it). */
-const EXIT_INTERRUPTED = 75;
 
 /** A Batch attempt ended by a spot reclaim or an interrupted trainer. */
 function isReclaim(a: BatchAttempt): boolean {

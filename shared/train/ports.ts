@@ -10,13 +10,10 @@
  */
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { trialArtifactKeys } from '../contract.js';
 
-/** Artifact keys of a trial (here, not in the trainer, so that light processes need not load TensorFlow.js). */
-export const trialKeys = (id: string) => ({
-  checkpoint: `trials/${id}/checkpoint.bin`,
-  model: `trials/${id}/model`,
-  result: `trials/${id}/result.json`,
-});
+/** Artifact keys of a trial (the contract's `trialArtifactKeys`; here, not in the trainer, so that light processes need not load TensorFlow.js). */
+export const trialKeys = trialArtifactKeys;
 
 /**
  * A promotion continues its parent's training: the parent's checkpoint becomes

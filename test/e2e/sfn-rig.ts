@@ -9,6 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { S3ArtifactStore } from '../../shared/aws/s3-artifacts.js';
+import { DynamoAdmissionLedger } from '../../shared/aws/admission.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import { BatchEmulator, jobDefinitionsFromTemplate, type BatchEmulatorOptions, type JobDefinitionInfo, type SubmitJobRequest } from '../support/sfn/batch.js';
 import { LocalStateMachine, type LambdaHandler } from '../support/sfn/local-execution.js';
@@ -17,6 +18,7 @@ import { executionNameOf } from '../../shared/steps/job.js';
 import type { StepPorts } from '../../shared/steps/ports.js';
 import type { ExperimentStore } from '../../shared/store/experiment-store.js';
 import { getJson, type ArtifactStore } from '../../shared/train/ports.js';
+import { createFailHandler } from '../../functions/fail.js';
 import { createFinalizeHandler } from '../../functions/finalize.js';
 import { createProposeHandler } from '../../functions/propose.js';
 import { createRecordHandler } from '../../functions/record.js';
@@ -40,7 +42,7 @@ export function loadPipeline(): Pipeline {
   return { definition: stateMachineDefinition(template) as unknown as AslMachine, jobDefinition: jobs[0] as JobDefinitionInfo, stateMachineArn: STATE_MACHINE_ARN };
 }
 
-export type Lambdas = Record<'propose' | 'record' | 'finalize', LambdaHandler>;
+export type Lambdas = Record<'propose' | 'record' | 'finalize' | 'fail', LambdaHandler>;
 
 export interface RigOptions {
   /** The trainer command (`bundledTrainer` / `trainerFromSource`). */
@@ -91,8 +93,9 @@ export async function createRig(aws: LocalAws, pipeline: Pipeline, options: RigO
   const now = options.now ?? Date.now;
   const ports: StepPorts = { store, artifacts, now };
   const observability = quiet();
-  const deps = { ports, observability, ...(options.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: options.maxTrialsPerExecution } : {}) };
-  const base: Lambdas = { propose: createProposeHandler(deps), record: createRecordHandler(deps), finalize: createFinalizeHandler(deps) };
+  const admission = new DynamoAdmissionLedger({ client: aws.clients.doc, table: tables.experiments });
+  const deps = { ports, observability, admission, ...(options.maxTrialsPerExecution !== undefined ? { maxTrialsPerExecution: options.maxTrialsPerExecution } : {}) };
+  const base: Lambdas = { propose: createProposeHandler(deps), record: createRecordHandler(deps), finalize: createFinalizeHandler(deps), fail: createFailHandler({ store, admission, observability }) };
   const lambdas = options.wrap ? options.wrap(base) : base;
   const batch = new BatchEmulator({
     jobDefinition: pipeline.jobDefinition,
@@ -109,6 +112,7 @@ export async function createRig(aws: LocalAws, pipeline: Pipeline, options: RigO
   const dlq: { body: string; reason: string }[] = [];
   const scheduler = createSchedulerHandler({
     store,
+    admission,
     caps: { maxRunningExperiments: 5, maxGpus: 4, monthlyBudgetDollars: 1000 },
     startExecution: (request) => machine.startExecution({ stateMachineArn: pipeline.stateMachineArn, name: request.name, input: request.input }),
     sendToDlq: async (body, reason) => void dlq.push({ body, reason }),

@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiHandler, handler as api } from '../../functions/api.js';
 import { portsFromEnv } from '../../functions/lib/runtime.js';
 import { createSchedulerHandler, type ExecutionRequest } from '../../functions/scheduler.js';
+import { DynamoAdmissionLedger } from '../../shared/aws/admission.js';
 import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
+import { releaseAdmission } from '../../shared/steps/caps.js';
 import { LocalStateMachine } from '../support/sfn/local-execution.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 
@@ -22,12 +24,14 @@ const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '.
 
 let aws: LocalAws;
 let store: DynamoExperimentStore;
+let admission: DynamoAdmissionLedger;
 const saved = { ...process.env };
 
 beforeAll(async () => {
   aws = await startLocalAws({ visibilityTimeoutSeconds: 0 });
   Object.assign(process.env, aws.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR' });
   store = new DynamoExperimentStore({ client: aws.clients.doc, tables: aws.tables });
+  admission = new DynamoAdmissionLedger({ client: aws.clients.doc, table: aws.tables.experiments });
 }, 60_000);
 afterAll(async () => {
   process.env = saved;
@@ -82,6 +86,7 @@ async function sqsEvent(queueUrl: string, max = 10): Promise<SQSEvent> {
 function scheduler(caps: { maxRunningExperiments: number; maxGpus: number; monthlyBudgetDollars: number }, machine: LocalStateMachine) {
   return createSchedulerHandler({
     store,
+    admission,
     caps,
     startExecution: (r: ExecutionRequest) => machine.startExecution({ name: r.name, input: r.input }),
     async sendToDlq(body, reason) {
@@ -123,6 +128,8 @@ describe('api → queue → scheduler', () => {
     expect((await api(apiEvent('POST', `/experiments/${a.id}/stop`))).statusCode).toBe(202);
     expect((await store.getExperiment(a.id))?.stopRequestedAt).toBeDefined();
     await store.updateExperiment(a.id, { state: 'STOPPED' });
+    // As Finalize does once the search has ended.
+    await releaseAdmission(store, admission, a.id);
     expect(await scheduler(caps, sfn)({ Records: [first.Records.find((r) => JSON.parse(r.body).experimentId === b.id)!] })).toEqual({ batchItemFailures: [] });
     expect(sfn.list().map((e) => e.name)).toEqual([`${a.id}-g0`, `${b.id}-g0`]);
   }, 60_000);

@@ -19,6 +19,7 @@ import { submitExperiment } from '../../shared/steps/submit.js';
 import { jobKeys, reportKeys, type FinalizeOutput, type ProposeOutput, type RecordOutput } from '../../shared/steps/index.js';
 import { tableJobSchema } from '../../shared/steps/job.js';
 import { getJson } from '../../shared/train/ports.js';
+import { DynamoAdmissionLedger } from '../../shared/aws/admission.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../shared/benchmarks/nb201-cifar10.csv');
@@ -113,13 +114,16 @@ describe('step handlers over DynamoDB and S3', () => {
     const p = (await propose({ experimentId: exp.id, slot: 0, generation: 0 })) as ProposeOutput;
     if (p.action !== 'train') throw new Error('expected a trial');
     await train(p.trialId);
+    // Admitted as the scheduler admits it.
+    const admission = new DynamoAdmissionLedger({ client: aws.clients.doc, table: aws.tables.experiments });
+    expect(await admission.tryAdmit((await admission.read()).version, exp.id, { gpus: 1, month: new Date().toISOString().slice(0, 7), dollars: 0 })).toBe(true);
     delete process.env.POWERTOOLS_METRICS_DISABLED;
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
     try {
       const observability = { logger: new Logger({ serviceName: 'nasflow', logLevel: 'INFO' }), metrics: new Metrics({ namespace: 'nasflow-test', serviceName: 'nasflow' }) };
-      await createRecordHandler({ ports: { store, artifacts, now: Date.now }, observability })({ experimentId: exp.id, trialId: p.trialId, outcome: { job: { status: 'SUCCEEDED' } } });
+      await createRecordHandler({ ports: { store, artifacts, now: Date.now }, observability, admission })({ experimentId: exp.id, trialId: p.trialId, outcome: { job: { status: 'SUCCEEDED' } } });
     } finally {
       process.stdout.write = write;
       process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -129,9 +133,8 @@ describe('step handlers over DynamoDB and S3', () => {
     const t = await store.getTrial(p.trialId);
     expect(emf?.['TrialsRecorded']).toBe(1);
     expect(emf?.['DollarsSpent']).toBeCloseTo(t?.cost?.dollars as number, 12);
-    const month = new Date().toISOString().slice(0, 7);
-    const all = await store.listExperiments();
-    expect(emf?.['MonthToDateSpendDollars']).toBeCloseTo(all.filter((e) => (e.startedAt ?? e.createdAt).startsWith(month)).reduce((s, e) => s + e.spent.dollars, 0), 9);
+    // The month's spend over the admitted experiments (this one) and those released this month (none).
+    expect(emf?.['MonthToDateSpendDollars']).toBeCloseTo((await store.getExperiment(exp.id))?.spent.dollars as number, 9);
     expect(emf?.['MonthToDateSpendDollars']).toBeGreaterThan(0);
     expect(records.find((r) => r['message'] === 'recorded')).toMatchObject({ experimentId: exp.id, trialId: p.trialId, state: 'COMPLETED' });
   }, 30_000);

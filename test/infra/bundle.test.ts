@@ -27,7 +27,7 @@ describe('Lambda bundles', () => {
   const functions = resourcesOfType(template, 'AWS::Lambda::Function');
 
   it('bundles every handler to one ESM file with the require banner and without the AWS SDK', () => {
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const [id, fn] of functions) {
       const dir = assetDir(fn.Properties!.Code);
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');

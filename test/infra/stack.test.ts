@@ -6,7 +6,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { EXPERIMENTS_TABLE, TABLES } from '../../shared/aws/tables.js';
-import { resourcesOfType, stateMachineDefinition, synthTemplate } from '../../infra/synth.js';
+import { lambdaArn, resourcesOfType, stateMachineDefinition, synthTemplate, trainerJobDefinition } from '../../infra/synth.js';
 
 const json = synthTemplate();
 const template = Template.fromJSON(json);
@@ -135,7 +135,7 @@ describe('Step Functions', () => {
   });
 
   it('has the states of the contract, wired as the contract says', () => {
-    expect(Object.keys(asl.States).sort()).toEqual(['ContinueAsNew', 'ContinueOrDone', 'Done', 'Finalize', 'Workers']);
+    expect(Object.keys(asl.States).sort()).toEqual(['ContinueAsNew', 'ContinueOrDone', 'Done', 'Finalize', 'MarkFailed', 'SearchFailed', 'Workers']);
     expect(asl.QueryLanguage).toBe('JSONPath');
     expect(JSON.stringify(asl)).not.toMatch(/JSONata|"Arguments"|"Assign"|"Output"/);
     expect(workers).toMatchObject({ ItemsPath: '$.slots', MaxConcurrency: 4, ResultPath: null, Next: 'Finalize' });
@@ -165,8 +165,30 @@ describe('Step Functions', () => {
     });
   });
 
+  it('bounds the wait for a training job: every Batch attempt at its timeout plus time for capacity, then a failed trial (Catch → Record)', () => {
+    const job = trainerJobDefinition(json);
+    // Defaults: 3 attempts × (240 min + 30 min of capacity wait).
+    expect(slot.Train!.TimeoutSeconds).toBe(3 * (240 + 30) * 60);
+    expect(slot.Train!.TimeoutSeconds as number).toBeGreaterThan(job.retryStrategy.attempts * job.timeoutSeconds);
+    const tight = stateMachineDefinition(synthTemplate({ caps: { jobTimeoutMinutes: 30 }, nag: false }));
+    const tightSlot = (tight.States.Workers as { ItemProcessor: { States: Record<string, Props> } }).ItemProcessor.States;
+    expect(tightSlot.Train!.TimeoutSeconds).toBe(3 * (30 + 30) * 60);
+  });
+
+  it('a Finalize or continue-as-new that fails for good marks the experiment FAILED (MarkFailed → fail function) and fails the execution', () => {
+    expect(asl.States.Finalize).toMatchObject({ Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' }] });
+    expect((asl.States.ContinueAsNew!.Catch as Props[])[1]).toMatchObject({ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' });
+    expect(asl.States.MarkFailed).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: lambdaArn('fail'), Payload: { 'experimentId.$': '$.experimentId', 'error.$': '$.error' } },
+      ResultPath: null,
+      Next: 'SearchFailed',
+    });
+    expect(asl.States.SearchFailed).toMatchObject({ Type: 'Fail', Error: 'SearchFailed' });
+  });
+
   it('retries every Lambda state with backoff', () => {
-    for (const state of [slot.Propose!, slot.Record!, asl.States.Finalize!]) {
+    for (const state of [slot.Propose!, slot.Record!, asl.States.Finalize!, asl.States.MarkFailed!]) {
       expect(state.Retry).toEqual([expect.objectContaining({ ErrorEquals: expect.arrayContaining(['States.TaskFailed', 'Lambda.ServiceException']), MaxAttempts: 3, IntervalSeconds: 1, BackoffRate: 2 })]);
     }
   });
@@ -177,7 +199,7 @@ describe('Step Functions', () => {
       Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', 'Name.$': '$.finalize.value.nextName', Input: { 'experimentId.$': '$.experimentId', 'slots.$': '$.slots', 'generation.$': '$.finalize.value.generation' } },
       // An already-started next generation goes straight to the Catch (Done), unretried.
       Retry: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], MaxAttempts: 0 }, { ErrorEquals: ['States.TaskFailed'], MaxAttempts: 3 }],
-      Catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], Next: 'Done' }],
+      Catch: [{ ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], Next: 'Done' }, { ErrorEquals: ['States.ALL'], Next: 'MarkFailed' }],
     });
     const roleId = (machine.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const statements = resourcesOfType(json, 'AWS::IAM::Policy')
@@ -285,18 +307,18 @@ describe('CloudWatch alarms', () => {
 });
 
 describe('Lambda functions', () => {
-  const names = ['api', 'scheduler', 'propose', 'record', 'finalize'];
+  const names = ['api', 'scheduler', 'propose', 'record', 'finalize', 'fail'];
 
   it('runs each handler of functions/ on Node.js 24 with X-Ray and the contract environment', () => {
     expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(names.length);
     for (const name of names) {
       expect(json.Resources[functionId(name)]!.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
-      expect(Object.keys(envOf(name))).toEqual(expect.arrayContaining(['TABLE_EXPERIMENTS', 'TABLE_TRIALS', 'ARTIFACTS_BUCKET', 'POWERTOOLS_SERVICE_NAME']));
+      expect(Object.keys(envOf(name))).toEqual(expect.arrayContaining(['TABLE_EXPERIMENTS', 'TABLE_TRIALS', 'POWERTOOLS_SERVICE_NAME']));
     }
-    expect(Object.keys(envOf('api'))).toContain('EXPERIMENTS_QUEUE_URL');
-    expect(envOf('scheduler')).toMatchObject({ MAX_RUNNING_EXPERIMENTS: '2', MAX_GPUS: '4', MONTHLY_BUDGET_DOLLARS: '100' });
+    expect(Object.keys(envOf('api'))).toEqual(expect.arrayContaining(['EXPERIMENTS_QUEUE_URL', 'NASFLOW_ADMIN_PRINCIPALS']));
+    expect(envOf('scheduler')).toMatchObject({ MAX_RUNNING_EXPERIMENTS: '2', MAX_GPUS: '4', MONTHLY_BUDGET_DOLLARS: '100', MAX_RECEIVE_COUNT: '100' });
     expect(Object.keys(envOf('scheduler'))).toEqual(expect.arrayContaining(['EXPERIMENTS_QUEUE_URL', 'DLQ_URL', 'STATE_MACHINE_ARN']));
-    expect(Object.keys(envOf('propose'))).toEqual(expect.arrayContaining(['MAX_RUNNING_EXPERIMENTS', 'MAX_GPUS', 'MONTHLY_BUDGET_DOLLARS']));
+    expect(envOf('propose')).toMatchObject({ MONTHLY_BUDGET_DOLLARS: '100' });
   });
 
   it('grants each function only what its job needs', () => {

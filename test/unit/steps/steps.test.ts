@@ -17,6 +17,7 @@ import { SqliteExperimentStore } from '../../../shared/store/sqlite.js';
 import type { ExperimentStore } from '../../../shared/store/experiment-store.js';
 import { FsArtifactStore, getJson } from '../../../shared/train/ports.js';
 import { runMachine, tableTrainer } from './machine.js';
+import { MemoryAdmissionLedger } from '../../support/memory-admission.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../../shared/benchmarks/nb201-cifar10.csv');
 
@@ -178,7 +179,7 @@ describe('the search steps, cold', () => {
     const b = await submitExperiment(spec(), p.store);
     await requestStop(p.store, a.id, Date.now());
     await requestStop(p.store, b.id, Date.now());
-    expect(await capsCheck(p.store, a.id, { maxRunningExperiments: 1, maxGpus: 1, monthlyBudgetDollars: 1 }, Date.now())).toMatchObject({ verdict: 'skip' });
+    expect(await capsCheck(p.store, new MemoryAdmissionLedger(), a.id, { maxRunningExperiments: 1, maxGpus: 1, monthlyBudgetDollars: 1 }, Date.now())).toMatchObject({ verdict: 'skip' });
     expect((await p.store.getExperiment(a.id))?.state).toBe('STOPPED');
     expect(await proposeStep(p, { experimentId: a.id, slot: 0, generation: 0 })).toEqual({ action: 'done', reason: 'stop-requested' });
     expect(await proposeStep(p, { experimentId: b.id, slot: 0, generation: 0 })).toEqual({ action: 'done', reason: 'stop-requested' });
@@ -256,30 +257,34 @@ describe('capsCheck', () => {
 
   it('never: more GPUs than the account has, or one trial above the monthly budget; a bad spec', async () => {
     const store = new MemoryExperimentStore();
+    const ledger = new MemoryAdmissionLedger();
     const wide = await submitExperiment(spec({ parallel: 8 }), store);
-    expect(await capsCheck(store, wide.id, caps, Date.now())).toEqual({ verdict: 'never', reason: expect.stringMatching(/spec.parallel is 8, above the account's 4 GPUs/) });
+    expect(await capsCheck(store, ledger, wide.id, caps, Date.now())).toEqual({ verdict: 'never', reason: expect.stringMatching(/spec.parallel is 8, above the account's 4 GPUs/) });
     const dear = await submitExperiment(spec({ instance: { type: 'p5', pricePerHour: 100_000 } }), store);
-    expect(await capsCheck(store, dear.id, caps, Date.now())).toMatchObject({ verdict: 'never', reason: expect.stringMatching(/above the monthly budget of \$100/) });
+    expect(await capsCheck(store, ledger, dear.id, caps, Date.now())).toMatchObject({ verdict: 'never', reason: expect.stringMatching(/above the monthly budget of \$100/) });
     await store.createExperiment({ id: 'bad', name: 'bad', spec: { name: 'bad' }, state: 'QUEUED', createdAt: new Date().toISOString() });
-    expect(await capsCheck(store, 'bad', caps, Date.now())).toMatchObject({ verdict: 'never', reason: expect.stringContaining('dataset') });
+    expect(await capsCheck(store, ledger, 'bad', caps, Date.now())).toMatchObject({ verdict: 'never', reason: expect.stringContaining('dataset') });
   });
 
   it('wait while another experiment runs or the month’s budget is spent; start with one slot per GPU', async () => {
     const store = new MemoryExperimentStore();
+    const ledger = new MemoryAdmissionLedger();
     const a = await submitExperiment(spec({ parallel: 2, budget: { trials: 12, dollars: 500 } }), store);
-    expect(await capsCheck(store, a.id, caps, Date.now())).toEqual({ verdict: 'start', slots: [0, 1] });
+    expect(await capsCheck(store, ledger, a.id, caps, Date.now())).toEqual({ verdict: 'start', slots: [0, 1] });
     await store.updateExperiment(a.id, { state: 'RUNNING', startedAt: new Date().toISOString() });
-    expect(await capsCheck(store, a.id, caps, Date.now())).toMatchObject({ verdict: 'skip' });
+    expect(await capsCheck(store, ledger, a.id, caps, Date.now())).toMatchObject({ verdict: 'skip' });
     // 200 epochs × 10 s at $1/h: about $0.56 for its first trial.
     const b = await submitExperiment(spec({ instance: { type: 'g5', pricePerHour: 1 } }), store);
-    expect(await capsCheck(store, b.id, caps, Date.now())).toMatchObject({ verdict: 'wait', reason: '1 experiments running, the cap is 1' });
-    // A year of compute reserved by a search with no compute limit says nothing about its cost: not counted.
+    expect(await capsCheck(store, ledger, b.id, caps, Date.now())).toMatchObject({ verdict: 'wait', reason: '1 experiments running, the cap is 1' });
+    // An experiment that never held an admission (here a search with no compute limit and a year reserved) is not counted.
     const unbounded = await submitExperiment(spec({ name: 'open', parallel: 1 }), store);
     await store.updateExperiment(unbounded.id, { state: 'COMPLETED', startedAt: new Date().toISOString() });
     await store.reserve(unbounded.id, 'open-t1', { hours: 8760, dollars: 10_512 }, {});
-    expect(await capsCheck(store, b.id, { ...caps, maxRunningExperiments: 5 }, Date.now())).toEqual({ verdict: 'start', slots: [0] });
+    expect(await capsCheck(store, ledger, b.id, { ...caps, maxRunningExperiments: 5 }, Date.now())).toEqual({ verdict: 'start', slots: [0] });
+    // Admitted searches commit their reservations (a: $99.99) and at least their first trial (b: $0.56).
     await store.reserve(a.id, 'a-t1', { hours: 1, dollars: 99.99 }, {});
-    expect(await capsCheck(store, b.id, { ...caps, maxRunningExperiments: 5 }, Date.now())).toMatchObject({ verdict: 'wait', reason: expect.stringMatching(/monthly budget/) });
-    expect(await capsCheck(store, b.id, { ...caps, maxRunningExperiments: 5, maxGpus: 2 }, Date.now())).toMatchObject({ verdict: 'wait', reason: '2 of 2 GPUs in use, this search needs 1' });
+    const c = await submitExperiment(spec({ instance: { type: 'g5', pricePerHour: 1 } }), store);
+    expect(await capsCheck(store, ledger, c.id, { ...caps, maxRunningExperiments: 5 }, Date.now())).toMatchObject({ verdict: 'wait', reason: expect.stringMatching(/monthly budget/) });
+    expect(await capsCheck(store, ledger, c.id, { ...caps, maxRunningExperiments: 5, maxGpus: 3 }, Date.now())).toMatchObject({ verdict: 'wait', reason: '3 of 3 GPUs in use, this search needs 1' });
   });
 });
