@@ -16,11 +16,27 @@ export interface SpecIssue {
   readonly message: string;
 }
 
+/**
+ * Text safe to show on a terminal: control characters (C0, DEL, C1, and the
+ * bidirectional overrides that reorder what is shown) become visible escapes
+ * such as `\x1b`, so text from a spec or a file cannot move the cursor,
+ * recolour the screen or fake a line. Newlines are kept when `keepNewlines`.
+ */
+export function printable(text: string, keepNewlines = false): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (keepNewlines && c === '\n') return c;
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** User input (a spec, an architecture, options) is invalid; lists every problem found. */
 export class SpecError extends NasError {
   override readonly name = 'SpecError';
   constructor(readonly issues: readonly SpecIssue[], what = 'spec') {
-    super(`invalid ${what}:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
+    // One line per issue whatever the input held: paths and messages may quote it.
+    super(`invalid ${what}:\n${issues.map((i) => `  - ${printable(i.path) || '(root)'}: ${printable(i.message)}`).join('\n')}`);
   }
 }
 

@@ -18,20 +18,23 @@ import { formatPath, zodIssues } from '../space/spec.js';
 export const SCHEDULER_NAMES = ['asha', 'hyperband', 'sh', 'median', 'none'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
+/** A resource level in epochs: bounded like the spec's `epochs`. */
+const epochs = z.number({ error: 'expected a whole number of epochs from 1 to 10000' }).int().min(1).max(10_000);
+
 const rawSchema = z
   .object({
     scheduler: z.enum(SCHEDULER_NAMES).default('none'),
     resource: z.literal('epochs').default('epochs'),
     /** Lowest rung's resource (for `median`: the grace period, epochs before anyone is stopped). */
-    min: z.number().int().min(1).optional(),
+    min: epochs.optional(),
     /** Full fidelity: the top rung. */
-    max: z.number().int().min(1).optional(),
+    max: epochs.optional(),
     /** Reduction factor: the top 1/eta of a rung are promoted; also the ladder's ratio. */
-    eta: z.number().int().min(2).default(3),
+    eta: z.number({ error: 'expected an integer from 2 to 100' }).int().min(2).max(100).default(3),
     /** Explicit ladder (strictly increasing) instead of the geometric one. */
-    rungs: z.array(z.number().int().min(1)).min(1).optional(),
+    rungs: z.array(epochs).min(1).max(64).optional(),
     /** `median` only: completed trials needed at an epoch before anyone is stopped there. */
-    minTrials: z.number().int().min(1).default(3),
+    minTrials: z.number({ error: 'expected an integer from 1 to 100000' }).int().min(1).max(100_000).default(3),
   })
   .strict();
 
@@ -49,7 +52,7 @@ export interface FidelitySpec {
 
 /** Parses a fidelity section or throws a SpecError naming every bad field (paths under `prefix`). */
 export function parseFidelitySpec(raw: unknown, prefix: readonly (string | number)[] = ['fidelity']): FidelitySpec {
-  const r = rawSchema.safeParse(raw);
+  const r = rawSchema.safeParse(raw, { reportInput: true });
   if (!r.success) throw new SpecError(zodIssues(r.error, prefix));
   const f = r.data;
   const issues: SpecIssue[] = [];

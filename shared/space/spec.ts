@@ -231,25 +231,91 @@ export type CellSpaceSpec = z.infer<typeof cellSpaceSchema>;
 export type ChainSpaceSpec = z.infer<typeof chainSpaceSchema>;
 export type SpaceSpec = z.infer<typeof spaceSpecSchema>;
 
-/** Turns zod issues into SpecIssues with dotted paths under `prefix`. */
+/** A value as a message quotes it: its type, and short scalars themselves. */
+export function describeInput(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)})`;
+  if (typeof v === 'number') return Number.isFinite(v) ? `the number ${v}` : String(v);
+  return `${typeof v === 'boolean' ? 'the boolean' : typeof v} ${String(v)}`;
+}
+
+const ARTICLE: Record<string, string> = { number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false', array: 'a list', object: 'an object', record: 'an object' };
+
+/**
+ * Turns zod issues into SpecIssues with dotted paths under `prefix`. Parse
+ * with `{ reportInput: true }`: an issue without an input is a missing field,
+ * one with an input says what was found. Zod's own wording is replaced; a
+ * schema's own message is kept.
+ */
 export function zodIssues(error: z.ZodError, prefix: readonly (string | number)[] = []): SpecIssue[] {
-  return error.issues.map((i) => {
-    let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    if (i.code === 'invalid_type' && i.input === undefined) message = `required field is missing (${i.expected} expected)`;
-    return { path: formatPath([...prefix, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]), message };
+  return error.issues.flatMap((i): SpecIssue[] => {
+    const path = [...prefix, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    const own = !/^(Invalid input|Too small|Too big|Invalid option|Invalid|Unrecognized key)/.test(i.message);
+    const has = 'input' in i && i.input !== undefined;
+    const got = has ? `, got ${describeInput(i.input)}` : '';
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: formatPath([...path, k]), message: 'unknown field' }));
+    if (i.code === 'invalid_type' && !has) return [{ path: formatPath(path), message: `required field is missing (${own ? i.message : `${ARTICLE[i.expected] ?? i.expected} expected`})` }];
+    // A schema's own message stands; it is told what was found unless it says so itself.
+    if (own) return [{ path: formatPath(path), message: i.code === 'custom' || /\bgot\b/.test(i.message) ? i.message : `${i.message}${got}` }];
+    let message: string;
+    if (i.code === 'invalid_type') message = `expected ${ARTICLE[i.expected] ?? i.expected}`;
+    else if (i.code === 'too_small' || i.code === 'too_big') {
+      const small = i.code === 'too_small';
+      const limit = Number(small ? i.minimum : i.maximum);
+      if (i.origin === 'array' || i.origin === 'set') message = `expected a list of ${small ? 'at least' : 'at most'} ${limit} items`;
+      else if (i.origin === 'string') message = `expected a text of ${small ? 'at least' : 'at most'} ${limit} characters`;
+      else message = `expected a number ${small ? (i.inclusive ? '≥' : '>') : i.inclusive ? '≤' : '<'} ${limit}`;
+    } else message = i.message.replace(/^Invalid input: /, '');
+    return [{ path: formatPath(path), message: `${message}${got}` }];
   });
 }
 
+/** Nesting beyond this is refused before a schema walks the value. */
+export const MAX_NESTING = 32;
+
+/**
+ * The path of the first value nested deeper than `max` lists and objects, or
+ * undefined. Iterative, so a value nested 40,000 deep is measured without
+ * overflowing the stack (the schemas, JSON.stringify and the stores recurse).
+ */
+export function tooDeep(raw: unknown, max = MAX_NESTING): (string | number)[] | undefined {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: raw, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= max) return path;
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...path, i] }));
+    else for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: [...path, k] });
+  }
+  return undefined;
+}
+
+/** A SpecIssue for a value nested too deep, naming the first levels of its path. */
+export function nestingIssue(raw: unknown, prefix: readonly (string | number)[] = []): SpecIssue | undefined {
+  const deep = tooDeep(raw);
+  if (!deep) return undefined;
+  const shown = formatPath([...prefix, ...deep.slice(0, 6)]);
+  return { path: deep.length > 6 ? `${shown}…` : shown, message: `nested more than ${MAX_NESTING} levels deep (a spec needs a few)` };
+}
+
+/** A field path as users write it: `space.layer.width`, `objectives[0].goal`; odd keys quoted (`metrics["a b"]`). */
 export function formatPath(path: readonly (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return path.reduce<string>((acc, p) => {
+    if (typeof p === 'number') return `${acc}[${p}]`;
+    if (!/^[\w$-]+$/.test(p)) return `${acc}[${JSON.stringify(p.length > 40 ? `${p.slice(0, 40)}…` : p)}]`;
+    return acc ? `${acc}.${p}` : p;
+  }, '');
 }
 
 export const FIELD_RULES = { cell: CELL_FIELDS, chain: CHAIN_FIELDS, layer: LAYER_FIELDS, training: TRAINING_FIELDS } as const;
 
 /** Parses a space spec or throws a SpecError listing every problem. */
 export function parseSpaceSpec(raw: unknown, prefix: readonly (string | number)[] = ['space']): SpaceSpec {
-  const r = spaceSpecSchema.safeParse(raw);
+  const deep = nestingIssue(raw, prefix);
+  if (deep) throw new SpecError([deep]);
+  const r = spaceSpecSchema.safeParse(raw, { reportInput: true });
   if (!r.success) throw new SpecError(zodIssues(r.error, prefix));
   return r.data;
 }

@@ -20,10 +20,28 @@ import { SpecError, type SpecIssue } from '../errors.js';
 import { constraintSchema, objectiveSchema } from '../objectives/objectives.js';
 import { parseFidelitySpec, type FidelitySpec } from '../schedulers/spec.js';
 import { Space } from '../space/space.js';
-import { zodIssues, formatPath } from '../space/spec.js';
-import { DEFAULT_STRATEGY, STRATEGY_NAMES } from '../strategies/index.js';
+import { describeInput, zodIssues, formatPath, nestingIssue } from '../space/spec.js';
+import { DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES, strategyOptionIssues } from '../strategies/index.js';
 
 const fraction = (what: string) => z.number({ error: `expected ${what}` });
+/** Control characters: never part of a path or a name, and what would reach a terminal raw. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A file path: bounded like the system's own (PATH_MAX). */
+const filePath = (what: string) =>
+  z.string({ error: `expected ${what}` }).min(1, `expected ${what}`).max(4096, 'expected a path of at most 4096 characters').refine((p) => !CONTROL.test(p), 'expected a path without control characters');
+/** A metric or column name. */
+const name = (what: string) =>
+  z.string({ error: `expected ${what}` }).min(1, `expected ${what}`).max(256, `expected ${what} of at most 256 characters`).refine((n) => !CONTROL.test(n), `expected ${what} without control characters`);
+/** Metric name → column: a handful, not thousands. */
+const columns = (what: string) => z.record(name('a metric name'), name(what)).refine((m) => Object.keys(m).length <= 64, 'expected at most 64 metrics');
+
+/** Longest simulated epoch of a table trial: a real wait, and the cost charged for it. */
+export const MAX_SECONDS_PER_EPOCH = 60;
+/** Longest wall-clock budget: 30 days. */
+export const MAX_BUDGET_MINUTES = 30 * 24 * 60;
+/** Most epochs a trial trains. */
+export const MAX_EPOCHS = 10_000;
 
 const datasetSchema = z.discriminatedUnion(
   'source',
@@ -33,9 +51,9 @@ const datasetSchema = z.discriminatedUnion(
     z
       .object({
         source: z.literal('csv'),
-        path: z.string().min(1, 'expected the CSV file path'),
-        labelColumn: z.union([z.string(), z.int().nonnegative()]).optional(),
-        testPath: z.string().optional(),
+        path: filePath('the CSV file path'),
+        labelColumn: z.union([name('a column name'), z.int().nonnegative().max(100_000)], { error: 'expected a column name or a 0-based column index' }).optional(),
+        testPath: filePath('the test CSV file path').optional(),
         validation: fraction('a fraction in (0, 1)').gt(0).lt(1).optional(),
         fraction: fraction('a fraction in (0, 1]').gt(0).max(1).optional(),
       })
@@ -43,10 +61,10 @@ const datasetSchema = z.discriminatedUnion(
     z
       .object({
         source: z.literal('idx'),
-        images: z.string().min(1),
-        labels: z.string().min(1),
-        testImages: z.string().optional(),
-        testLabels: z.string().optional(),
+        images: filePath('the IDX images file path'),
+        labels: filePath('the IDX labels file path'),
+        testImages: filePath('the IDX test images file path').optional(),
+        testLabels: filePath('the IDX test labels file path').optional(),
         validation: fraction('a fraction in (0, 1)').gt(0).lt(1).optional(),
         fraction: fraction('a fraction in (0, 1]').gt(0).max(1).optional(),
       })
@@ -55,15 +73,18 @@ const datasetSchema = z.discriminatedUnion(
       .object({
         source: z.literal('table'),
         /** A NAS-Bench-201-format CSV (see ../shared/benchmarks/README.md). */
-        path: z.string().min(1, 'expected the table path'),
+        path: filePath('the table path'),
         /** Metric name → column, e.g. { val_accuracy: val_acc_200ep, latency_ms: latency_ms_pixel3 }. */
-        metrics: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, 'expected at least one metric: column pair'),
+        metrics: columns('a column name').refine((m) => Object.keys(m).length > 0, 'expected at least one metric: column pair'),
         /** Metric name → `;`-separated seeds column (one draw per evaluation). */
-        noisy: z.record(z.string(), z.string()).optional(),
+        noisy: columns('a column name').optional(),
         /** Fidelity (epochs) → its own metric columns, e.g. { "12": { val_accuracy: val_acc_12ep } }. */
-        fidelities: z.record(z.string().regex(/^\d+$/, 'expected a whole number of epochs'), z.record(z.string(), z.string())).optional(),
+        fidelities: z
+          .record(z.string().regex(/^\d{1,5}$/, 'expected a whole number of epochs'), columns('a column name'))
+          .refine((f) => Object.keys(f).length <= 64, 'expected at most 64 fidelities')
+          .optional(),
         /** Seconds of simulated training per epoch (a real wait; 0 answers at once). Default 0.01. */
-        secondsPerEpoch: z.number().nonnegative().optional(),
+        secondsPerEpoch: z.number({ error: `expected seconds from 0 to ${MAX_SECONDS_PER_EPOCH}` }).nonnegative().max(MAX_SECONDS_PER_EPOCH).optional(),
       })
       .strict(),
   ],
@@ -87,12 +108,12 @@ const strategySchema = z.union([
 
 const budgetSchema = z
   .object({
-    trials: z.int({ error: 'expected a whole number of trials' }).positive().optional(),
+    trials: z.int({ error: 'expected a whole number of trials from 1 to 1,000,000' }).positive().max(1_000_000).optional(),
     /** Compute-hours (worker time), counted even when the price is 0. */
-    hours: z.number().positive().optional(),
-    dollars: z.number().nonnegative().optional(),
+    hours: z.number({ error: 'expected compute-hours above 0 and at most 1,000,000' }).positive().max(1_000_000).optional(),
+    dollars: z.number({ error: 'expected dollars from 0 to 1,000,000,000' }).nonnegative().max(1e9).optional(),
     /** Wall-clock minutes for the whole search. */
-    minutes: z.number().positive().optional(),
+    minutes: z.number({ error: `expected minutes above 0 and at most ${MAX_BUDGET_MINUTES} (30 days)` }).positive().max(MAX_BUDGET_MINUTES).optional(),
   })
   .strict()
   .refine((b) => b.trials !== undefined || b.hours !== undefined || b.dollars !== undefined || b.minutes !== undefined, 'expected at least one limit: trials, hours, dollars or minutes');
@@ -102,16 +123,20 @@ export const experimentSpecSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected 1-64 letters, digits, dot, dash or underscore'),
     dataset: datasetSchema,
     space: z.unknown(),
-    objectives: z.array(objectiveSchema).min(1, 'expected at least one objective').default([{ metric: 'val_accuracy', goal: 'max' }]),
-    constraints: z.array(constraintSchema).default([]),
+    // Exact hypervolume is exponential in the number of objectives: a few.
+    objectives: z.array(objectiveSchema).min(1, 'expected at least one objective').max(4, 'expected at most 4 objectives').default([{ metric: 'val_accuracy', goal: 'max' }]),
+    constraints: z.array(constraintSchema).max(32, 'expected at most 32 constraints').default([]),
     strategy: strategySchema.default(DEFAULT_STRATEGY),
     /** Multi-fidelity schedule; validated by the scheduler module. */
     fidelity: z.unknown().optional(),
     /** Epochs per trial when there is no multi-fidelity schedule. */
-    epochs: z.int().positive().default(3),
+    epochs: z.int({ error: `expected a whole number of epochs from 1 to ${MAX_EPOCHS}` }).positive().max(MAX_EPOCHS).default(3),
     budget: budgetSchema,
     /** Instance type and its price per hour (locally 0; compute-hours still count). */
-    instance: z.object({ type: z.string().min(1).default('local'), pricePerHour: z.number().nonnegative().default(0) }).strict().default({ type: 'local', pricePerHour: 0 }),
+    instance: z
+      .object({ type: name('an instance type').default('local'), pricePerHour: z.number({ error: 'expected dollars per hour from 0 to 10,000' }).nonnegative().max(10_000).default(0) })
+      .strict()
+      .default({ type: 'local', pricePerHour: 0 }),
     parallel: z.int().positive().max(256).optional(),
     seed: z.int().default(0),
   })
@@ -126,9 +151,20 @@ export type ExperimentSpec = z.infer<typeof experimentSpecSchema> & { readonly c
  * listing every problem.
  */
 export function parseExperimentSpec(raw: unknown): ExperimentSpec {
+  // Depth first: the schemas, JSON.stringify and the stores all recurse.
+  const deep = nestingIssue(raw);
+  if (deep) throw new SpecError([deep]);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new SpecError([{ path: '(root)', message: `expected a spec: an object with name, dataset, space and budget, got ${describeInput(raw)}` }]);
+  }
   const issues: SpecIssue[] = [];
-  const r = experimentSpecSchema.safeParse(raw);
+  const r = experimentSpecSchema.safeParse(raw, { reportInput: true });
   if (!r.success) issues.push(...zodIssues(r.error));
+  // Options are checked by the strategy named, whatever else is wrong.
+  const strategy = (raw as { strategy?: unknown }).strategy as { name?: unknown; options?: unknown } | undefined;
+  if (strategy !== null && typeof strategy === 'object' && isStrategyName(strategy.name) && strategy.options !== undefined) {
+    issues.push(...strategyOptionIssues(strategy.name, strategy.options));
+  }
   let space: Space | undefined;
   const rawSpace = (raw as { space?: unknown } | null)?.space;
   if (rawSpace === undefined) issues.push({ path: 'space', message: 'required field is missing: the search space ({ kind: chain, ... } or { kind: cell })' });

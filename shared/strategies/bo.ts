@@ -28,30 +28,44 @@
  *   op the network runs (latency and size are nearly additive in them).
  *   See docs/multi-objective.md for what was measured.
  */
+import { z } from 'zod';
 import { hypervolume, nondominatedRanks } from '../objectives/pareto.js';
 import { orient } from '../objectives/objectives.js';
 import { CELL_EDGES } from '../space/network.js';
 import { EDGE_NODES, liveNodes } from '../space/cell.js';
 import type { Architecture, Space } from '../space/space.js';
 import { distances, ehvi2d, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
-import { BaseStrategy, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
+import { BaseStrategy, intOption, numberOption, parseOptions, switchOption, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
 
-interface Options {
-  init: number;
-  maxTrain: number;
-  refitEvery: number;
-  topNeighbours: number;
-  mutants: number;
-  randoms: number;
-  frontNeighbours: number;
-  extremes: number;
-  opCounts: number;
-  beta: number;
+/** `strategy: { name: bo, options: { ... } }`; ranges keep a proposal's cost bounded (the GP is cubic in `maxTrain`). */
+export const boOptions = z.object({
+  /** Random trials before the surrogate is used. */
+  init: intOption(1, 100_000).optional(),
+  /** Trials the GP is fitted to (the best ones). */
+  maxTrain: intOption(2, 500).optional(),
+  /** Trials between two hyperparameter fits. */
+  refitEvery: intOption(1, 100_000).optional(),
+  /** Best trials whose one-decision neighbours enter the candidate pool. */
+  topNeighbours: intOption(0, 256).optional(),
+  /** Two-step mutants of the top trials in the pool. */
+  mutants: intOption(0, 5000).optional(),
+  /** Random architectures in the pool. */
+  randoms: intOption(0, 5000).optional(),
+  /** Several objectives: front members whose neighbours enter the pool. */
+  frontNeighbours: intOption(2, 256).optional(),
+  /** Several objectives: front ends (per objective) whose two-step neighbourhood enters the pool. */
+  extremes: intOption(0, 64).optional(),
+  /** Several objectives on a cell: scale of the op-count features (0: none). */
+  opCounts: numberOption(0, 100).optional(),
+  /** Optimism (posterior sd) of the point whose hypervolume improvement is the acquisition. */
+  beta: numberOption(0, 100).optional(),
   /** Several objectives, 1: each objective's GP gets its own lengthscale and noise (0: one kernel for all). */
-  separate: number;
+  separate: switchOption().optional(),
   /** Two objectives, 1: acquisition = exact expected hypervolume improvement (0: improvement of the optimistic point). */
-  ehvi: number;
-}
+  ehvi: switchOption().optional(),
+}).strict();
+
+type Options = { -readonly [K in keyof z.infer<typeof boOptions>]-?: number };
 
 const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1, separate: 1, ehvi: 1 };
 
@@ -70,10 +84,10 @@ export class BayesianOptimization extends BaseStrategy {
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
-    const o = ctx.options ?? {};
+    const o = parseOptions(this.name, boOptions, ctx.options);
     this.opt = { ...DEFAULTS };
     if (this.objectives.length > 1) this.opt.maxTrain = MAX_TRAIN_MULTI;
-    for (const k of Object.keys(DEFAULTS) as (keyof Options)[]) if (typeof o[k] === 'number') this.opt[k] = o[k] as number;
+    for (const k of Object.keys(DEFAULTS) as (keyof Options)[]) if (o[k] !== undefined) this.opt[k] = o[k];
     this.kinds = this.space.decisions.map((d) => (d.domain.type === 'choice' ? 'categorical' : 'numeric'));
     this.cell = cellLayout(this.space);
     this.scratch = new Float64Array(this.kinds.length);

@@ -6,8 +6,17 @@
  * objectives, "best" is the lowest non-dominated rank within the tournament.
  * The population is rebuilt from the told trials, so only the RNG is state.
  */
+import { z } from 'zod';
 import type { Architecture } from '../space/space.js';
-import { BaseStrategy, type StrategyContext, type StrategyState } from './strategy.js';
+import { BaseStrategy, intOption, parseOptions, type StrategyContext, type StrategyState } from './strategy.js';
+
+/** `strategy: { name: evolution, options: { population, sample } }`. */
+export const evolutionOptions = z.object({
+  /** Members: the most recently finished trials (default 20). */
+  population: intOption(2, 10_000).optional(),
+  /** Tournament size: members drawn per proposal (default 5). */
+  sample: intOption(1, 10_000).optional(),
+}).strict();
 
 export class RegularizedEvolution extends BaseStrategy {
   readonly name = 'evolution';
@@ -16,9 +25,9 @@ export class RegularizedEvolution extends BaseStrategy {
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
-    const o = ctx.options ?? {};
-    this.populationSize = typeof o.population === 'number' ? o.population : 20;
-    this.sampleSize = typeof o.sample === 'number' ? o.sample : 5;
+    const o = parseOptions(this.name, evolutionOptions, ctx.options);
+    this.populationSize = o.population ?? 20;
+    this.sampleSize = o.sample ?? 5;
   }
 
   protected proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined {

@@ -3,8 +3,15 @@
  * (floats on `levels` grid points, default 5). Its state is the position in
  * that order; the grid is walked lazily, so huge spaces work too.
  */
+import { z } from 'zod';
 import type { Architecture } from '../space/space.js';
-import { BaseStrategy, type StrategyContext, type StrategyState } from './strategy.js';
+import { BaseStrategy, intOption, parseOptions, type StrategyContext, type StrategyState } from './strategy.js';
+
+/** `strategy: { name: grid, options: { levels } }`. */
+export const gridOptions = z.object({
+  /** Grid points of a float decision (default 5). */
+  levels: intOption(1, 1000).optional(),
+}).strict();
 
 export class GridSearch extends BaseStrategy {
   readonly name = 'grid';
@@ -15,7 +22,7 @@ export class GridSearch extends BaseStrategy {
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
     this.position = typeof state?.position === 'number' ? state.position : 0;
-    this.levels = typeof ctx.options?.levels === 'number' ? ctx.options.levels : 5;
+    this.levels = parseOptions(this.name, gridOptions, ctx.options).levels ?? 5;
   }
 
   protected proposeOne(): Architecture | undefined {

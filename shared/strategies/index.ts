@@ -1,12 +1,12 @@
 /** The strategy registry: names, the default, and construction from a snapshot. */
-import { SpecError } from '../errors.js';
-import { BayesianOptimization } from './bo.js';
-import { RegularizedEvolution } from './evolution.js';
-import { GridSearch } from './grid.js';
-import { LocalSearch } from './local.js';
-import { RandomSearch } from './random.js';
-import { Reinforce } from './reinforce.js';
-import type { Strategy, StrategyContext, StrategyState } from './strategy.js';
+import { SpecError, type SpecIssue } from '../errors.js';
+import { BayesianOptimization, boOptions } from './bo.js';
+import { evolutionOptions, RegularizedEvolution } from './evolution.js';
+import { GridSearch, gridOptions } from './grid.js';
+import { LocalSearch, localOptions } from './local.js';
+import { RandomSearch, randomOptions } from './random.js';
+import { Reinforce, reinforceOptions } from './reinforce.js';
+import { parseOptions, type Strategy, type StrategyContext, type StrategyState } from './strategy.js';
 
 export type { Observation, Strategy, StrategyContext, StrategyState } from './strategy.js';
 
@@ -19,16 +19,39 @@ const REGISTRY = {
   reinforce: Reinforce,
 } as const;
 
+/** Each strategy's options schema (strict; ranges stated in its errors). */
+const OPTIONS = {
+  random: randomOptions,
+  grid: gridOptions,
+  evolution: evolutionOptions,
+  local: localOptions,
+  bo: boOptions,
+  reinforce: reinforceOptions,
+} as const satisfies Record<keyof typeof REGISTRY, unknown>;
+
 export type StrategyName = keyof typeof REGISTRY;
 export const STRATEGY_NAMES = Object.keys(REGISTRY) as StrategyName[];
 
 /** What a user gets without choosing. */
 export const DEFAULT_STRATEGY: StrategyName = 'bo';
 
-export function isStrategyName(s: string): s is StrategyName {
-  return s in REGISTRY;
+/** Whether a value names a registered strategy. */
+export function isStrategyName(s: unknown): s is StrategyName {
+  return typeof s === 'string' && Object.hasOwn(REGISTRY, s);
 }
 
+/** Problems with a strategy's options, named under `strategy.options` (none: the options are valid). */
+export function strategyOptionIssues(name: StrategyName, options: unknown): SpecIssue[] {
+  try {
+    parseOptions(name, OPTIONS[name], options);
+    return [];
+  } catch (e) {
+    if (e instanceof SpecError) return [...e.issues];
+    throw e;
+  }
+}
+
+/** A new strategy; its options are checked first (a SpecError names them under `strategy.options`). */
 export function createStrategy(name: string, ctx: StrategyContext): Strategy {
   if (!isStrategyName(name)) throw new SpecError([{ path: 'strategy', message: `unknown strategy "${name}" (expected one of ${STRATEGY_NAMES.join(', ')})` }]);
   return new REGISTRY[name](ctx);

@@ -6,8 +6,15 @@
  * untried neighbours, and restart at random when there is none. Everything is
  * rebuilt from the told trials.
  */
+import { z } from 'zod';
 import type { Architecture } from '../space/space.js';
-import { BaseStrategy, type StrategyContext, type StrategyState } from './strategy.js';
+import { BaseStrategy, intOption, parseOptions, type StrategyContext, type StrategyState } from './strategy.js';
+
+/** `strategy: { name: local, options: { init } }`. */
+export const localOptions = z.object({
+  /** Random trials before the first move (default 10). */
+  init: intOption(1, 100_000).optional(),
+}).strict();
 
 export class LocalSearch extends BaseStrategy {
   readonly name = 'local';
@@ -15,7 +22,7 @@ export class LocalSearch extends BaseStrategy {
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
-    this.init = typeof ctx.options?.init === 'number' ? ctx.options.init : 10;
+    this.init = parseOptions(this.name, localOptions, ctx.options).init ?? 10;
   }
 
   protected proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined {

@@ -4,8 +4,12 @@
  * from the list of canonical architectures, so isomorphic cells do not weigh
  * more than unique ones; elsewhere it samples decisions uniformly.
  */
+import { z } from 'zod';
 import type { Architecture, Space } from '../space/space.js';
-import { BaseStrategy } from './strategy.js';
+import { BaseStrategy, parseOptions, type StrategyContext, type StrategyState } from './strategy.js';
+
+/** Random search takes no options. */
+export const randomOptions = z.object({}).strict();
 
 const LISTED = new WeakMap<Space, Architecture[]>();
 
@@ -21,6 +25,11 @@ export function listedArchitectures(space: Space, limit = 100_000): Architecture
 
 export class RandomSearch extends BaseStrategy {
   readonly name = 'random';
+
+  constructor(ctx: StrategyContext, state?: StrategyState) {
+    super(ctx, state);
+    parseOptions(this.name, randomOptions, ctx.options);
+  }
 
   protected proposeOne(): Architecture | undefined {
     const all = listedArchitectures(this.space);

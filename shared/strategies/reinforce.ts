@@ -6,9 +6,18 @@
  * baseline and the count of trials learned from are state (they cannot be
  * rebuilt cheaply); the told trials are not.
  */
+import { z } from 'zod';
 import { cardinality, fromUnit, toUnit, type Decision, type Value } from '../space/decision.js';
 import type { Architecture } from '../space/space.js';
-import { BaseStrategy, type StrategyContext, type StrategyState } from './strategy.js';
+import { BaseStrategy, intOption, numberOption, parseOptions, type StrategyContext, type StrategyState } from './strategy.js';
+
+/** `strategy: { name: reinforce, options: { learningRate, bins } }`. */
+export const reinforceOptions = z.object({
+  /** Policy-gradient step size (default 0.3). */
+  learningRate: numberOption(0, 10, true).optional(),
+  /** Equal bins a number decision's unit interval is split into (default 8). */
+  bins: intOption(2, 256).optional(),
+}).strict();
 
 export class Reinforce extends BaseStrategy {
   readonly name = 'reinforce';
@@ -21,9 +30,9 @@ export class Reinforce extends BaseStrategy {
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
-    const o = ctx.options ?? {};
-    this.lr = typeof o.learningRate === 'number' ? o.learningRate : 0.3;
-    this.bins = typeof o.bins === 'number' ? o.bins : 8;
+    const o = parseOptions(this.name, reinforceOptions, ctx.options);
+    this.lr = o.learningRate ?? 0.3;
+    this.bins = o.bins ?? 8;
     this.logits = Array.isArray(state?.logits)
       ? (state.logits as number[][]).map((l) => l.slice())
       : this.space.decisions.map((d) => new Array<number>(this.arms(d)).fill(0));

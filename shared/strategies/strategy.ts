@@ -12,12 +12,57 @@
  *   the same tells proposes exactly what the original would have.
  * The runner owns the loop; a strategy never evaluates anything.
  */
-import { NasError } from '../errors.js';
+import { z } from 'zod';
+import { NasError, SpecError } from '../errors.js';
 import { orient } from '../objectives/objectives.js';
 import { nondominatedRanks } from '../objectives/pareto.js';
 import type { Objective } from '../objectives/objectives.js';
 import { Rng, type RngState } from '../rng.js';
 import type { Architecture, Space } from '../space/space.js';
+import { describeInput, formatPath, zodIssues } from '../space/spec.js';
+
+/** Where a spec holds a strategy's options; errors name fields under it. */
+export const OPTIONS_PATH = ['strategy', 'options'] as const;
+
+/** An integer option in [min, max], with the range in its error message. */
+export function intOption(min: number, max: number) {
+  return z.number({ error: `expected an integer from ${min} to ${max}` }).int().min(min).max(max);
+}
+
+/** A number option in [min, max] (or (min, max] when `above`). */
+export function numberOption(min: number, max: number, above = false) {
+  const range = `${above ? `above ${min}` : `from ${min}`} ${above ? 'and at most' : 'to'} ${max}`;
+  const n = z.number({ error: `expected a number ${range}` });
+  return (above ? n.gt(min) : n.min(min)).max(max);
+}
+
+/** A switch written 0 or 1 (options are numbers, as the benchmarks pass them). */
+export function switchOption() {
+  return z.union([z.literal(0), z.literal(1)], { error: 'expected 0 or 1' });
+}
+
+/**
+ * Checks a strategy's options against its schema (a strict object of
+ * optional fields): unknown options are refused with the list of known ones,
+ * bad values with their range. Throws one SpecError naming every field under
+ * `strategy.options`.
+ */
+export function parseOptions<S extends z.ZodObject>(strategy: string, schema: S, raw: unknown, prefix: readonly (string | number)[] = OPTIONS_PATH): z.infer<S> {
+  const given = raw ?? {};
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new SpecError([{ path: formatPath(prefix), message: `expected an object of options, got ${describeInput(given)}` }]);
+  }
+  const known = Object.keys(schema.shape);
+  const unknown = Object.keys(given).filter((k) => !known.includes(k));
+  const issues = unknown.map((k) => ({
+    path: formatPath([...prefix, k]),
+    message: known.length ? `unknown option for ${strategy} (its options: ${known.join(', ')})` : `${strategy} takes no options`,
+  }));
+  const r = schema.safeParse(Object.fromEntries(Object.entries(given).filter(([k]) => known.includes(k))), { reportInput: true });
+  if (!r.success) issues.push(...zodIssues(r.error, prefix));
+  if (issues.length || !r.success) throw new SpecError(issues);
+  return r.data;
+}
 
 /** What a strategy sees of a finished trial. */
 export interface Observation {

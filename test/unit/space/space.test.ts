@@ -41,13 +41,13 @@ describe('space spec errors', () => {
     });
     const paths = issues.map((i) => i.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['space.depth.int', 'space.layer.type.choice', 'space.layer.width', 'space.learningRate.float', 'space.layer', 'space']),
+      expect.arrayContaining(['space.depth.int', 'space.layer.type.choice', 'space.layer.width', 'space.learningRate.float', 'space.layer.colour', 'space.extra']),
     );
     expect(issues.find((i) => i.path === 'space.depth.int')?.message).toMatch(/min 4 is above max 1/);
     expect(issues.find((i) => i.path === 'space.layer.type.choice')?.message).toMatch(/non-empty list/);
     expect(issues.find((i) => i.path === 'space.layer.width')?.message).toMatch(/expected an integer.*got "wide"/);
-    expect(issues.find((i) => i.path === 'space')?.message).toMatch(/unknown key "extra"/);
-    expect(issues.find((i) => i.path === 'space.layer')?.message).toMatch(/unknown key "colour"/);
+    expect(issues.find((i) => i.path === 'space.extra')?.message).toMatch(/unknown field/);
+    expect(issues.find((i) => i.path === 'space.layer.colour')?.message).toMatch(/unknown field/);
   });
 
   it('names a conditional on a missing decision', () => {

@@ -57,7 +57,7 @@ describe('experiment spec', () => {
     expect(byPath['constraints[0]']).toMatch(/METRIC <= NUMBER/);
     expect(byPath['strategy']).toMatch(/expected a strategy name .* got "bayes"/);
     expect(byPath['budget']).toMatch(/at least one limit/);
-    expect(byPath['']).toMatch(/unknown key "colour"/);
+    expect(byPath['colour']).toMatch(/unknown field/);
     expect(byPath['space.depth']).toMatch(/required/);
   });
 
