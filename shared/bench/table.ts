@@ -3,7 +3,8 @@
  * `arch_str`) and the evaluator that answers trials from it with simulated
  * cost: a 200-epoch column costs 200 epoch-units, a 12-epoch one 12.
  */
-import { readFileSync } from 'node:fs';
+import { listColumns, parseCsvTable } from '../data/csv.js';
+import { readRegularFile } from '../data/file.js';
 import { DataError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import type { Architecture, Space } from '../space/space.js';
@@ -15,28 +16,22 @@ export class BenchTable {
     readonly path: string,
     readonly columns: readonly string[],
     private readonly cells: readonly (readonly string[])[],
+    /** The file's line number of each row. */
+    private readonly lines: readonly number[],
   ) {
     const k = columns.indexOf('arch_str');
-    if (k < 0) throw new DataError(`${path}: no "arch_str" column (columns: ${columns.join(', ')})`);
+    if (k < 0) throw new DataError(`${path}: no "arch_str" column (columns: ${listColumns(columns)})`);
     cells.forEach((row, i) => this.rowByArch.set(row[k] as string, i));
   }
 
+  /**
+   * Loads a table: a regular file that parses as CSV (see `parseCsvTable`).
+   * Errors quote its column names, never its cells.
+   */
   static load(path: string): BenchTable {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new DataError(`cannot read table ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-    if (lines.length < 2) throw new DataError(`${path}: expected a header line and at least one row`);
-    const columns = (lines[0] as string).split(',').map((c) => c.trim());
-    const cells = lines.slice(1).map((l, i) => {
-      const row = l.split(',');
-      if (row.length !== columns.length) throw new DataError(`${path}:${i + 2}: expected ${columns.length} fields, found ${row.length}`);
-      return row;
-    });
-    return new BenchTable(path, columns, cells);
+    const text = readRegularFile(path, (problem) => `cannot read table ${path}: ${problem.replace(/^cannot read: /, '')}`).toString('utf8');
+    const { header, rows, lines } = parseCsvTable(text, path);
+    return new BenchTable(path, header, rows, lines);
   }
 
   get size(): number {
@@ -46,11 +41,11 @@ export class BenchTable {
   /** Checks that a column exists and holds numbers (`;`-separated lists when `list`). */
   requireColumn(name: string, list = false): void {
     const k = this.columns.indexOf(name);
-    if (k < 0) throw new DataError(`${this.path}: no column "${name}" (columns: ${this.columns.join(', ')})`);
+    if (k < 0) throw new DataError(`${this.path}: no column "${name}" (columns: ${listColumns(this.columns)})`);
     for (const [i, row] of this.cells.entries()) {
       const parts = list ? (row[k] as string).split(';') : [row[k] as string];
       if (parts.some((p) => p.trim() === '' || !Number.isFinite(Number(p)))) {
-        throw new DataError(`${this.path}:${i + 2}: column "${name}" holds ${JSON.stringify(row[k])}, expected ${list ? 'numbers separated by ";"' : 'a number'}`);
+        throw new DataError(`${this.path}: line ${this.lines[i]}: column "${name}" does not hold ${list ? 'numbers separated by ";"' : 'a number'}`);
       }
     }
   }

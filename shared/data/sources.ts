@@ -94,7 +94,8 @@ function train(spec: DataSpec): { train: Dataset; test?: Dataset; standardizeWit
       // Test labels map through the training file's classes.
       const y = Int32Array.from(test.dataset.y, (l) => {
         const k = main.classes.indexOf(test.classes[l]!);
-        if (k < 0) throw new DataError(`${spec.testPath}: class '${test.classes[l]}' does not occur in ${spec.path}`);
+        // The class itself is file content: not quoted.
+        if (k < 0) throw new DataError(`${spec.testPath}: its label column holds a class that ${spec.path} does not have`);
         return k;
       });
       return { train: main.dataset, test: makeDataset(test.dataset.x, y, test.dataset.shape, main.dataset.numClasses), standardizeWithTrain: true };

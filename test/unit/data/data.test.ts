@@ -37,10 +37,11 @@ describe('IDX files', () => {
 
   it('errors name the file and the problem', () => {
     const short = idx(0x08, [3], [1, 2, 3]).subarray(0, 9);
-    expect(() => parseIdx(short, 'labels.idx')).toThrow(/labels\.idx: .*need 11 bytes, file has 9/);
+    expect(() => parseIdx(short, 'labels.idx')).toThrow(/labels\.idx: not an IDX file: the header's dimensions and value type do not match the file's size \(9 bytes\)/);
     const bad = idx(0x08, [1], [1]);
     bad[2] = 0x42;
-    expect(() => parseIdx(bad, 'x.idx')).toThrow(/x\.idx: .*unknown value type 0x42/);
+    // No byte of a file that is not IDX is quoted.
+    expect(() => parseIdx(bad, 'x.idx')).toThrow(/^x\.idx: not an IDX file: unknown value type$/);
     expect(() => loadIdxPair(join(tmp, 'missing-images'), join(tmp, 'missing-labels'))).toThrow(DataError);
     expect(() => loadIdxPair(join(tmp, 'missing-images'), join(tmp, 'missing-labels'))).toThrow(/missing-images: cannot read: ENOENT/);
   });
@@ -74,8 +75,9 @@ describe('CSV files', () => {
   });
 
   it('errors name the file, line and column', () => {
-    expect(() => parseCsv('a,b,y\n1,2,x\n1,oops,y\n', 'data.csv')).toThrow(/data\.csv: line 3, column 'b': "oops" is not a finite number/);
-    expect(() => parseCsv('a,b,y\n1,2\n', 'data.csv')).toThrow(/data\.csv: line 2: 2 columns, the header has 3/);
+    // Cells are never quoted: the file may be anything readable.
+    expect(() => parseCsv('a,b,y\n1,2,x\n1,oops,y\n', 'data.csv')).toThrow(/^data\.csv: line 3, column 'b': not a finite number$/);
+    expect(() => parseCsv('a,b,y\n1,2\n', 'data.csv')).toThrow(/data\.csv: not a CSV table: line 2 has 2 fields, the header has 3/);
     expect(() => parseCsv('a,y\n1,x\n', 'data.csv', { labelColumn: 'label' })).toThrow(/label column "label" not found/);
     expect(() => parseCsv('', 'empty.csv')).toThrow(/empty\.csv: the file is empty/);
   });
