@@ -19,7 +19,7 @@ import { costModelOf } from '../shared/steps/estimate.js';
 import { submitExperiment } from '../shared/steps/submit.js';
 import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
 import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
-import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
+import { datasetFileIssues, unbuildableSpace } from '../shared/spec/preflight.js';
 import { requestStop } from '../shared/steps/stop.js';
 import { listAllTrials, type ExperimentStore } from '../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
@@ -156,7 +156,7 @@ export function registerSearch(program: Command): void {
         const spec = parseExperimentSpec(raw);
         const workers = spec.parallel ?? (flags.workers ? workersFlag(flags.workers) : availableParallelism());
         // Files named by the spec exist — before anything loads them or is stored.
-        const missing = missingFiles(spec);
+        const missing = datasetFileIssues(spec);
         if (missing.length) throw new SpecError(missing);
         const evaluator = evaluatorFor(spec, h, workers);
         // Workers start their backend and load the data while the experiment is checked and stored.

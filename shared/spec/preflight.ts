@@ -1,15 +1,20 @@
 /**
  * Checks made before an experiment is stored, beyond the spec's own schema:
- * the files it names exist, and the space can build a model for the data's
+ * the files it names are regular files of their source's format, the
+ * largest network of the space is within the size caps, and the space can
+ * build a model for the data's
  * input shape (a convolution over tabular rows, a cell over flat input, ...
  * would otherwise fail trial after trial). Cheap: the data's shape is read
  * from file headers, not by loading the data, and only a sample of the
  * space's architectures is built (graph and weights, no training).
  */
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { SpecError, type SpecIssue } from '../errors.js';
+import { isCsvHeader } from '../data/csv.js';
+import { readRegularPrefix } from '../data/file.js';
+import { readIdxHeader } from '../data/idx.js';
+import { DataError, SpecError, type SpecIssue } from '../errors.js';
 import type { ExperimentSpec } from './experiment.js';
 import { Rng } from '../rng.js';
+import { oversizedSpace } from '../space/footprint.js';
 
 /** Files named by the dataset section, as [field path, file]. */
 export function datasetFiles(spec: ExperimentSpec): [string, string | undefined][] {
@@ -20,22 +25,61 @@ export function datasetFiles(spec: ExperimentSpec): [string, string | undefined]
     : [];
 }
 
-/** Issues for dataset files that do not exist. */
-export function missingFiles(spec: ExperimentSpec): SpecIssue[] {
+/** Bytes of a CSV file read to find its header line. */
+const CSV_HEAD_BYTES = 1 << 16;
+
+/** The first non-blank line of a CSV file (from its first 64 KiB), or undefined. */
+function csvHeaderLine(file: string): string | undefined {
+  return readRegularPrefix(file, CSV_HEAD_BYTES).head.toString('utf8').split(/\r?\n/).find((l) => l.trim() !== '');
+}
+
+/** What is wrong with one dataset file, by its field path: missing, not a regular file, or not of its source's format. */
+function fileProblem(spec: ExperimentSpec, file: string): string | undefined {
+  try {
+    const source = spec.dataset.source;
+    if (source === 'idx') readIdxHeader(file);
+    else {
+      const line = csvHeaderLine(file);
+      if (line === undefined) return `${file}: the file is empty`;
+      // Nothing of a file that is not a CSV table is quoted (it may be any readable file).
+      if (!isCsvHeader(line)) return `not a CSV table: ${file} (its first line is not a header of column names)`;
+    }
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    const code = (e.cause as NodeJS.ErrnoException | undefined)?.code;
+    return code === 'ENOENT' ? `file not found: ${file}` : e.message;
+  }
+}
+
+/**
+ * Issues for the dataset files: missing, not a regular file (a directory, a
+ * FIFO, a device: refused without blocking on them), or not of the source's
+ * format (a CSV or table file without a header of column names, an IDX file
+ * whose header does not match its size). Cheap: headers only.
+ */
+export function datasetFileIssues(spec: ExperimentSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
-  for (const [path, file] of datasetFiles(spec)) if (file !== undefined && !existsSync(file)) issues.push({ path, message: `file not found: ${file}` });
+  for (const [path, file] of datasetFiles(spec)) {
+    const problem = file === undefined ? undefined : fileProblem(spec, file);
+    if (problem) issues.push({ path, message: problem });
+  }
+  const d = spec.dataset;
+  if (d.source === 'idx' && !issues.length) {
+    issues.push(...idxPairIssues(d.images, d.labels, 'dataset.images', 'dataset.labels'));
+    if (d.testImages !== undefined && d.testLabels !== undefined) issues.push(...idxPairIssues(d.testImages, d.testLabels, 'dataset.testImages', 'dataset.testLabels'));
+  }
   return issues;
 }
 
-function readPrefix(file: string, bytes: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const n = readSync(fd, buf, 0, bytes, 0);
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
+/** An IDX pair holds one label per example, and examples of 1 to 3 dimensions. */
+function idxPairIssues(images: string, labels: string, imagesPath: string, labelsPath: string): SpecIssue[] {
+  const im = readIdxHeader(images);
+  const lb = readIdxHeader(labels);
+  if (im.dims.length < 2 || im.dims.length > 4) return [{ path: imagesPath, message: `${images}: expected [examples, ...one example's shape] with 1 to 3 dimensions per example, got [${im.dims.join(', ')}]` }];
+  if (lb.dims.length !== 1) return [{ path: labelsPath, message: `${labels}: labels must have one dimension, got [${lb.dims.join(', ')}]` }];
+  if (lb.dims[0] !== im.dims[0]) return [{ path: labelsPath, message: `${labels}: ${lb.dims[0]} labels for ${im.dims[0]} examples in ${images}` }];
+  return [];
 }
 
 /**
@@ -50,19 +94,13 @@ export function inputShape(spec: ExperimentSpec): number[] | undefined {
     case 'fashion-mnist':
       return [28, 28, 1];
     case 'csv': {
-      const head = readPrefix(d.path, 1 << 16).toString('utf8');
-      const line = head.split(/\r?\n/).find((l) => l.trim() !== '');
+      const line = csvHeaderLine(d.path);
       if (line === undefined) return undefined;
       const columns = line.split(',').length;
       return [Math.max(1, columns - 1)];
     }
     case 'idx': {
-      const b = readPrefix(d.images, 4 + 4 * 8);
-      if (b.length < 4 || b[0] !== 0 || b[1] !== 0) return undefined;
-      const rank = b[3] as number;
-      if (b.length < 4 + 4 * rank) return undefined;
-      const dims: number[] = [];
-      for (let i = 1; i < rank; i++) dims.push(b.readUInt32BE(4 + 4 * i));
+      const dims = readIdxHeader(d.images).dims.slice(1);
       if (dims.length === 2) dims.push(1);
       return dims;
     }
@@ -83,6 +121,9 @@ const SAMPLE = 12;
 export async function unbuildableSpace(spec: ExperimentSpec): Promise<SpecIssue[]> {
   const shape = inputShape(spec);
   if (shape === undefined) return [];
+  // Bounded before anything is built: the largest network, from the spec alone.
+  const oversized = oversizedSpace(spec.compiledSpace, shape);
+  if (oversized) return [oversized];
   const [{ buildModel }, tf] = await Promise.all([import('../model/build.js'), import('@tensorflow/tfjs-core')]);
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.ready();
@@ -111,7 +152,7 @@ export async function unbuildableSpace(spec: ExperimentSpec): Promise<SpecIssue[
 
 /** Everything above, as one SpecError (every problem listed), or nothing. */
 export async function preflight(spec: ExperimentSpec): Promise<void> {
-  const issues = missingFiles(spec);
+  const issues = datasetFileIssues(spec);
   if (!issues.length) issues.push(...(await unbuildableSpace(spec)));
   if (issues.length) throw new SpecError(issues);
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { SpecError, type SpecIssue } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
 import { fidelityOf, parseExperimentSpec } from '../spec/experiment.js';
-import { missingFiles } from '../spec/preflight.js';
+import { datasetFileIssues } from '../spec/preflight.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
 
 /** A readable, sortable experiment id: name, UTC time, random suffix. */
@@ -34,7 +34,7 @@ export async function submitExperiment(
 ): Promise<Experiment> {
   const spec = parseExperimentSpec(rawSpec);
   const fidelity = fidelityOf(spec);
-  const issues: SpecIssue[] = options.checkFiles === false ? [] : missingFiles(spec);
+  const issues: SpecIssue[] = options.checkFiles === false ? [] : datasetFileIssues(spec);
   if (options.estimateSeconds) {
     const first = options.estimateSeconds(fidelity.rungs[0] as number);
     const b = spec.budget;

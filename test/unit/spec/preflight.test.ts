@@ -9,9 +9,9 @@ import { inputShape, preflight } from '../../../shared/spec/preflight.js';
 const dir = mkdtempSync(join(tmpdir(), 'nasflow-preflight-'));
 const csv = join(dir, 'rows.csv');
 writeFileSync(csv, 'a,b,c,label\n1,2,3,x\n4,5,6,y\n');
-// An IDX image file header: ubyte, rank 3, 5 images of 8×6 (body not needed to read the shape).
+// An IDX image file: ubyte, rank 3, 5 images of 8×6 (only the header is read for the shape; the size must match it).
 const idx = join(dir, 'images.idx');
-writeFileSync(idx, Buffer.from([0, 0, 0x08, 3, 0, 0, 0, 5, 0, 0, 0, 8, 0, 0, 0, 6]));
+writeFileSync(idx, Buffer.concat([Buffer.from([0, 0, 0x08, 3, 0, 0, 0, 5, 0, 0, 0, 8, 0, 0, 0, 6]), Buffer.alloc(5 * 8 * 6)]));
 
 const chain = (types: string[]) => ({ kind: 'chain', depth: { int: [1, 3] }, layer: { type: { choice: types }, width: 8 } });
 
