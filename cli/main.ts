@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-/** The nasflow command line. User mistakes print a clear message and exit 2, without a stack trace. */
+/**
+ * The nasflow command line. User mistakes print a clear message and exit 2,
+ * and a store that cannot be used exits 1, both without a stack trace; what
+ * came from user input is printed with its control characters escaped.
+ */
 import { Command } from 'commander';
-import { isUserError } from '../shared/errors.js';
+import { isUserError, NasError, printable, SpecError } from '../shared/errors.js';
 import { registerBench } from './bench.js';
 import { registerSearch } from './search.js';
 import { registerServe } from './serve.js';
@@ -24,9 +28,10 @@ registerServe(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (isUserError(e)) {
-    process.stderr.write(`nasflow: ${e.message}\n`);
-    process.exit(2);
+  if (e instanceof NasError) {
+    // A SpecError's lines are its own (each issue escaped); any other message is one line.
+    process.stderr.write(`nasflow: ${printable(e.message, e instanceof SpecError)}\n`);
+    process.exit(isUserError(e) ? 2 : 1);
   }
   throw e;
 }

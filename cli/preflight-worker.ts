@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { evaluatorFor } from './search.js';
 import { DataError, SpecError, type SpecIssue } from '../shared/errors.js';
 import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../shared/spec/experiment.js';
-import { missingFiles, unbuildableSpace } from '../shared/spec/preflight.js';
+import { datasetFileIssues, unbuildableSpace } from '../shared/spec/preflight.js';
 
 /** What the server sends: the raw spec and the store's home folder. */
 export interface PreflightInput {
@@ -32,7 +32,7 @@ async function check({ spec: raw, home }: PreflightInput): Promise<PreflightAnsw
   let spec: ExperimentSpec | undefined;
   try {
     spec = parseExperimentSpec(raw);
-    const files = missingFiles(spec);
+    const files = datasetFileIssues(spec);
     if (files.length) return { ok: false, issues: files };
     const unbuildable = await unbuildableSpace(spec);
     if (unbuildable.length) return { ok: false, issues: unbuildable };

@@ -3,11 +3,11 @@
  * `export`, `report`. Embedded stores live in one folder (`--home`, env
  * NASFLOW_HOME, default `./.nasflow`): `nasflow.db` (SQLite) and `artifacts/`.
  */
-import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DataError, LeaseHeldError, SpecError } from '../shared/errors.js';
+import { DataError, LeaseHeldError, printable, SpecError } from '../shared/errors.js';
 import type { Experiment, Trial } from '../shared/experiment/model.js';
 import { buildReport } from '../shared/report/report.js';
 import { renderHtml } from '../shared/report/html.js';
@@ -34,8 +34,23 @@ function homeOf(flags: HomeFlags): string {
   return resolve(flags.home ?? process.env.NASFLOW_HOME ?? '.nasflow');
 }
 
+/** A `--home` that exists must be a folder: checked before anything is started or created. */
+function checkHome(home: string): void {
+  if (existsSync(home) && !statSync(home).isDirectory()) throw new DataError(`--home ${home}: not a folder (the stores live in a folder: nasflow.db and artifacts/)`);
+}
+
+/** The SQLite store in `home`; a folder that cannot hold it or a file that is not one is a DataError naming it. */
 function openStore(home: string): SqliteExperimentStore {
-  return new SqliteExperimentStore(join(home, 'nasflow.db'));
+  checkHome(home);
+  const db = join(home, 'nasflow.db');
+  try {
+    return new SqliteExperimentStore(db);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code ?? ((e as { cause?: { code?: unknown } }).cause)?.code;
+    if (typeof code === 'string' && /^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw new DataError(`${db}: not a nasflow store (SQLite: ${code === 'SQLITE_NOTADB' ? 'file is not a database' : 'the database is corrupt'}); move it away or use another --home`);
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new DataError(`--home ${home}: cannot create the store there (${code})`);
+    throw e;
+  }
 }
 
 /** The evaluator a spec asks for: the table, or real training in `workers` worker processes. */
@@ -109,7 +124,7 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
     current = done;
     display.close(snap());
     const dir = await writeReports(store, home, done);
-    process.stdout.write(`${done.id}: ${done.state} (${done.reason ?? ''}); report: ${join(dir, 'report.html')}\n`);
+    process.stdout.write(`${done.id}: ${done.state} (${printable(done.reason ?? '')}); report: ${printable(join(dir, 'report.html'))}\n`);
   } finally {
     process.off('SIGINT', stop);
     await evaluator.close();
@@ -149,33 +164,46 @@ export function registerSearch(program: Command): void {
     .argument('<spec>', 'experiment spec (see examples/)')
     .option(home, homeHelp)
     .option('--workers <n>', 'worker processes when the spec has no "parallel" (default: one per core)')
-    .action(
-      withStore(async (store, h, file: string, flags: HomeFlags & { workers?: string }) => {
-        const raw = readSpecFile(file);
-        // Parse first, so that a bad spec is reported before anything is created.
-        const spec = parseExperimentSpec(raw);
-        const workers = spec.parallel ?? (flags.workers ? workersFlag(flags.workers) : availableParallelism());
-        // Files named by the spec exist — before anything loads them or is stored.
-        const missing = datasetFileIssues(spec);
-        if (missing.length) throw new SpecError(missing);
-        const evaluator = evaluatorFor(spec, h, workers);
-        // Workers start their backend and load the data while the experiment is checked and stored.
-        if (evaluator instanceof ProcessPoolEvaluator) evaluator.warm();
-        let exp: Experiment;
-        try {
-          // The space builds models for this data; the budget pays for a trial (the evaluator's estimate).
-          const unbuildable = await unbuildableSpace(spec);
-          if (unbuildable.length) throw new SpecError(unbuildable);
-          // The budget check estimates with this machine's measured rates.
-          if (evaluator instanceof ProcessPoolEvaluator) await evaluator.calibrated();
-          exp = await submitExperiment(raw, store, { estimateSeconds: (e) => evaluator.estimateSeconds(e) });
-        } catch (e) {
-          await evaluator.close();
-          throw e;
-        }
+    .action(async (file: string, flags: HomeFlags & { workers?: string }) => {
+      const h = homeOf(flags);
+      // Everything that can refuse the spec runs before the store is opened: a refused spec leaves nothing behind.
+      const raw = readSpecFile(file);
+      const spec = parseExperimentSpec(raw);
+      const workers = spec.parallel ?? (flags.workers ? workersFlag(flags.workers) : availableParallelism());
+      // Files named by the spec are regular files of their format, before anything loads them.
+      const fileIssues = datasetFileIssues(spec);
+      if (fileIssues.length) throw new SpecError(fileIssues);
+      checkHome(h);
+      const evaluator = evaluatorFor(spec, h, workers);
+      // Workers start their backend and load the data while the experiment is checked and stored.
+      if (evaluator instanceof ProcessPoolEvaluator) evaluator.warm();
+      let store: SqliteExperimentStore | undefined;
+      let exp: Experiment;
+      const fresh = !existsSync(join(h, 'nasflow.db'));
+      try {
+        // The space builds models for this data; the budget pays for a trial (the evaluator's estimate).
+        const unbuildable = await unbuildableSpace(spec);
+        if (unbuildable.length) throw new SpecError(unbuildable);
+        // The budget check estimates with this machine's measured rates.
+        if (evaluator instanceof ProcessPoolEvaluator) await evaluator.calibrated();
+        store = openStore(h);
+        exp = await submitExperiment(raw, store, { estimateSeconds: (e) => evaluator.estimateSeconds(e) });
+      } catch (e) {
+        await evaluator.close();
+        await store?.close();
+        // A store created for a spec the budget check refused holds nothing: it goes too.
+        if (store && fresh && e instanceof SpecError) for (const f of ['nasflow.db', 'nasflow.db-wal', 'nasflow.db-shm']) rmSync(join(h, f), { force: true });
+        throw e;
+      }
+      try {
         await runWithProgress(store, h, exp, flags.workers, evaluator);
-      }),
-    );
+      } catch (e) {
+        if (e instanceof LeaseHeldError) throw new DataError(`${e.message}: another nasflow process is running this experiment (wait for it, or stop it first)`);
+        throw e;
+      } finally {
+        await store.close();
+      }
+    });
 
   program
     .command('stop')
@@ -204,7 +232,7 @@ export function registerSearch(program: Command): void {
       withStore(async (store, h, id: string | undefined, flags: HomeFlags & { workers?: string }) => {
         const exp = await pick(store, id);
         if (exp.state === 'COMPLETED') {
-          process.stdout.write(`${exp.id} is already complete (${exp.reason ?? ''}); nothing to resume\n`);
+          process.stdout.write(`${exp.id} is already complete (${printable(exp.reason ?? '')}); nothing to resume\n`);
           return;
         }
         await runWithProgress(store, h, exp, flags.workers);
@@ -244,12 +272,12 @@ export function registerSearch(program: Command): void {
           process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, leaderboard: report.leaderboard.slice(0, top) }, null, 1) + '\n');
           return;
         }
-        process.stdout.write(`${exp.id}: ${exp.state}${exp.reason ? ` (${exp.reason})` : ''}\n`);
+        process.stdout.write(`${exp.id}: ${exp.state}${exp.reason ? ` (${printable(exp.reason)})` : ''}\n`);
         process.stdout.write(`spent: ${exp.spent.trials} trials, ${exp.spent.hours.toFixed(4)} compute-hours, $${exp.spent.dollars.toFixed(2)}\n`);
         for (const e of report.leaderboard.slice(0, top)) {
           const v = Object.entries(e.validation).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
           const t = Object.entries(e.test).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
-          process.stdout.write(`${String(e.rank).padStart(3)}. ${e.trialId}  ${v}${t ? `  | ${t}` : ''}  ${e.summary ?? ''}\n`);
+          process.stdout.write(printable(`${String(e.rank).padStart(3)}. ${e.trialId}  ${v}${t ? `  | ${t}` : ''}  ${e.summary ?? ''}`) + '\n');
         }
       }),
     );
@@ -281,7 +309,7 @@ export function registerSearch(program: Command): void {
           exported.push({ ...e, model: keys.length ? join(dir, 'model.json') : null });
         }
         writeFileSync(join(out, 'leaderboard.json'), JSON.stringify(exported, null, 1) + '\n');
-        process.stdout.write(`exported ${exported.length} entr${exported.length === 1 ? 'y' : 'ies'} to ${out}\n`);
+        process.stdout.write(`exported ${exported.length} entr${exported.length === 1 ? 'y' : 'ies'} to ${printable(out)}\n`);
       }),
     );
 
@@ -294,7 +322,7 @@ export function registerSearch(program: Command): void {
       withStore(async (store, h, id: string | undefined) => {
         const exp = await pick(store, id);
         const dir = await writeReports(store, h, exp);
-        process.stdout.write(`${join(dir, 'report.html')}\n${join(dir, 'report.json')}\n`);
+        process.stdout.write(`${printable(join(dir, 'report.html'))}\n${printable(join(dir, 'report.json'))}\n`);
       }),
     );
 }

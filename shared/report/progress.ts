@@ -4,6 +4,7 @@
  * on a TTY a status block redrawn in place under a scrolling log of finished
  * trials, elsewhere (CI logs, pipes) one timestamped line per event.
  */
+import { printable } from '../errors.js';
 import type { Experiment, Trial } from '../experiment/model.js';
 import type { Objective } from '../objectives/objectives.js';
 import { formatDuration, formatNumber } from './format.js';
@@ -217,7 +218,9 @@ export class ProgressDisplay {
   }
 
   /** A free-form message, kept in the scrolling log above the status block. */
-  log(message: string): void {
+  log(raw: string): void {
+    // Trial reasons may quote user input: shown, never interpreted by the terminal.
+    const message = printable(raw);
     const now = this.now();
     if (this.tty) {
       this.stream.write(this.clearSequence() + `${new Date(now).toISOString().slice(11, 19)} ${message}\n`);

@@ -1,6 +1,6 @@
 /** The command line as a user meets it: bad input is refused before anything is stored; the bench's cost-to-regret mode. */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,8 +12,17 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(ROOT, '../shared/benchmarks/nb201-cifar10.csv');
 const HAVE_TABLE = existsSync(TABLE);
 
-function nasflow(args: string[], _cwd: string) {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+function nasflow(args: string[], _cwd: string, timeout = 120_000) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout });
+}
+
+/** A refusal as users must see it: exit 2, one message, no stack trace, no raw control bytes. */
+function expectRefused(r: ReturnType<typeof nasflow>, message: RegExp) {
+  expect(r.status, `${r.stderr}${r.stdout}`).toBe(2);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  // eslint-disable-next-line no-control-regex -- no raw control byte but the line breaks
+  expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
 }
 
 async function experimentsIn(home: string): Promise<number> {
@@ -59,6 +68,119 @@ describe('nasflow search refuses bad input before anything runs', () => {
     const r = nasflow(['search', spec, '--home', join(dir, 'h3'), '--workers', 'two'], dir);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--workers: expected a positive integer, got "two"/);
+  }, 60_000);
+});
+
+describe('nasflow search: hostile and careless input (issue 12)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nasflow-cli-attack-'));
+  const write = (name: string, text: string | Buffer) => {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+  let homes = 0;
+  /** Runs `nasflow search` on a spec in a fresh --home; says whether that home got a store. */
+  const search = (specText: string | Buffer, timeout = 120_000) => {
+    const home = join(dir, `home-${homes++}`);
+    const r = nasflow(['search', write(`spec-${homes}.yaml`, specText), '--home', home], dir, timeout);
+    return { ...r, home, stored: existsSync(join(home, 'nasflow.db')) };
+  };
+  const tableSpec = (extra: string) => `name: t\ndataset: { source: table, path: ${TABLE}, metrics: { val_accuracy: val_acc_200ep }, secondsPerEpoch: 0 }\nspace: { kind: cell }\nepochs: 200\nbudget: { trials: 5 }\n${extra}`;
+
+  it('a table or CSV path naming any readable file: refused without quoting a byte of it', () => {
+    const secret = write('secret.txt', 'SECRET_TOKEN=sk_live_0123456789\nsecond line\n');
+    const table = search(`name: t\ndataset: { source: table, path: ${secret}, metrics: { val_accuracy: val_acc_200ep } }\nspace: { kind: cell }\nbudget: { trials: 2 }\n`);
+    expectRefused(table, /dataset\.path: not a CSV table: .*secret\.txt/);
+    expect(table.stderr).not.toMatch(/SECRET|sk_live|second line/);
+    const csv = search(`name: c\ndataset: { source: csv, path: ${secret} }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: 2 }\n`);
+    expectRefused(csv, /dataset\.path: not a CSV table/);
+    expect(csv.stderr).not.toMatch(/SECRET|sk_live/);
+    // A file that does parse as CSV: its column names may be quoted, its cells never.
+    const creds = write('creds.csv', 'user,password\nbob,hunter2\n');
+    const named = search(`name: t\ndataset: { source: table, path: ${creds}, metrics: { val_accuracy: val_acc_200ep } }\nspace: { kind: cell }\nbudget: { trials: 2 }\n`);
+    expectRefused(named, /no "arch_str" column \(columns: user, password\)/);
+    expect(named.stderr).not.toMatch(/bob|hunter2/);
+    expect([table, csv, named].some((r) => r.stored)).toBe(false);
+  }, 120_000);
+
+  it('a dataset path that is a directory or a FIFO: a spec error naming dataset.path, at once', () => {
+    const folder = join(dir, 'a-folder.csv');
+    mkdirSync(folder);
+    expectRefused(search(`name: d\ndataset: { source: csv, path: ${folder} }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: 2 }\n`), /- dataset\.path: .*not a regular file \(a directory\)/);
+    const fifo = join(dir, 'a-fifo.csv');
+    execFileSync('mkfifo', [fifo]);
+    // Nothing writes to the FIFO: reading it would block for ever.
+    const r = search(`name: f\ndataset: { source: csv, path: ${fifo} }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: 2 }\n`, 30_000);
+    expectRefused(r, /- dataset\.path: .*not a regular file \(a FIFO\)/);
+  }, 90_000);
+
+  it('source idx over a file that is not IDX: a spec error, not a search that "completes"', () => {
+    const text = write('not-idx.bin', 'just some text, not IDX\n');
+    const r = search(`name: i\ndataset: { source: idx, images: ${text}, labels: ${text} }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: 2 }\n`);
+    expectRefused(r, /- dataset\.images: .*not-idx\.bin: not an IDX file/);
+    expect(r.stored).toBe(false);
+  }, 120_000);
+
+  it.skipIf(!HAVE_TABLE)('strategy options are checked with the spec: field path and range, nothing stored', () => {
+    const evo = search(tableSpec('strategy: { name: evolution, options: { population: -3 } }\n'));
+    expectRefused(evo, /- strategy\.options\.population: expected an integer from 2 to 10000, got the number -3/);
+    const rl = search(tableSpec('strategy: { name: reinforce, options: { bins: 1e10, temperature: 2 } }\n'));
+    expectRefused(rl, /- strategy\.options\.bins: expected an integer from 2 to 256/);
+    expect(rl.stderr).toMatch(/- strategy\.options\.temperature: unknown option for reinforce \(its options: learningRate, bins\)/);
+    expect(evo.stored || rl.stored).toBe(false);
+  }, 120_000);
+
+  it.skipIf(!HAVE_TABLE)('absurd numbers are refused with their range: seconds per epoch, fidelity, epochs', () => {
+    const r = search(tableSpec('fidelity: { scheduler: asha, min: 1, max: 1000000000, eta: 3 }\n').replace('secondsPerEpoch: 0', 'secondsPerEpoch: 1e308'));
+    expectRefused(r, /- dataset\.secondsPerEpoch: expected seconds from 0 to 60, got the number 1e\+308/);
+    expect(r.stderr).toMatch(/- fidelity\.max: expected a whole number of epochs from 1 to 10000/);
+  }, 60_000);
+
+  it('a space whose largest network is too big is refused from the spec, before any model is built', () => {
+    const r = search(`name: big\ndataset: { source: mnist }\nspace: { kind: chain, depth: 6, layer: { type: conv2d, width: 2048 } }\nbudget: { trials: 2 }\n`);
+    expectRefused(r, /- space\.layer\.width: the largest network of this space, for examples of shape \[28,28,1\], may have 3\d\d million parameters \(limit 50\.0 million\)/);
+    expect(r.stored).toBe(false);
+  }, 60_000);
+
+  it('wrong types say what was found; deep nesting is a spec error; no empty store is left behind', () => {
+    const trials = search(`name: b\ndataset: { source: mnist }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: "2" }\n`);
+    expectRefused(trials, /- budget\.trials: expected a whole number of trials from 1 to 1,000,000, got a string \("2"\)/);
+    expect(trials.stderr).not.toMatch(/missing/);
+    expect(trials.stored).toBe(false);
+    expect(existsSync(trials.home)).toBe(false);
+    const n = 40_000;
+    const deep = search(`{"name":"deep","dataset":{"source":"mnist"},"space":{"kind":"chain","depth":1,"layer":{"type":"dense","width":4}},"budget":{"trials":1},"strategy":{"name":"bo","options":{"x":${'['.repeat(n)}1${']'.repeat(n)}}}}`);
+    expectRefused(deep, /- strategy\.options\.x(\[0\])+…: nested more than 32 levels deep/);
+  }, 60_000);
+
+  it.skipIf(!HAVE_TABLE)('a spec the budget check refuses leaves no store either', () => {
+    const r = search(tableSpec('').replace('secondsPerEpoch: 0', 'secondsPerEpoch: 1').replace('budget: { trials: 5 }', 'budget: { minutes: 1 }'));
+    expectRefused(r, /- budget\.minutes: too small for one trial/);
+    expect(r.stored).toBe(false);
+  }, 60_000);
+
+  it('a non-UTF-8 spec, and terminal escapes in a spec, are reported without raw control bytes', () => {
+    const latin1 = search(Buffer.from('name: caf\xe9\ndataset: { source: mnist }\n', 'latin1'));
+    expectRefused(latin1, /spec-\d+\.yaml: not UTF-8 text/);
+    const escapes = search(`name: e\ndataset: { source: csv, path: "/nonexistent/\\e[2J\\e]0;pwned\\a.csv" }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: 2 }\n"\\e[31mred": 1\n`);
+    expectRefused(escapes, /- dataset\.path: expected a path without control characters/);
+    expect(escapes.stderr).toMatch(/\\x1b\[31mred|\\u001b\[31mred/);
+  }, 60_000);
+
+  it('--home that is a file, and a nasflow.db that is not a database: one line, no stack trace', () => {
+    const spec = write('fine.yaml', `name: ok\ndataset: { source: mnist }\nspace: { kind: chain, depth: 1, layer: { type: dense, width: 4 } }\nbudget: { trials: 1 }\n`);
+    const file = write('not-a-folder', 'x');
+    const r = nasflow(['search', spec, '--home', file], dir);
+    expectRefused(r, /--home .*not-a-folder: not a folder/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const home = join(dir, 'corrupt-home');
+    mkdirSync(home);
+    writeFileSync(join(home, 'nasflow.db'), 'this is not an SQLite database, only text '.repeat(200));
+    for (const args of [['list'], ['status']]) {
+      const c = nasflow([...args, '--home', home], dir);
+      expectRefused(c, /nasflow\.db: not a nasflow store \(SQLite: file is not a database\)/);
+      expect(c.stderr.trim().split('\n')).toHaveLength(1);
+    }
   }, 60_000);
 });
 
