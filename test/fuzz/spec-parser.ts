@@ -60,7 +60,7 @@ function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][]
 function setAt(v: unknown, path: readonly (string | number)[], value: unknown): unknown {
   if (path.length === 0) return value;
   const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const container: Record<string | number, unknown> = Array.isArray(v) ? [...v] : v !== null && typeof v === 'object' ? { ...(v as object) } : {};
+  const container = (Array.isArray(v) ? [...(v as unknown[])] : v !== null && typeof v === 'object' ? { ...(v as object) } : {}) as Record<string | number, unknown>;
   const next = setAt(container[head], rest, value);
   if (next === undefined) delete container[head];
   else Object.defineProperty(container, head, { value: next, enumerable: true, writable: true, configurable: true });
