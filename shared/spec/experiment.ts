@@ -134,7 +134,7 @@ export const experimentSpecSchema = z
     budget: budgetSchema,
     /** Instance type and its price per hour (locally 0; compute-hours still count). */
     instance: z
-      .object({ type: name('an instance type').default('local'), pricePerHour: z.number({ error: 'expected dollars per hour from 0 to 1,000,000' }).nonnegative().max(1_000_000).default(0) })
+      .object({ type: name('an instance type').default('local'), pricePerHour: z.number({ error: 'expected dollars per hour from 0 to 1,000,000,000' }).nonnegative().max(1e9).default(0) })
       .strict()
       .default({ type: 'local', pricePerHour: 0 }),
     parallel: z.int().positive().max(256).optional(),
