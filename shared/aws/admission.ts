@@ -17,9 +17,9 @@
  * month: far from DynamoDB's 400 KB item limit.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { StoreError } from '../errors.js';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Admitted, AdmissionLedger, AdmissionSnapshot } from '../steps/caps.js';
+import { documentClient, sendCommand } from './dynamo-codec.js';
 
 export interface DynamoAdmissionLedgerOptions {
   /** A DynamoDB client or document client. */
@@ -31,23 +31,22 @@ export interface DynamoAdmissionLedgerOptions {
 /** The key of the admission item. */
 export const ADMISSION_KEY = { pk: 'ACCOUNT', sk: 'ADMISSIONS' } as const;
 
-const isConditionFailure = (e: unknown): boolean => (e as { name?: string }).name === 'ConditionalCheckFailedException';
-
 export class DynamoAdmissionLedger implements AdmissionLedger {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
 
   constructor(options: DynamoAdmissionLedgerOptions) {
-    this.doc = options.client instanceof DynamoDBDocumentClient ? options.client : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.doc = documentClient(options.client);
     this.table = options.table;
   }
 
   private async item(): Promise<Record<string, unknown>> {
-    try {
-      return (await this.doc.send(new GetCommand({ TableName: this.table, Key: ADMISSION_KEY, ConsistentRead: true }))).Item ?? {};
-    } catch (e) {
-      throw new StoreError(`DynamoDB read admissions failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
-    }
+    const out = await sendCommand<{ Item?: Record<string, unknown> }>(
+      this.doc,
+      'read admissions',
+      new GetCommand({ TableName: this.table, Key: ADMISSION_KEY, ConsistentRead: true }),
+    );
+    return (out !== false ? out.Item : undefined) ?? {};
   }
 
   async read(): Promise<AdmissionSnapshot> {
@@ -64,38 +63,36 @@ export class DynamoAdmissionLedger implements AdmissionLedger {
   }
 
   async tryAdmit(version: number, experimentId: string, admitted: Admitted): Promise<boolean> {
-    try {
-      await this.doc.send(new UpdateCommand({
+    const written = await sendCommand(
+      this.doc,
+      `admit ${experimentId}`,
+      new UpdateCommand({
         TableName: this.table,
         Key: ADMISSION_KEY,
         UpdateExpression: 'SET #a = :a, ver = :next',
         ConditionExpression: version === 0 ? 'attribute_not_exists(ver)' : 'ver = :ver',
         ExpressionAttributeNames: { '#a': `a:${experimentId}` },
         ExpressionAttributeValues: { ':a': { g: admitted.gpus, m: admitted.month, d: admitted.dollars }, ':next': version + 1, ...(version === 0 ? {} : { ':ver': version }) },
-      }));
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw new StoreError(`DynamoDB admit ${experimentId} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
-    }
+      }),
+    );
+    return written !== false;
   }
 
   async release(experimentId: string, dollars: number): Promise<void> {
     const held = (await this.item())[`a:${experimentId}`] as { m?: unknown } | undefined;
     if (held === undefined) return;
-    try {
-      await this.doc.send(new UpdateCommand({
+    // A failed condition: released meanwhile by another caller, booked once.
+    await sendCommand(
+      this.doc,
+      `release ${experimentId}`,
+      new UpdateCommand({
         TableName: this.table,
         Key: ADMISSION_KEY,
         UpdateExpression: 'REMOVE #a SET #m = if_not_exists(#m, :zero) + :d, ver = ver + :one',
         ConditionExpression: 'attribute_exists(#a)',
         ExpressionAttributeNames: { '#a': `a:${experimentId}`, '#m': `m:${String(held.m)}` },
         ExpressionAttributeValues: { ':zero': 0, ':d': Number.isFinite(dollars) && dollars > 0 ? dollars : 0, ':one': 1 },
-      }));
-    } catch (e) {
-      // Released meanwhile by another caller: booked once.
-      if (isConditionFailure(e)) return;
-      throw new StoreError(`DynamoDB release ${experimentId} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
-    }
+      }),
+    );
   }
 }

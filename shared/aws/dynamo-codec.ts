@@ -59,22 +59,14 @@ export class DynamoItems {
   private readonly compressAbove: number;
 
   constructor(options: DynamoItemsOptions) {
-    this.doc =
-      options.client instanceof DynamoDBDocumentClient
-        ? options.client
-        : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.doc = documentClient(options.client);
     this.tables = options.tables;
     this.compressAbove = options.compressAbove ?? 32 * 1024;
   }
 
   /** Sends a command; vendor errors leave as `StoreError`s. A failed condition is returned as `false`. */
-  async send<T>(what: string, command: object): Promise<T | false> {
-    try {
-      return (await this.doc.send(command as never)) as T;
-    } catch (e) {
-      if ((e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw translate(what, e);
-    }
+  send<T>(what: string, command: object): Promise<T | false> {
+    return sendCommand<T>(this.doc, what, command);
   }
 
   /** Sends a command that has no condition. */
@@ -115,6 +107,25 @@ export class DynamoItems {
     const z = item.docz;
     if (z instanceof Uint8Array) return JSON.parse(gunzipSync(z).toString('utf8')) as T;
     throw new StoreError(`DynamoDB item ${String(item.pk)}/${String(item.sk)} holds no record`);
+  }
+}
+
+/** The document client over a client (dropping `undefined` attributes), or the document client itself. */
+export function documentClient(client: DynamoDBClient | DynamoDBDocumentClient): DynamoDBDocumentClient {
+  return client instanceof DynamoDBDocumentClient ? client : DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * Sends a command: a failed condition is returned as `false`, vendor errors
+ * leave as `StoreError`s (throttling and service faults as the retryable
+ * `StoreBusyError`), the original kept as `cause`.
+ */
+export async function sendCommand<T>(doc: DynamoDBDocumentClient, what: string, command: object): Promise<T | false> {
+  try {
+    return (await doc.send(command as never)) as T;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+    throw translate(what, e);
   }
 }
 

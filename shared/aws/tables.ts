@@ -7,7 +7,8 @@
  *
  * Both tables use generic string keys `pk`/`sk` and hold several item kinds
  * (each kind is documented in its file: `./dynamo-experiments.ts`,
- * `./dynamo-trials.ts`, `./dynamo-ledger.ts`, `./dynamo-lease.ts`):
+ * `./dynamo-trials.ts`, `./dynamo-ledger.ts`, `./dynamo-lease.ts`,
+ * `./admission.ts`):
  *
  * experiments table
  * | pk                | sk          | item                                              |
@@ -15,6 +16,7 @@
  * | `E#<experimentId>`| `LEDGER`    | budget counters and every reservation of it      |
  * | `E#<experimentId>`| `F#<n>`     | finishedSeq n claimed by one trial                |
  * | `R#<trialId>`     | `RES`       | which experiment a trial's reservation is in     |
+ * | `ACCOUNT`         | `ADMISSIONS`| the admitted experiments (`./admission.ts`)      |
  *
  * trials table
  * | pk                | sk                     | item                                  |
