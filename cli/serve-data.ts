@@ -5,13 +5,13 @@
  * name no file), no larger than a cap. A path outside the folders is refused
  * from its text alone, before anything touches it; one inside is resolved
  * (symbolic links included) and checked again, then stat-ed: no FIFO,
- * device, socket or directory gets opened. A CSV file or table must start
- * with a header of column names, so that no later error about it can quote
- * anything but column names. Every call here is asynchronous and bounded in
- * time: the server's event loop never waits on a file.
+ * device, socket or directory gets opened. Every call here is asynchronous
+ * and bounded in time: the server's event loop never waits on a file. What
+ * the files hold (a CSV header of column names, IDX headers) is checked
+ * next, in the preflight worker (`datasetFileIssues`).
  */
 import { realpathSync, type Stats } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { SpecIssue } from '../shared/errors.js';
 import type { ExperimentSpec } from '../shared/spec/experiment.js';
@@ -21,8 +21,6 @@ import { datasetFiles } from '../shared/spec/preflight.js';
 export const DEFAULT_MAX_DATA_BYTES = 1 << 30;
 /** How long the checks of one file may take (a stalled network mount must not hold a request for ever). */
 const FILE_CHECK_MS = 10_000;
-/** Bytes read to find a CSV header line. */
-const HEADER_BYTES = 64 * 1024;
 
 /** Where submitted specs may read data. */
 export interface DataPolicy {
@@ -54,10 +52,9 @@ export class DataGate {
   /** Problems with the data files `spec` names, by field path (empty: all may be read). */
   async issues(spec: ExperimentSpec): Promise<SpecIssue[]> {
     const out: SpecIssue[] = [];
-    const csvLike = spec.dataset.source === 'csv' || spec.dataset.source === 'table';
     for (const [path, file] of datasetFiles(spec)) {
       if (file === undefined) continue;
-      const message = await withTimeout(this.check(file, csvLike), FILE_CHECK_MS, `could not be checked within ${FILE_CHECK_MS / 1000} s`);
+      const message = await withTimeout(this.check(file), FILE_CHECK_MS, `could not be checked within ${FILE_CHECK_MS / 1000} s`);
       if (message) out.push({ path, message });
     }
     return out;
@@ -70,7 +67,7 @@ export class DataGate {
   }
 
   /** Why `file` may not be read, or undefined. */
-  private async check(file: string, csvLike: boolean): Promise<string | undefined> {
+  private async check(file: string): Promise<string | undefined> {
     const abs = resolve(this.cwd, file);
     // From the text alone first: a path outside every root is never touched.
     if (!this.roots.some((r) => within(r.given, abs) || within(r.real, abs))) return this.outside();
@@ -90,7 +87,6 @@ export class DataGate {
     }
     if (!st.isFile()) return `not a regular file (${kind(st)})`;
     if (st.size > this.policy.maxBytes) return `larger than the server's cap of ${formatMb(this.policy.maxBytes)} (nasflow serve --max-data-mb)`;
-    if (csvLike && !(await startsWithHeader(real))) return 'not a CSV file: its first line must name its columns (comma-separated names)';
     return undefined;
   }
 }
@@ -100,26 +96,6 @@ function kind(st: Stats): string {
 }
 
 const formatMb = (bytes: number) => `${Number((bytes / (1 << 20)).toPrecision(3))} MB`;
-
-/** A column name: what a CSV header holds (letters, digits, spaces, a few signs), and nothing a secret is made of (no `=`, `:`, quotes). Empty is allowed (pandas' index column). */
-const COLUMN = /^[\p{L}\p{N}_ .()%/+#-]{0,80}$/u;
-
-/** True when the file's first non-blank line is two or more comma-separated column names. */
-async function startsWithHeader(file: string): Promise<boolean> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(HEADER_BYTES);
-    const { bytesRead } = await fh.read(buf, 0, HEADER_BYTES, 0);
-    const lines = buf.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
-    const at = lines.findIndex((l) => l.trim() !== '');
-    // The header must end inside the bytes read (or be the whole file).
-    if (at < 0 || (at === lines.length - 1 && bytesRead === HEADER_BYTES)) return false;
-    const names = (lines[at] as string).split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
-    return names.length >= 2 && names.some((n) => n !== '') && names.every((n) => COLUMN.test(n));
-  } finally {
-    await fh.close();
-  }
-}
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T | string> {
   let timer: NodeJS.Timeout | undefined;
