@@ -185,7 +185,7 @@ export abstract class BaseExperimentStore implements ExperimentStore {
 
   async updateExperiment(id: string, patch: ExperimentPatch, condition: ExperimentCondition = {}): Promise<Experiment> {
     this.open();
-    const { id: _i, createdAt: _c, spec: _s, spent: _sp, reserved: _r, ...allowed } = patch as Partial<Experiment>;
+    const { id: _i, createdAt: _c, spec: _s, owner: _o, spent: _sp, reserved: _r, ...allowed } = patch as Partial<Experiment>;
     const updated = await this.modifyExperiment(id, (current, lease) => {
       if (condition.states !== undefined && !condition.states.includes(current.state)) {
         throw new ConditionFailedError(`experiment ${id} is ${current.state}, expected one of ${condition.states.join(', ')}`);

@@ -26,8 +26,12 @@ import type { EpochRecord, Experiment, ExperimentState, SchedulerDecision, Trial
 /** An experiment as submitted: the store starts its ledger at zero. */
 export type NewExperiment = Omit<Experiment, 'spent' | 'reserved'>;
 
-/** Fields of an experiment that `updateExperiment` may set; the ledger changes only through `reserve`/`settle`. */
-export type ExperimentPatch = Partial<Omit<Experiment, 'id' | 'createdAt' | 'spec' | 'spent' | 'reserved'>>;
+/**
+ * Fields of an experiment that `updateExperiment` may set; the ledger changes
+ * only through `reserve`/`settle`, and who submitted it (`owner`, which
+ * decides who may see it) never changes.
+ */
+export type ExperimentPatch = Partial<Omit<Experiment, 'id' | 'createdAt' | 'spec' | 'owner' | 'spent' | 'reserved'>>;
 
 /** What must hold for `updateExperiment` to write. */
 export interface ExperimentCondition {

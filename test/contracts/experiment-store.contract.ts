@@ -109,6 +109,20 @@ export function experimentStoreContract(adapter: string, factory: ExperimentStor
         await store.close();
       });
 
+      it('keeps the owner an experiment was submitted with: no update changes who may see it', async () => {
+        const { store } = await setup();
+        await store.createExperiment(newExperiment('mine', undefined, { owner: 'arn:aws:iam::1:user/alice' }));
+        await store.createExperiment(newExperiment('nobodys'));
+
+        await store.updateExperiment('mine', { owner: 'arn:aws:iam::1:user/mallory', reason: 'r' } as never);
+        await store.updateExperiment('nobodys', { owner: 'arn:aws:iam::1:user/mallory' } as never);
+
+        expect((await store.getExperiment('mine'))?.owner).toBe('arn:aws:iam::1:user/alice');
+        expect((await store.getExperiment('mine'))?.reason).toBe('r');
+        expect((await store.getExperiment('nobodys'))?.owner).toBeUndefined();
+        await store.close();
+      });
+
       it('a leaseOwner condition lets only the live lease holder write', async () => {
         const { store, clock } = await setup();
         await store.createExperiment(newExperiment('e1'));
