@@ -18,7 +18,7 @@ import { SpecError, StoreBusyError } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
-import { INITIAL_SECONDS_PER_EPOCH } from './estimate.js';
+import { costModelOf } from './estimate.js';
 import { fidelityOf } from './state.js';
 
 export interface Caps {
@@ -37,11 +37,9 @@ export type CapsVerdict =
 /** GPUs (worker slots) a spec asks for. */
 export const gpusOf = (spec: Pick<ExperimentSpec, 'parallel'>): number => spec.parallel ?? 1;
 
-/** Dollars of the cheapest trial a spec can start (its first rung at the instance price). */
+/** Dollars of a typical first-rung trial of a spec at the instance price (the search's cost model, before anything ran). */
 export function firstTrialDollars(spec: ExperimentSpec): number {
-  const d = spec.dataset;
-  const perEpoch = d.source === 'table' ? (d.secondsPerEpoch ?? 0.01) : INITIAL_SECONDS_PER_EPOCH;
-  return ((perEpoch * (fidelityOf(spec).rungs[0] as number)) / 3600) * spec.instance.pricePerHour;
+  return (costModelOf(spec).estimateSeconds(fidelityOf(spec).rungs[0] as number) / 3600) * spec.instance.pricePerHour;
 }
 
 /** The calendar month (UTC) of an epoch-ms time, `YYYY-MM`. */
