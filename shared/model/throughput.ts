@@ -19,16 +19,19 @@ interface Probe {
 
 const dense = (width: number, n: number): ChainLayer[] => Array.from({ length: n }, () => ({ type: 'dense', width, activation: 'linear' }));
 
-/** Each probe leans on one rate; together they separate all five. */
+/** Each probe leans on one rate (the compute probes' batches make their work outweigh the per-layer cost); together they separate all five. */
 const PROBES: readonly Probe[] = [
   { shape: [8], layers: dense(8, 2), batch: 8 },
   { shape: [8], layers: dense(8, 10), batch: 8 },
   { shape: [512], layers: dense(512, 2), batch: 64 },
-  { shape: [16, 16, 8], layers: [{ type: 'conv2d', width: 32, kernel: 3, activation: 'linear' }], batch: 8 },
-  { shape: [16, 16, 32], layers: [{ type: 'sepconv2d', width: 8, kernel: 5, activation: 'linear' }], batch: 8 },
-  { shape: [16, 16, 16], layers: [{ type: 'batchnorm' }, { type: 'maxpool', kernel: 3, stride: 1 }, { type: 'batchnorm' }, { type: 'maxpool', kernel: 3, stride: 1 }], batch: 16 },
+  { shape: [16, 16, 8], layers: [{ type: 'conv2d', width: 32, kernel: 3, activation: 'linear' }], batch: 32 },
+  { shape: [16, 16, 32], layers: [{ type: 'sepconv2d', width: 8, kernel: 5, activation: 'linear' }], batch: 16 },
+  { shape: [16, 16, 16], layers: [{ type: 'batchnorm' }, { type: 'conv2d', width: 16, kernel: 1, activation: 'relu', batchNorm: true }, { type: 'maxpool', kernel: 2 }], batch: 32 },
   { shape: [16, 16, 8], layers: [{ type: 'conv2d', width: 16, kernel: 3, activation: 'relu', batchNorm: true }, { type: 'dense', width: 64, activation: 'relu' }], batch: 32 },
 ];
+
+/** Examples per forward probe: evaluation runs in large batches (512), where compute, not dispatch, dominates. */
+const FORWARD_BATCH = 128;
 
 /** Median seconds of `fn` over `runs` runs after `warmup` unmeasured ones. */
 function timeIt(fn: () => void, warmup: number, runs: number): number {
@@ -57,6 +60,7 @@ export function calibrateThroughput(): Throughput {
     const logits = logitsModel(model);
     const optimizer = makeOptimizer(net);
     const x = tf.randomNormal([p.batch, ...p.shape]);
+    const xf = tf.randomNormal([FORWARD_BATCH, ...p.shape]);
     const y = tf.tensor1d(Array.from({ length: p.batch }, (_, i) => i % 4), 'int32');
     try {
       const ctx = stepContext(model, logits, optimizer, 4, 0);
@@ -66,14 +70,14 @@ export function calibrateThroughput(): Throughput {
           const { loss, hits } = trainStep(ctx, x, y);
           loss.dataSync();
           tf.dispose([loss, hits]);
-        }, 2, 5),
+        }, 2, 7),
       });
       forward.push({
-        work: batchWork(cost, p.batch),
-        seconds: timeIt(() => tf.tidy(() => (logits.predict(x) as tf.Tensor).dataSync()), 1, 5),
+        work: batchWork(cost, FORWARD_BATCH),
+        seconds: timeIt(() => tf.tidy(() => (logits.predict(xf) as tf.Tensor).dataSync()), 1, 3),
       });
     } finally {
-      tf.dispose([x, y]);
+      tf.dispose([x, xf, y]);
       optimizer.dispose();
       model.dispose();
     }

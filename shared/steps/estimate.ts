@@ -242,11 +242,14 @@ export class TrialCostModel {
     return hit ?? undefined;
   }
 
-  private fixedSeconds(cost: NetworkCost, epochs: number, withTest: boolean): number {
-    const fwd = this.throughput.forward;
-    const test = withTest && this.data ? passSeconds(cost, this.data.test, EVAL_BATCH, fwd) : 0;
-    // Building, exporting and each epoch's checkpoint scale with the layers; the latency runs are batch-1 predictions.
-    return (2 + epochs) * this.throughput.perLayerSetup * cost.layers + LATENCY_RUNS * batchSeconds(cost, 1, fwd) + test;
+  /** Building, exporting and each epoch's checkpoint (they scale with the layers), and the latency runs (batch-1 predictions). */
+  private setupSeconds(cost: NetworkCost, epochs: number): number {
+    return (2 + epochs) * this.throughput.perLayerSetup * cost.layers + LATENCY_RUNS * batchSeconds(cost, 1, this.throughput.forward);
+  }
+
+  /** The test set's pass (a forward pass like validation's, so it takes the validation ratio), at the top rung only. */
+  private testSeconds(cost: NetworkCost, withTest: boolean): number {
+    return withTest && this.data ? passSeconds(cost, this.data.test, EVAL_BATCH, this.throughput.forward) * this.evalRatio.value(this.trainRatio.value()) : 0;
   }
 
   /** The estimate in parts (all in `train` for a table, or when the network cannot be modelled: then per epoch, learned from whole trials). */
@@ -268,7 +271,7 @@ export class TrialCostModel {
     // Validation and fixed work take the training ratio until they were measured themselves.
     const validation = epochs * passSeconds(c.cost, this.data.validation, EVAL_BATCH, t.forward) * this.evalRatio.value(this.trainRatio.value());
     const withTest = this.input.finalEpochs === undefined || fidelity >= this.input.finalEpochs;
-    const fixed = this.fixedSeconds(c.cost, epochs, withTest) * this.fixedRatio.value(this.trainRatio.value());
+    const fixed = this.setupSeconds(c.cost, epochs) * this.fixedRatio.value(this.trainRatio.value()) + this.testSeconds(c.cost, withTest);
     const overhead = this.overhead.value(0);
     return { train, validation, fixed, overhead, total: train + validation + fixed + overhead };
   }
@@ -306,7 +309,7 @@ export class TrialCostModel {
     const evalSeconds = m['eval_seconds'];
     if (evalSeconds !== undefined && run.epochs > 0) this.evalRatio.ratio(evalSeconds, run.epochs * passSeconds(c.cost, this.data.validation, EVAL_BATCH, this.throughput.forward));
     const fixed = (m['setup_seconds'] ?? 0) + (m['checkpoint_seconds'] ?? 0) + (m['final_seconds'] ?? 0);
-    if (m['final_seconds'] !== undefined) this.fixedRatio.ratio(fixed, this.fixedSeconds(c.cost, run.epochs, m['test_accuracy'] !== undefined));
+    if (m['final_seconds'] !== undefined) this.fixedRatio.ratio(fixed - this.testSeconds(c.cost, m['test_accuracy'] !== undefined), this.setupSeconds(c.cost, run.epochs));
     const own = m['trial_seconds'];
     if (own !== undefined) this.overhead.add(Math.max(0, run.seconds - own));
   }
