@@ -24,7 +24,8 @@ import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 /**
  * Estimated seconds to train `epochs` more epochs of `arch` in a trial that
  * trains to `fidelity` epochs (default `epochs`: a new trial). Without `arch`:
- * a typical architecture of the space (the median of a sample).
+ * the cheapest of a seeded sample of the space — what the checks that ask
+ * "can one trial start at all?" need (the budget at submission, the caps).
  */
 export type EstimateSeconds = (epochs: number, arch?: Architecture, fidelity?: number) => number;
 
@@ -117,12 +118,12 @@ export function priorThroughput(instanceType: string): Throughput {
       perLayerSetup: 5e-3,
     };
   }
-  // Twice what calibrateThroughput measures for the wasm backend on one idle core of a 2020s x86 server.
+  // About twice what calibrateThroughput measured for the wasm backend on a shared 2-core x86 server.
   return {
     backend: `prior:${instanceType}`,
-    train: { perLayer: 1e-3, dense: 2e-9, conv: 2e-9, depthwise: 1e-8, activation: 3e-8 },
-    forward: { perLayer: 1e-4, dense: 5e-10, conv: 3e-10, depthwise: 3e-9, activation: 6e-9 },
-    perLayerSetup: 4e-3,
+    train: { perLayer: 2e-3, dense: 1.5e-9, conv: 1.5e-9, depthwise: 2e-8, activation: 6e-8 },
+    forward: { perLayer: 5e-4, dense: 3e-10, conv: 1.5e-10, depthwise: 2.5e-9, activation: 3e-8 },
+    perLayerSetup: 3e-3,
   };
 }
 
@@ -204,7 +205,7 @@ export class TrialCostModel {
   private readonly overhead = new RecentMedian();
   /** Whole-trial seconds per epoch, for estimates without a model of the network. */
   private readonly perEpoch = new RecentMedian();
-  private typical: Architecture[] | undefined;
+  private sample: Architecture[] | undefined;
 
   constructor(
     private readonly input: CostModelInput,
@@ -261,7 +262,7 @@ export class TrialCostModel {
     }
     if (epochs <= 0) return { train: 0, validation: 0, fixed: 0, overhead: 0, total: 0 };
     const c = arch === undefined ? undefined : this.costOf(arch);
-    if (arch === undefined && this.input.space && this.data) return this.typicalBreakdown(epochs, fidelity);
+    if (arch === undefined && this.input.space && this.data) return this.cheapestBreakdown(epochs, fidelity);
     if (!c || !this.data) {
       const total = epochs * this.perEpoch.value(INITIAL_SECONDS_PER_EPOCH);
       return { train: total, validation: 0, fixed: 0, overhead: 0, total };
@@ -276,15 +277,15 @@ export class TrialCostModel {
     return { train, validation, fixed, overhead, total: train + validation + fixed + overhead };
   }
 
-  /** The median estimate over a seeded sample of the space (what "a first-rung trial" costs before one is chosen). */
-  private typicalBreakdown(epochs: number, fidelity: number): CostBreakdown {
+  /** The cheapest estimate over a seeded sample of the space (before an architecture is chosen). */
+  private cheapestBreakdown(epochs: number, fidelity: number): CostBreakdown {
     const space = this.input.space as Space;
-    if (!this.typical) {
+    if (!this.sample) {
       const rng = Rng.seeded(this.input.seed ?? 0);
-      this.typical = Array.from({ length: 15 }, () => space.sample(rng));
+      this.sample = Array.from({ length: 16 }, () => space.sample(rng));
     }
-    const all = this.typical.map((a) => this.breakdown(epochs, a, fidelity)).sort((a, b) => a.total - b.total);
-    return all[all.length >> 1]!;
+    const all = this.sample.map((a) => this.breakdown(epochs, a, fidelity)).sort((a, b) => a.total - b.total);
+    return all[0]!;
   }
 
   /** See `EstimateSeconds`. */
