@@ -229,9 +229,14 @@ export function fitRates(samples: readonly { readonly work: readonly number[]; r
   return Object.fromEntries(RATE_KEYS.map((k, j) => [k, x[j]! / scale[j]!])) as unknown as KernelRates;
 }
 
-/** Seconds of one pass over `rows` examples in batches of `batch` (the last one partial) at these rates. */
+/** Seconds of one pass over `rows` examples in batches of `batch` (the last one partial), by rate (`KernelRates` key order). */
+export function passParts(cost: NetworkCost, rows: number, batch: number, rates: KernelRates): number[] {
+  if (rows <= 0) return RATE_KEYS.map(() => 0);
+  const perExample = batchWork(cost, 1);
+  return RATE_KEYS.map((k, i) => rates[k] * (i === 0 ? Math.ceil(rows / batch) * cost.layers : rows * perExample[i]!));
+}
+
+/** Seconds of one pass over `rows` examples in batches of `batch` at these rates. */
 export function passSeconds(cost: NetworkCost, rows: number, batch: number, rates: KernelRates): number {
-  if (rows <= 0) return 0;
-  const perExample = batchSeconds(cost, 1, rates) - rates.perLayer * cost.layers;
-  return Math.ceil(rows / batch) * rates.perLayer * cost.layers + rows * perExample;
+  return passParts(cost, rows, batch, rates).reduce((a, b) => a + b, 0);
 }

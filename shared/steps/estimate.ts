@@ -15,7 +15,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Trial } from '../experiment/model.js';
-import { batchSeconds, networkCost, passSeconds, type NetworkCost, type Throughput } from '../model/network-cost.js';
+import { batchSeconds, networkCost, passParts, passSeconds, type NetworkCost, type Throughput } from '../model/network-cost.js';
 import { Rng } from '../rng.js';
 import type { Network } from '../space/network.js';
 import type { Architecture, Space } from '../space/space.js';
@@ -156,6 +156,59 @@ class RecentMedian {
   }
 }
 
+/** Pull of each kernel family's scale towards the common ratio (a share of the observations' total weight). */
+const RIDGE = 0.003;
+
+/**
+ * Per-kernel-family scales of the training rates that best explain recent
+ * epochs (least squares on relative error, recent-weighted, pulled slightly
+ * towards the common ratio `r`): a measured epoch of a dense net and one of
+ * a convolutional net say different things about the calibrated rates,
+ * which one common ratio cannot follow. Solved exactly (five unknowns); a
+ * scale that would go below a tenth of `r` is held there.
+ */
+type EpochObservation = { readonly parts: readonly number[]; readonly measured: number };
+
+/** `solveScales`, then again without the epochs it explains 3× off (an epoch slowed by something else on the machine). */
+function fitScales(obs: readonly EpochObservation[], r: number): number[] {
+  const first = solveScales(obs, r);
+  const kept = obs.filter((o) => {
+    const q = o.parts.reduce((s, p, k) => s + p * first[k]!, 0) / o.measured;
+    return q > 1 / 3 && q < 3;
+  });
+  return kept.length && kept.length < obs.length ? solveScales(kept, r) : first;
+}
+
+function solveScales(obs: readonly EpochObservation[], r: number): number[] {
+  const n = obs[0]?.parts.length ?? 0;
+  const A = Array.from({ length: n }, () => new Array<number>(n + 1).fill(0));
+  let total = 0;
+  obs.forEach((o, age) => {
+    const w = DECAY ** age;
+    total += w;
+    const x = o.parts.map((p) => p / o.measured);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) A[i]![j]! += w * x[i]! * x[j]!;
+      A[i]![n]! += w * x[i]!;
+    }
+  });
+  for (let i = 0; i < n; i++) {
+    A[i]![i]! += RIDGE * total;
+    A[i]![n]! += RIDGE * total * r;
+  }
+  // Gaussian elimination with partial pivoting (the ridge keeps the system regular).
+  for (let c = 0; c < n; c++) {
+    const p = A.reduce((best, row, i) => (i >= c && Math.abs(row[c]!) > Math.abs(A[best]![c]!) ? i : best), c);
+    [A[c], A[p]] = [A[p]!, A[c]!];
+    for (let i = 0; i < n; i++) {
+      if (i === c) continue;
+      const f = A[i]![c]! / A[c]![c]!;
+      for (let j = c; j <= n; j++) A[i]![j]! -= f * A[c]![j]!;
+    }
+  }
+  return A.map((row, i) => Math.max(r / 10, row[n]! / row[i]!));
+}
+
 /** What an estimate is made from: the spec's dataset, space and instance, or the parts a worker pool has. */
 export interface CostModelInput {
   readonly dataset: ExperimentSpec['dataset'];
@@ -199,6 +252,9 @@ export class TrialCostModel {
   private readonly data: DataSize | undefined;
   private readonly costs = new Map<string, { cost: NetworkCost; net: Network } | null>();
   private readonly trainRatio = new RecentMedian();
+  /** Recent training epochs, newest first: the predicted seconds by kernel family, and the measured seconds. */
+  private readonly epochs: { parts: number[]; measured: number }[] = [];
+  private scales: number[] | undefined;
   private readonly evalRatio = new RecentMedian();
   private readonly fixedRatio = new RecentMedian();
   /** Seconds a run is charged beyond the trainer's own clock (process messages, loading the data). */
@@ -268,7 +324,9 @@ export class TrialCostModel {
       return { train: total, validation: 0, fixed: 0, overhead: 0, total };
     }
     const t = this.throughput;
-    const train = epochs * passSeconds(c.cost, this.data.train, c.net.training.batchSize, t.train) * this.trainRatio.value();
+    this.scales ??= this.epochs.length ? fitScales(this.epochs, this.trainRatio.value()) : undefined;
+    const parts = passParts(c.cost, this.data.train, c.net.training.batchSize, t.train);
+    const train = epochs * parts.reduce((s, p, k) => s + p * (this.scales?.[k] ?? 1), 0);
     // Validation and fixed work take the training ratio until they were measured themselves.
     const validation = epochs * passSeconds(c.cost, this.data.validation, EVAL_BATCH, t.forward) * this.evalRatio.value(this.trainRatio.value());
     const withTest = this.input.finalEpochs === undefined || fidelity >= this.input.finalEpochs;
@@ -298,7 +356,12 @@ export class TrialCostModel {
     if (seconds === undefined || !c || !this.data) return;
     const rate = metrics['samples_per_sec'];
     const seen = rate !== undefined && rate > 0 ? Math.round(rate * seconds) : this.data.train;
-    this.trainRatio.ratio(seconds, passSeconds(c.cost, seen, c.net.training.batchSize, this.throughput.train));
+    const parts = passParts(c.cost, seen, c.net.training.batchSize, this.throughput.train);
+    this.trainRatio.ratio(seconds, parts.reduce((a, b) => a + b, 0));
+    if (!(seconds > 0)) return;
+    this.epochs.unshift({ parts, measured: seconds });
+    if (this.epochs.length > KEEP) this.epochs.pop();
+    this.scales = undefined;
   }
 
   /** One finished (COMPLETED) run: refines validation, fixed work and overhead, and the per-epoch fallback. */
