@@ -2,12 +2,15 @@
  * A search space compiled from its spec: an ordered list of decisions plus
  * the fixed fields, and every operation strategies need (sample, enumerate,
  * mutate, neighbours, crossover, encode), all returning canonical
- * architectures: one representative per distinct network.
+ * architectures: one representative per distinct network. What differs by
+ * kind of space (cell, chain) sits in its family (`family.ts`); this file
+ * holds only the generic decisions.
  */
 import { createHash } from 'node:crypto';
 import { SpecError, type SpecIssue } from '../errors.js';
 import type { Rng } from '../rng.js';
-import { cellClasses, cellIndex, fromArchStr, toArchStr } from './cell.js';
+import { cellFamily } from './cell-family.js';
+import { chainFamily } from './chain-family.js';
 import {
   cardinality,
   containsValue,
@@ -21,66 +24,32 @@ import {
   type Decision,
   type Value,
 } from './decision.js';
-import {
-  CELL_EDGES,
-  CELL_OPS,
-  DEFAULT_TRAINING,
-  type Activation,
-  type CellOp,
-  type ChainLayer,
-  type ChainLayerType,
-  type Network,
-  type TrainingHparams,
-} from './network.js';
-import { FIELD_RULES, formatPath, parseSpaceSpec, type ChainSpaceSpec, type CellSpaceSpec, type Param, type SpaceSpec } from './spec.js';
+import type { SpaceFamily } from './family.js';
+import { DEFAULT_TRAINING, type Activation, type Network, type TrainingHparams } from './network.js';
+import { parseSpaceSpec, type SpaceSpec } from './spec.js';
 
 /** One frozen point of a space: the values of its active decisions. Plain JSON. */
 export interface Architecture {
   readonly values: Readonly<Record<string, Value>>;
 }
 
-const CELL_DEFAULTS: Record<string, Value> = { channels: 16, cellsPerStage: 5, stages: 3, ...DEFAULT_TRAINING };
-
-/** Layer fields and the layer types they apply to. */
-const APPLIES: Record<string, readonly ChainLayerType[]> = {
-  width: ['dense', 'conv2d', 'sepconv2d'],
-  kernel: ['conv2d', 'sepconv2d', 'maxpool', 'avgpool'],
-  stride: ['conv2d', 'sepconv2d', 'maxpool', 'avgpool'],
-  activation: ['dense', 'conv2d', 'sepconv2d'],
-  batchNorm: ['dense', 'conv2d', 'sepconv2d'],
-  dropout: ['dense', 'conv2d', 'sepconv2d', 'dropout'],
-  pool: ['conv2d', 'sepconv2d'],
-  skip: ['dense', 'conv2d', 'sepconv2d'],
-};
-const LAYER_DEFAULTS: Record<string, Value> = {
-  width: 32,
-  kernel: 3,
-  stride: 1,
-  activation: 'relu',
-  batchNorm: false,
-  dropout: 0,
-  pool: 'none',
-  skip: false,
-};
-const SPATIAL: readonly string[] = ['conv2d', 'sepconv2d', 'maxpool', 'avgpool'];
+/** The family of each kind of space. */
+const FAMILIES: { readonly [K in SpaceSpec['kind']]: (spec: Extract<SpaceSpec, { kind: K }>) => SpaceFamily } = { cell: cellFamily, chain: chainFamily };
 
 export class Space {
   /** Decisions in an order where every condition refers to an earlier decision. */
   readonly decisions: readonly Decision[];
   private readonly index: ReadonlyMap<string, number>;
-  private readonly cellOps: readonly string[] | undefined;
-  private readonly mergeIsomorphs: boolean;
 
   private constructor(
     readonly spec: SpaceSpec,
+    private readonly family: SpaceFamily,
     decisions: Decision[],
     /** Fields that are not decisions. Chain layer fields are keyed `layer.<field>`. */
     readonly fixed: Readonly<Record<string, Value>>,
   ) {
     this.decisions = decisions;
     this.index = new Map(decisions.map((d, i) => [d.name, i]));
-    this.cellOps = spec.kind === 'cell' ? (spec.ops ?? CELL_OPS) : undefined;
-    this.mergeIsomorphs = spec.kind === 'cell' && spec.isomorphism !== 'distinct';
   }
 
   get kind(): 'cell' | 'chain' {
@@ -90,7 +59,9 @@ export class Space {
   /** Parses and compiles a space spec; throws SpecError listing every problem. */
   static fromSpec(raw: unknown, path: readonly (string | number)[] = ['space']): Space {
     const spec = parseSpaceSpec(raw, path);
-    return spec.kind === 'cell' ? compileCell(spec, path) : compileChain(spec, path);
+    const family = spec.kind === 'cell' ? FAMILIES.cell(spec) : FAMILIES.chain(spec);
+    const { decisions, fixed } = family.compile(path);
+    return new Space(spec, family, decisions, fixed);
   }
 
   decision(name: string): Decision | undefined {
@@ -127,18 +98,9 @@ export class Space {
 
   /** The representative of the architecture's class of identical networks. */
   canonical(arch: Architecture): Architecture {
-    if (!this.cellOps || !this.mergeIsomorphs) return arch;
-    const ops = this.cellOps;
-    const idx = CELL_EDGES.map((e) => ops.indexOf(arch.values[e] as string));
-    if (idx.some((i) => i < 0)) return arch;
-    const rep = cellClasses(ops).representative[cellIndex(idx, ops.length)] as number;
-    const values: Record<string, Value> = { ...arch.values };
-    let r = rep;
-    for (let e = CELL_EDGES.length - 1; e >= 0; e--) {
-      values[CELL_EDGES[e] as string] = ops[r % ops.length] as string;
-      r = Math.floor(r / ops.length);
-    }
-    return { values };
+    // The same object when it is its own representative: caches are keyed by architecture.
+    const values = this.family.canonical(arch.values);
+    return values === arch.values ? arch : { values };
   }
 
   /** A string that identifies the network: equal for isomorphic architectures. */
@@ -280,9 +242,8 @@ export class Space {
 
   private countNetworks(limit: number): number {
     if (!this.finite) return Infinity;
-    if (this.cellOps && this.mergeIsomorphs && this.decisions.every((d) => CELL_EDGES.includes(d.name as (typeof CELL_EDGES)[number]) || cardinality(d.domain) === 1)) {
-      return cellClasses(this.cellOps).classes;
-    }
+    const known = this.family.count(this.decisions);
+    if (known !== undefined) return known;
     let rawCount = 1;
     for (const d of this.decisions) rawCount *= cardinality(d.domain);
     if (rawCount > limit) return Infinity;
@@ -341,48 +302,19 @@ export class Space {
       optimizer: get('optimizer', DEFAULT_TRAINING.optimizer) as TrainingHparams['optimizer'],
       weightDecay: get('weightDecay', DEFAULT_TRAINING.weightDecay) as number,
     };
-    if (this.kind === 'cell') {
-      return {
-        kind: 'cell',
-        ops: CELL_EDGES.map((e) => get(e, 'none') as CellOp),
-        channels: get('channels', CELL_DEFAULTS.channels as number) as number,
-        cellsPerStage: get('cellsPerStage', CELL_DEFAULTS.cellsPerStage as number) as number,
-        stages: get('stages', CELL_DEFAULTS.stages as number) as number,
-        training,
-      };
-    }
-    const depth = get('depth', 1) as number;
-    const layers: ChainLayer[] = [];
-    for (let i = 0; i < depth; i++) {
-      const field = (f: string): Value => arch.values[`layers.${i}.${f}`] ?? this.fixed[`layer.${f}`] ?? (LAYER_DEFAULTS[f] as Value);
-      const type = field('type') as ChainLayerType;
-      const layer: Record<string, Value> = { type };
-      for (const f of ['width', 'kernel', 'stride', 'activation', 'batchNorm', 'dropout', 'skip']) {
-        if ((APPLIES[f] as readonly string[]).includes(type)) layer[f] = field(f);
-      }
-      if (type === 'maxpool' || type === 'avgpool') {
-        if (arch.values[`layers.${i}.stride`] === undefined && this.fixed['layer.stride'] === undefined) layer.stride = layer.kernel as number;
-      }
-      if (type === 'dropout') layer.dropout = field('dropout');
-      layers.push(layer as unknown as ChainLayer);
-      const pool = (APPLIES.pool as readonly string[]).includes(type) ? field('pool') : 'none';
-      if (pool !== 'none') layers.push({ type: pool === 'max' ? 'maxpool' : 'avgpool', kernel: 2, stride: 2 });
-    }
-    return { kind: 'chain', layers, training };
+    return this.family.network(arch.values, get, this.fixed, training);
   }
 
   /** Cell spaces: the benchmark's `arch_str` of an architecture. */
   archStr(arch: Architecture): string {
-    if (!this.cellOps) throw new TypeError('archStr is defined for cell spaces only');
-    return toArchStr(CELL_EDGES.map((e) => (arch.values[e] ?? this.fixed[e]) as string));
+    if (!this.family.archStr) throw new TypeError('archStr is defined for cell spaces only');
+    return this.family.archStr(arch.values, this.fixed);
   }
 
   /** Cell spaces: the architecture of an `arch_str` (other decisions sampled when they exist). */
   fromArchStr(s: string, rng?: Rng): Architecture {
-    if (!this.cellOps) throw new TypeError('fromArchStr is defined for cell spaces only');
-    const ops = fromArchStr(s, this.cellOps);
-    const values: Record<string, Value> = {};
-    CELL_EDGES.forEach((e, i) => (values[e] = ops[i] as string));
+    if (!this.family.fromArchStr) throw new TypeError('fromArchStr is defined for cell spaces only');
+    const values = this.family.fromArchStr(s);
     for (const d of this.decisions) {
       if (values[d.name] !== undefined) continue;
       if (!rng) throw new SpecError([{ path: d.name, message: 'this space has decisions besides the cell edges; pass an rng to sample them' }], 'architecture');
@@ -392,15 +324,7 @@ export class Space {
   }
 
   private isValid(values: Readonly<Record<string, Value>>): boolean {
-    if (this.kind !== 'chain') return true;
-    const depth = (values.depth ?? this.fixed.depth ?? 1) as number;
-    let flat = false;
-    for (let i = 0; i < depth; i++) {
-      const type = (values[`layers.${i}.type`] ?? this.fixed['layer.type']) as string;
-      if (type === 'dense') flat = true;
-      else if (flat && SPATIAL.includes(type)) return false;
-    }
-    return true;
+    return this.family.isValid(values, this.fixed);
   }
 }
 
@@ -409,139 +333,6 @@ function holds(c: Condition, v: Value | undefined): boolean {
   if (c.in && !c.in.includes(v)) return false;
   if (c.atLeast !== undefined && !(typeof v === 'number' && v >= c.atLeast)) return false;
   return true;
-}
-
-type Fields = Partial<Record<string, Param>>;
-
-/** Resolves `when` references among sibling fields; collects issues for missing ones. */
-function resolveWhen(
-  fields: Fields,
-  name: string,
-  param: Extract<Param, { domain: unknown }>,
-  path: readonly (string | number)[],
-  rename: (sibling: string) => string,
-  issues: SpecIssue[],
-): Condition[] {
-  const conds: Condition[] = [];
-  for (const [ref, vals] of Object.entries(param.when ?? {})) {
-    const other = fields[ref];
-    const where = formatPath([...path, name, 'when', ref]);
-    if (ref === name) {
-      issues.push({ path: where, message: 'a decision cannot depend on itself' });
-      continue;
-    }
-    if (!other) {
-      const names = Object.keys(fields).filter((k) => fields[k] !== undefined);
-      issues.push({ path: where, message: `refers to "${ref}", which is not a field here (fields: ${names.join(', ')})` });
-      continue;
-    }
-    const possible = 'fixed' in other ? [other.fixed] : gridValues(other.domain, 0);
-    const bad = 'fixed' in other || other.domain.type === 'choice' ? vals.filter((v) => !possible.includes(v)) : [];
-    if (bad.length) {
-      issues.push({ path: where, message: `${bad.map((v) => JSON.stringify(v)).join(', ')} can never be the value of "${ref}" (possible: ${possible.map((v) => JSON.stringify(v)).join(', ')})` });
-      continue;
-    }
-    if ('fixed' in other) continue; // always true
-    conds.push({ decision: rename(ref), in: vals });
-  }
-  return conds;
-}
-
-/** Orders fields so that each comes after the fields its `when` names; reports cycles. */
-function orderFields(fields: Fields, path: readonly (string | number)[], issues: SpecIssue[]): string[] {
-  const names = Object.keys(fields).filter((k) => fields[k] !== undefined);
-  const out: string[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (n: string) => {
-    const s = state.get(n);
-    if (s === 'done') return;
-    if (s === 'visiting') {
-      issues.push({ path: formatPath([...path, n, 'when']), message: 'conditions form a cycle' });
-      return;
-    }
-    state.set(n, 'visiting');
-    const p = fields[n] as Param;
-    if ('domain' in p) for (const ref of Object.keys(p.when ?? {})) if (fields[ref] && ref !== n) visit(ref);
-    state.set(n, 'done');
-    out.push(n);
-  };
-  names.forEach(visit);
-  return out;
-}
-
-function compileCell(spec: CellSpaceSpec, path: readonly (string | number)[]): Space {
-  const issues: SpecIssue[] = [];
-  const ops = spec.ops ?? CELL_OPS;
-  const decisions: Decision[] = CELL_EDGES.map((e) => ({ name: e, domain: { type: 'choice', values: ops.slice() }, when: [] }));
-  const fixed: Record<string, Value> = {};
-  if (ops.length === 1) {
-    decisions.length = 0;
-    for (const e of CELL_EDGES) fixed[e] = ops[0] as string;
-  }
-  const fields: Fields = {};
-  for (const k of Object.keys(FIELD_RULES.cell)) fields[k] = (spec as Record<string, unknown>)[k] as Param | undefined;
-  for (const name of orderFields(fields, path, issues)) {
-    const p = fields[name] as Param;
-    if ('fixed' in p) fixed[name] = p.fixed;
-    else {
-      decisions.push({ name, domain: p.domain, when: resolveWhen(fields, name, p, path, (s) => s, issues) });
-    }
-  }
-  if (issues.length) throw new SpecError(issues);
-  return construct(spec, decisions, fixed);
-}
-
-function compileChain(spec: ChainSpaceSpec, path: readonly (string | number)[]): Space {
-  const issues: SpecIssue[] = [];
-  const decisions: Decision[] = [];
-  const fixed: Record<string, Value> = {};
-  const top: Fields = {};
-  for (const k of Object.keys(FIELD_RULES.chain)) top[k] = (spec as Record<string, unknown>)[k] as Param | undefined;
-  if (!top.depth) issues.push({ path: formatPath([...path, 'depth']), message: 'required field is missing: the number of layers, fixed or a decision such as { int: [1, 4] }' });
-  for (const name of orderFields(top, path, issues)) {
-    const p = top[name] as Param;
-    if ('fixed' in p) fixed[name] = p.fixed;
-    else {
-      decisions.push({ name, domain: p.domain, when: resolveWhen(top, name, p, path, (s) => s, issues) });
-    }
-  }
-  const layer = spec.layer as Fields;
-  const layerPath = [...path, 'layer'];
-  if (!layer.type) issues.push({ path: formatPath([...layerPath, 'type']), message: `required field is missing: the layer type (one of ${FIELD_RULES.layer.type.oneOf.join(', ')}), fixed or a choice` });
-  const order = orderFields(layer, layerPath, issues);
-  const depthParam = top.depth;
-  const maxDepth = !depthParam ? 0 : 'fixed' in depthParam ? (depthParam.fixed as number) : Math.max(...(gridValues(depthParam.domain, 0) as number[]));
-  const typeParam = layer.type;
-  const possibleTypes = !typeParam ? [] : 'fixed' in typeParam ? [typeParam.fixed] : gridValues(typeParam.domain, 0);
-  for (const name of order) {
-    const p = layer[name] as Param;
-    if ('fixed' in p) fixed[`layer.${name}`] = p.fixed;
-    else resolveWhen(layer, name, p, layerPath, (s) => s, issues); // report each problem once
-  }
-  if (issues.length === 0) {
-    for (let i = 0; i < maxDepth; i++) {
-      const depthCond: Condition[] = depthParam && 'domain' in depthParam && i > 0 ? [{ decision: 'depth', atLeast: i + 1 }] : [];
-      for (const name of order) {
-        const p = layer[name] as Param;
-        if ('fixed' in p) continue;
-        const conds = resolveWhen(layer, name, p, layerPath, (s) => `layers.${i}.${s}`, []);
-        const applies = APPLIES[name];
-        const typeConds: Condition[] = [];
-        if (applies && possibleTypes.some((t) => !applies.includes(t as ChainLayerType))) {
-          if (typeParam && 'domain' in typeParam) typeConds.push({ decision: `layers.${i}.type`, in: applies.filter((t) => possibleTypes.includes(t)) });
-        }
-        if (applies && typeParam && 'fixed' in typeParam && !applies.includes(typeParam.fixed as ChainLayerType)) continue;
-        decisions.push({ name: `layers.${i}.${name}`, domain: p.domain, when: [...depthCond, ...typeConds, ...conds] });
-      }
-    }
-  }
-  if (issues.length) throw new SpecError(issues);
-  return construct(spec, decisions, fixed);
-}
-
-// The constructor is private to keep `fromSpec` the one way in; compile helpers reach it here.
-function construct(spec: SpaceSpec, decisions: Decision[], fixed: Record<string, Value>): Space {
-  return new (Space as unknown as new (s: SpaceSpec, d: Decision[], f: Record<string, Value>) => Space)(spec, decisions, fixed);
 }
 
 export type { Activation };
