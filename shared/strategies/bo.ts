@@ -5,7 +5,7 @@
  * - The acquisition is maximised over a pool of candidates around the best
  *   trials (every one-decision neighbour of the top few, two-step mutants of
  *   the top ten) plus random architectures: cheap, and where the optimum of a
- *   discrete space usually is.
+ *   discrete space usually is (see bo-pool.ts).
  * - The GP is fitted to at most `maxTrain` trials, the best ones, so a
  *   proposal costs the same with 300 or 5,000 trials of history.
  * - Outputs are rank-transformed to normal quantiles (a Gaussian copula), so
@@ -35,6 +35,7 @@ import { CELL_EDGES } from '../space/network.js';
 import { EDGE_NODES, liveNodes } from '../space/cell.js';
 import type { Architecture, Space } from '../space/space.js';
 import { distances, ehvi2d, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
+import { candidatePool } from './bo-pool.js';
 import { BaseStrategy, intOption, numberOption, parseOptions, switchOption, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
 
 /** `strategy: { name: bo, options: { ... } }`; ranges keep a proposal's cost bounded (the GP is cubic in `maxTrain`). */
@@ -123,7 +124,7 @@ export class BayesianOptimization extends BaseStrategy {
       return believers.length ? this.withBelievers(f, own, believers, hyper) : f;
     });
     const fit = fits[0] as GpFit;
-    const pool = this.pool(done, data.order, data.scores);
+    const pool = candidatePool({ space: this.space, objectives: this.objectives, rng: this.rng, taken: this.taken, options: this.opt }, done, data.order, data.scores);
     if (pool.length === 0) return this.randomNew();
     const x = new Float64Array(dims);
     const kstar = new Float64Array(fit.n);
@@ -254,55 +255,6 @@ export class BayesianOptimization extends BaseStrategy {
     for (let i = 0; i < (fits[0] as GpFit).n; i++) pts.push(ys.map((y) => -(y[i] as number)));
     const ranks = nondominatedRanks(pts);
     return pts.filter((_, i) => ranks[i] === 0);
-  }
-
-  /**
-   * Whose neighbours enter the pool: the best `topNeighbours` for one
-   * objective; with several, the whole observed front (up to
-   * `frontNeighbours`, spread evenly along the first objective), so both of
-   * its ends are explored and not just the trials that happened to come first.
-   */
-  private parents(order: readonly number[], scores: readonly number[], done: readonly Observation[]): number[] {
-    if (this.objectives.length <= 1) return order.slice(0, this.opt.topNeighbours);
-    const top = scores[order[0] as number] as number;
-    const front = order.filter((i) => scores[i] === top);
-    if (front.length <= this.opt.frontNeighbours) return front.length >= this.opt.topNeighbours ? front : order.slice(0, this.opt.topNeighbours);
-    const along = front.map((i) => ({ i, v: orient((done[i] as Observation).values as number[], this.objectives)[0] as number })).sort((a, b) => a.v - b.v || a.i - b.i);
-    const cap = this.opt.frontNeighbours;
-    return Array.from({ length: cap }, (_, j) => (along[Math.round((j * (along.length - 1)) / (cap - 1))] as { i: number }).i);
-  }
-
-  /** Candidates: neighbours of the best (of the front), mutants of the top ten (of the front), random architectures. */
-  private pool(done: readonly Observation[], order: readonly number[], scores: readonly number[]): Architecture[] {
-    const out: Architecture[] = [];
-    const keys = new Set<string>();
-    const add = (a: Architecture) => {
-      const k = this.space.key(a);
-      if (!this.taken.has(k) && !keys.has(k)) {
-        keys.add(k);
-        out.push(a);
-      }
-    };
-    const parents = this.parents(order, scores, done);
-    for (const i of parents) for (const a of this.space.neighbours((done[i] as Observation).arch, this.rng)) add(a);
-    const multi = this.objectives.length > 1;
-    if (multi && this.opt.extremes > 0) {
-      // The two-step neighbourhood of the front's ends: extreme points open the most area.
-      const along = parents.map((i) => ({ i, p: orient((done[i] as Observation).values as number[], this.objectives) }));
-      const ends = new Set<number>();
-      for (let k = 0; k < this.objectives.length; k++) {
-        along.sort((a, b) => (a.p[k] as number) - (b.p[k] as number) || a.i - b.i);
-        along.slice(0, this.opt.extremes).forEach((e) => ends.add(e.i));
-      }
-      for (const i of ends) for (const a of this.space.neighbours((done[i] as Observation).arch, this.rng)) for (const b of this.space.neighbours(a, this.rng)) add(b);
-    }
-    const top = multi ? parents : order.slice(0, 10);
-    for (let j = 0; j < this.opt.mutants; j++) {
-      const parent = (done[top[j % top.length] as number] as Observation).arch;
-      add(this.space.mutate(this.space.mutate(parent, this.rng), this.rng));
-    }
-    for (let j = 0; j < this.opt.randoms; j++) add(this.space.sample(this.rng));
-    return out;
   }
 }
 
