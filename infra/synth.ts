@@ -81,7 +81,7 @@ function acknowledgementsOf(app: App): Acknowledgement[] {
  */
 function sourceDigest(options: SynthOptions): string {
   const hash = createHash('sha256').update(JSON.stringify(options)).update(process.version);
-  const files: string[] = [`${REPO_ROOT}cdk.json`, `${REPO_ROOT}package-lock.json`, `${REPO_ROOT}containers/trainer/Dockerfile`, `${REPO_ROOT}node_modules/aws-cdk-lib/package.json`, `${REPO_ROOT}node_modules/cdk-nag/package.json`];
+  const files: string[] = [`${REPO_ROOT}cdk.json`, `${REPO_ROOT}shared/contract.ts`, `${REPO_ROOT}package-lock.json`, `${REPO_ROOT}containers/trainer/Dockerfile`, `${REPO_ROOT}node_modules/aws-cdk-lib/package.json`, `${REPO_ROOT}node_modules/cdk-nag/package.json`];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
@@ -101,7 +101,7 @@ const cache = new Map<string, Synthesis>();
 /**
  * Synthesizes the stack (to a temporary folder, removed afterwards) once per
  * distinct options: cached in this process and, by a digest of the infra,
- * function and table sources, on disk for other processes of the same test
+ * function, table and contract sources, on disk for other processes of the same test
  * run (`NASFLOW_SYNTH_CACHE=0` turns the disk cache off).
  */
 export function synthesize(options: SynthOptions = {}): Synthesis {

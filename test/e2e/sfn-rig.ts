@@ -66,6 +66,8 @@ export interface RigOptions {
 export interface Rig {
   readonly store: ExperimentStore;
   readonly artifacts: ArtifactStore;
+  /** The account's admission ledger the scheduler admits into and Finalize/fail release from. */
+  readonly admission: DynamoAdmissionLedger;
   readonly lambdas: Lambdas;
   readonly batch: BatchEmulator;
   readonly machine: LocalStateMachine;
@@ -122,6 +124,7 @@ export async function createRig(aws: LocalAws, pipeline: Pipeline, options: RigO
   return {
     store,
     artifacts,
+    admission,
     lambdas,
     batch,
     machine,

@@ -13,7 +13,14 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Observability } from '../../functions/lib/runtime.js';
+import { createProposeHandler } from '../../functions/propose.js';
+import { createRecordHandler } from '../../functions/record.js';
+import { trialArtifactKeys } from '../../shared/contract.js';
+import { FsArtifactStore, putJson } from '../../shared/train/ports.js';
 import { createSchedulerHandler, type ExecutionRequest } from '../../functions/scheduler.js';
 import { DynamoAdmissionLedger } from '../../shared/aws/admission.js';
 import { createAwsClients } from '../../shared/aws/clients.js';
@@ -139,6 +146,33 @@ describe('two schedulers racing', () => {
     const snap = await r.admission.read();
     expect(snap.admitted).toEqual({});
     expect(Object.values(snap.releasedDollars)).toEqual([0.25]);
+  }, 60_000);
+});
+
+describe('bounded reads', () => {
+  it('the scheduler, propose (monthly budget) and record (spend gauge) never list the experiments ever stored', async () => {
+    const tables = await aws.createTables();
+    const { store, admission } = ownClients(tables);
+    // Thirty other experiments stored: none of them is read.
+    for (let i = 0; i < 30; i++) await submitExperiment(spec(), store, { checkFiles: false });
+    let lists = 0;
+    const counting = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'listExperiments') lists++;
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as DynamoExperimentStore;
+    const sfn = executions();
+    const scheduler = createSchedulerHandler({ store: counting, admission, caps: { maxRunningExperiments: 2, maxGpus: 4, monthlyBudgetDollars: 1000 }, startExecution: (r) => sfn.startExecution(r), sendToDlq: async () => undefined, observability: quiet() });
+    const exp = await submitExperiment(spec({ instance: { type: 'g5', pricePerHour: 1 } }), store, { checkFiles: false });
+    expect(await scheduler({ Records: [record(exp.id, 'm1')] })).toEqual({ batchItemFailures: [] });
+    const ports = { store: counting, artifacts: new FsArtifactStore(mkdtempSync(join(tmpdir(), 'nasflow-bounded-'))), now: Date.now };
+    const p = await createProposeHandler({ ports, admission, monthlyBudgetDollars: 1000, observability: quiet() })({ experimentId: exp.id, slot: 0, generation: 0 });
+    if (p.action !== 'train') throw new Error(`expected a trial, got ${JSON.stringify(p)}`);
+    await putJson(ports.artifacts, trialArtifactKeys(p.trialId).result, { status: 'COMPLETED', metrics: { val_accuracy: 0.9 }, backend: 'table', seconds: 2000 });
+    expect(await createRecordHandler({ ports, admission, observability: quiet() })({ experimentId: exp.id, trialId: p.trialId, outcome: { job: { status: 'SUCCEEDED' } } })).toMatchObject({ state: 'COMPLETED' });
+    expect(lists).toBe(0);
   }, 60_000);
 });
 
