@@ -24,6 +24,7 @@ import { requestStop } from '../shared/steps/stop.js';
 import { listAllTrials, type ExperimentStore } from '../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
+import { positiveFlag } from './flags.js';
 import { readSpecFile } from './space.js';
 
 interface HomeFlags {
@@ -90,7 +91,7 @@ async function writeReports(store: ExperimentStore, home: string, exp: Experimen
 
 async function runWithProgress(store: ExperimentStore, home: string, exp: Experiment, workersFlag: string | undefined, built?: Evaluator): Promise<void> {
   const spec = parseExperimentSpec(exp.spec);
-  const workers = spec.parallel ?? (workersFlag ? Number(workersFlag) : availableParallelism());
+  const workers = spec.parallel ?? (workersFlag ? positiveFlag('--workers', workersFlag) : availableParallelism());
   const evaluator = built ?? evaluatorFor(spec, home, workers);
   const display = new ProgressDisplay(process.stderr, { objectives: spec.objectives });
   let current = exp;
@@ -131,12 +132,6 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
   }
 }
 
-function workersFlag(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new SpecError([{ path: '--workers', message: `expected a positive integer, got ${JSON.stringify(raw)}` }], 'options');
-  return n;
-}
-
 function withStore<A extends unknown[]>(fn: (store: SqliteExperimentStore, home: string, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     // Commander passes (arguments..., options, command).
@@ -169,7 +164,7 @@ export function registerSearch(program: Command): void {
       // Everything that can refuse the spec runs before the store is opened: a refused spec leaves nothing behind.
       const raw = readSpecFile(file);
       const spec = parseExperimentSpec(raw);
-      const workers = spec.parallel ?? (flags.workers ? workersFlag(flags.workers) : availableParallelism());
+      const workers = spec.parallel ?? (flags.workers ? positiveFlag('--workers', flags.workers) : availableParallelism());
       // Files named by the spec are regular files of their format, before anything loads them.
       const fileIssues = datasetFileIssues(spec);
       if (fileIssues.length) throw new SpecError(fileIssues);
@@ -267,7 +262,7 @@ export function registerSearch(program: Command): void {
       withStore(async (store, _h, id: string | undefined, flags: HomeFlags & { json?: boolean; top: string }) => {
         const exp = await pick(store, id);
         const report = buildReport(exp, await listAllTrials(store, exp.id));
-        const top = Number(flags.top);
+        const top = positiveFlag('--top', flags.top);
         if (flags.json) {
           process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, leaderboard: report.leaderboard.slice(0, top) }, null, 1) + '\n');
           return;
@@ -292,8 +287,7 @@ export function registerSearch(program: Command): void {
     .action(
       withStore(async (store, h, id: string | undefined, flags: HomeFlags & { top: string; out?: string }) => {
         const exp = await pick(store, id);
-        const k = Number(flags.top);
-        if (!Number.isInteger(k) || k < 1) throw new SpecError([{ path: '--top', message: `expected a positive integer, got ${JSON.stringify(flags.top)}` }], 'options');
+        const k = positiveFlag('--top', flags.top);
         const report = buildReport(exp, await listAllTrials(store, exp.id));
         const out = resolve(flags.out ?? `${exp.id}-export`);
         mkdirSync(out, { recursive: true });

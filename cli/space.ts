@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { withRegularFile } from '../shared/data/file.js';
-import { DataError, printable } from '../shared/errors.js';
+import { DataError, printable, SpecError } from '../shared/errors.js';
 import { Rng } from '../shared/rng.js';
 import { describeDomain } from '../shared/space/decision.js';
 import { Space } from '../shared/space/space.js';
+import { positiveFlag } from './flags.js';
 
 /** Largest spec file read: a spec is a page, not a data set. */
 const MAX_SPEC_BYTES = 1 << 20;
@@ -52,6 +53,9 @@ export function registerSpace(program: Command): void {
     .option('--sample <n>', 'print n sampled architectures as JSON lines', '0')
     .option('--seed <n>', 'seed for sampling', '0')
     .action((file: string, flags: { sample: string; seed: string }) => {
+      const samples = flags.sample === '0' ? 0 : positiveFlag('--sample', flags.sample);
+      const seed = Number(flags.seed);
+      if (!Number.isSafeInteger(seed)) throw new SpecError([{ path: '--seed', message: `expected an integer, got ${JSON.stringify(flags.seed)}` }], 'options');
       const raw = readSpecFile(file) as Record<string, unknown> | null;
       const hasSpaceKey = raw !== null && typeof raw === 'object' && 'space' in raw;
       const space = Space.fromSpec(hasSpaceKey ? raw.space : raw, hasSpaceKey ? ['space'] : []);
@@ -61,8 +65,8 @@ export function registerSpace(program: Command): void {
         const when = d.when.map((c) => (c.atLeast !== undefined ? `${c.decision} >= ${c.atLeast}` : `${c.decision} in [${c.in?.join(', ')}]`));
         process.stdout.write(printable(`  ${d.name}: ${describeDomain(d.domain)}${when.length ? `  (when ${when.join(' and ')})` : ''}`) + '\n');
       }
-      const rng = Rng.seeded(Number(flags.seed) || 0);
-      for (let i = 0; i < Number(flags.sample); i++) {
+      const rng = Rng.seeded(seed);
+      for (let i = 0; i < samples; i++) {
         const a = space.sample(rng);
         process.stdout.write(JSON.stringify({ hash: space.hash(a), ...a }) + '\n');
       }
