@@ -5,7 +5,9 @@
  * allow — running experiments, GPUs, the monthly budget; a message that waits
  * for the caps longer than the queue's `maxReceiveCount` is sent again rather
  * than dead-lettered; one whose handling fails on every receive ends its
- * experiment FAILED with the reason; a finished experiment gives its room back.
+ * experiment FAILED with the reason; a finished experiment gives its room back,
+ * and so does one stopped while queued after an admission; no handler lists
+ * every experiment ever stored.
  */
 import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -28,6 +30,7 @@ import { DynamoExperimentStore } from '../../shared/aws/dynamo-store.js';
 import type { TableNames } from '../../shared/aws/tables.js';
 import { submitExperiment } from '../../shared/steps/submit.js';
 import { releaseAdmission, type Caps } from '../../shared/steps/caps.js';
+import { requestStop } from '../../shared/steps/stop.js';
 import { startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../shared/benchmarks/nb201-cifar10.csv');
@@ -146,6 +149,31 @@ describe('two schedulers racing', () => {
     const snap = await r.admission.read();
     expect(snap.admitted).toEqual({});
     expect(Object.values(snap.releasedDollars)).toEqual([0.25]);
+  }, 60_000);
+});
+
+describe('an admission taken before a crash', () => {
+  it('is started on redelivery, or given back when the experiment was stopped meanwhile', async () => {
+    const tables = await aws.createTables();
+    const { store, admission } = ownClients(tables);
+    const sfn = executions();
+    const scheduler = createSchedulerHandler({ store, admission, caps: { maxRunningExperiments: 1, maxGpus: 4, monthlyBudgetDollars: 1000 }, startExecution: (r) => sfn.startExecution(r), sendToDlq: async () => undefined, observability: quiet() });
+    const month = new Date().toISOString().slice(0, 7);
+    // Admitted, then the scheduler died before StartExecution (the experiment is still QUEUED).
+    const started = await submitExperiment(spec(), store, { checkFiles: false });
+    expect(await admission.tryAdmit(0, started.id, { gpus: 1, month, dollars: 0 })).toBe(true);
+    expect(await scheduler({ Records: [record(started.id, 'again')] })).toEqual({ batchItemFailures: [] });
+    expect([...sfn.started.keys()]).toEqual([`${started.id}-g0`]);
+    await store.updateExperiment(started.id, { state: 'COMPLETED', finishedAt: new Date().toISOString() });
+    await releaseAdmission(store, admission, started.id);
+    // Admitted, crashed, then stopped while still queued: it ends STOPPED and its room is free again.
+    const stopped = await submitExperiment(spec(), store, { checkFiles: false });
+    expect(await admission.tryAdmit((await admission.read()).version, stopped.id, { gpus: 1, month, dollars: 0 })).toBe(true);
+    await requestStop(store, stopped.id);
+    expect(await scheduler({ Records: [record(stopped.id, 'late')] })).toEqual({ batchItemFailures: [] });
+    expect((await store.getExperiment(stopped.id))?.state).toBe('STOPPED');
+    expect((await admission.read()).admitted).toEqual({});
+    expect(sfn.started.size).toBe(1);
   }, 60_000);
 });
 
