@@ -44,8 +44,8 @@ function splitLine(line: string, delimiter: string): string[] {
   return out;
 }
 
-/** A column name as headers write them: starts with a letter or underscore, printable, short. */
-const COLUMN_NAME = /^[\p{L}_][\p{L}\p{N}_ .()/%+:#@[\]<>~|-]{0,127}$/u;
+/** A column name as headers write them: printable, short, with at least one letter or underscore (a row of numbers is data, not a header). */
+const COLUMN_NAME = /^(?=.*[\p{L}_])[\p{L}\p{N}_ .()/%+:#@[\]<>~|-]{1,128}$/u;
 
 /** Column names for a message, at most the first 20 of them. */
 export function listColumns(header: readonly string[]): string {
@@ -60,8 +60,9 @@ export interface CsvTable {
 }
 
 /**
- * Whether a line is a plausible CSV header: at least two columns, each a
- * name (a letter or underscore first, printable, at most 128 characters).
+ * Whether a line is a plausible CSV header: at least two distinct columns,
+ * each a name (printable, at most 128 characters, with a letter or an
+ * underscore).
  * A line that is not (a password file's, a token's, a data row's, binary)
  * must never be quoted back as "columns".
  */
@@ -81,7 +82,7 @@ export function parseCsvTable(text: string, file: string, delimiter = ','): CsvT
   const headerAt = lines.findIndex((l) => l.trim() !== '');
   if (headerAt < 0) throw new DataError(`${file}: the file is empty`);
   if (!isCsvHeader(lines[headerAt]!, delimiter)) {
-    throw new DataError(`${file}: not a CSV table: line ${headerAt + 1} is not a header of column names (two or more, each starting with a letter)`);
+    throw new DataError(`${file}: not a CSV table: line ${headerAt + 1} is not a header of column names (two or more, each with a letter)`);
   }
   const header = splitLine(lines[headerAt]!, delimiter);
   const rows: string[][] = [];

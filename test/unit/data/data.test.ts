@@ -1,11 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../../shared/errors.js';
-import { parseCsv } from '../../../shared/data/csv.js';
+import { BenchTable } from '../../../shared/bench/table.js';
+import { isCsvHeader, loadCsv, parseCsv } from '../../../shared/data/csv.js';
 import { makeDataset, splitValidation, subsample } from '../../../shared/data/dataset.js';
-import { loadIdxPair, parseIdx } from '../../../shared/data/idx.js';
+import { loadIdxPair, parseIdx, readIdx } from '../../../shared/data/idx.js';
 import { loadData, loadMnist } from '../../../shared/data/sources.js';
 
 function idx(type: number, dims: number[], values: number[]): Uint8Array {
@@ -145,4 +147,33 @@ describe('packaged data sets', () => {
     expect(d.train.shape).toEqual([28, 28, 1]);
     expect(d.train.numClasses).toBe(10);
   }, 60_000);
+});
+
+describe('files a spec may name: regular files, and no content quoted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nasflow-leak-'));
+  it('a file that is not a CSV table is refused without a byte of it; a CSV with a header quotes its names only', () => {
+    const secret = join(dir, 'secret.env');
+    writeFileSync(secret, 'SECRET_TOKEN=sk_live_0123456789\n');
+    expect(() => loadCsv(secret)).toThrow(/^.*secret\.env: not a CSV table: line 1 is not a header of column names/);
+    expect(() => loadCsv(secret)).not.toThrow(/SECRET|sk_live/);
+    expect(() => BenchTable.load(secret)).toThrow(/not a CSV table/);
+    expect(() => BenchTable.load(secret)).not.toThrow(/SECRET|sk_live/);
+    const creds = join(dir, 'creds.csv');
+    writeFileSync(creds, 'user,password\nbob,hunter2\n');
+    expect(() => BenchTable.load(creds)).toThrow(/no "arch_str" column \(columns: user, password\)$/);
+    const table = join(dir, 'table.csv');
+    writeFileSync(table, 'arch_str,password\n|skip~0|,hunter2\n');
+    expect(() => BenchTable.load(table).requireColumn('password')).toThrow(/line 2: column "password" does not hold a number$/);
+    expect(() => BenchTable.load(table).requireColumn('password')).not.toThrow(/hunter2/);
+    expect(isCsvHeader('label,1x1,1x2')).toBe(true);
+    expect(isCsvHeader('5,0,0,0')).toBe(false);
+  });
+
+  it('a directory is not read, a FIFO is not waited on', () => {
+    expect(() => loadCsv(dir)).toThrow(/not a regular file \(a directory\)/);
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => loadCsv(fifo)).toThrow(/not a regular file \(a FIFO\)/);
+    expect(() => readIdx(fifo)).toThrow(/not a regular file \(a FIFO\)/);
+  });
 });

@@ -158,3 +158,15 @@ describe('Rng', () => {
     expect(Array.from({ length: 5 }, () => copy.next())).toEqual(Array.from({ length: 5 }, () => r.next()));
   });
 });
+
+describe('strategy options', () => {
+  const space = Space.fromSpec({ kind: 'cell' });
+  const ctx = (options: Record<string, unknown>) => ({ space, objectives: [{ metric: 'y', goal: 'max' as const }], seed: 1, options });
+  it('are checked when the strategy is made: unknown ones with the known list, values with their range, by path', () => {
+    expect(() => createStrategy('evolution', ctx({ population: -3 }))).toThrow(/strategy\.options\.population: expected an integer from 2 to 10000, got the number -3/);
+    expect(() => createStrategy('reinforce', ctx({ bins: 1e10 }))).toThrow(/strategy\.options\.bins: expected an integer from 2 to 256/);
+    expect(() => createStrategy('bo', ctx({ frontNeighbours: 1, tau: 2 }))).toThrow(/strategy\.options\.tau: unknown option for bo \(its options: init, maxTrain,/);
+    expect(() => createStrategy('random', ctx({ x: 1 }))).toThrow(/strategy\.options\.x: random takes no options/);
+    expect(() => createStrategy('grid', ctx({ levels: 3 }))).not.toThrow();
+  });
+});
