@@ -4,7 +4,9 @@
  * experiment ends FAILED with the reason instead of staying RUNNING and
  * counting against the caps for ever, and its admission is released. Then
  * the execution fails (state `SearchFailed`), which the failed-executions
- * alarm reports. Idempotent: an experiment already finished keeps its state.
+ * alarm reports. Also the target of an EventBridge rule for every execution
+ * that ends FAILED, TIMED_OUT or ABORTED, whatever path led there.
+ * Idempotent: an experiment already finished keeps its state.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -21,6 +23,26 @@ export const failEventSchema = z.object({
   experimentId: z.string().min(1),
   error: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
+
+/**
+ * EventBridge's "Step Functions Execution Status Change" for an execution that
+ * ended FAILED, TIMED_OUT or ABORTED however it did (aborted by hand, a state
+ * no Catch covers, MarkFailed itself failing): `detail.input` is the
+ * execution input as JSON, holding the experiment id.
+ */
+export const executionEndedSchema = z.object({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.looseObject({ status: z.string(), input: z.string(), error: z.string().nullish(), cause: z.string().nullish() }),
+});
+
+/** The failure an event describes: a MarkFailed payload, or an execution that ended badly. */
+function parseFailure(event: unknown): z.infer<typeof failEventSchema> {
+  const ended = executionEndedSchema.safeParse(event);
+  if (!ended.success) return parseEvent(failEventSchema, event, 'fail event');
+  const { status, input, error, cause } = ended.data.detail;
+  const experimentId = parseEvent(z.looseObject({ experimentId: z.string().min(1) }), JSON.parse(input), 'execution input').experimentId;
+  return { experimentId, error: { Error: `execution ${status}${error ? ` (${error})` : ''}`, ...(cause ? { Cause: cause } : {}) } };
+}
 
 export interface FailDeps {
   readonly store: ExperimentStore | (() => ExperimentStore);
@@ -48,7 +70,7 @@ export function createFailHandler(deps: FailDeps): (event: unknown, context?: Co
   const now = deps.now ?? Date.now;
   return async (event, context) => {
     const obs = deps.observability ?? observability();
-    const input = parseEvent(failEventSchema, event, 'fail event');
+    const input = parseFailure(event);
     store ??= (deps.store as () => ExperimentStore)();
     admission ??= (deps.admission as () => AdmissionLedger)();
     const s = store;

@@ -1,5 +1,7 @@
 import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { ENV, FUNCTION_ENV, TAGS, type EnvName, type FunctionName } from '../shared/contract.js';
@@ -117,6 +119,17 @@ export class NasflowStack extends Stack {
       trainTimeout: Duration.minutes(trainTimeoutMinutes(caps, JOB_ATTEMPTS)),
     });
     values[ENV.stateMachineArn] = this.search.stateMachine.stateMachineArn;
+    // However an execution ends badly (aborted by hand, an error no Catch covers, MarkFailed
+    // failing too), its experiment must not stay RUNNING: the fail function hears of it.
+    new events.Rule(this, 'ExecutionEndedBadly', {
+      description: 'nasflow: a search execution failed, timed out or was aborted: its experiment ends FAILED with the reason',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.search.stateMachine.stateMachineArn] },
+      },
+      targets: [new targets.LambdaFunction(fail.fn, { retryAttempts: 8 })],
+    });
 
     const scheduler = new HandlerFunction(this, 'SchedulerFunction', {
       name: 'scheduler',

@@ -187,6 +187,16 @@ describe('Step Functions', () => {
     expect(asl.States.SearchFailed).toMatchObject({ Type: 'Fail', Error: 'SearchFailed' });
   });
 
+  it('every execution that ends FAILED, TIMED_OUT or ABORTED, however, reaches the fail function (EventBridge)', () => {
+    const [, rule] = only('AWS::Events::Rule');
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }] },
+    });
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId('fail'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8 } })]);
+  });
+
   it('retries every Lambda state with backoff', () => {
     for (const state of [slot.Propose!, slot.Record!, asl.States.Finalize!, asl.States.MarkFailed!]) {
       expect(state.Retry).toEqual([expect.objectContaining({ ErrorEquals: expect.arrayContaining(['States.TaskFailed', 'Lambda.ServiceException']), MaxAttempts: 3, IntervalSeconds: 1, BackoffRate: 2 })]);
