@@ -26,6 +26,7 @@ interface BenchFlags {
   tell: string;
   referenceTrials: string;
   firstSeed: string;
+  workers: string;
 }
 
 function positiveInt(name: string, raw: string, issues: SpecIssue[]): number {
@@ -53,9 +54,10 @@ export function registerBench(program: Command): void {
     .option('--tell <first|last>', 'cost-to-regret mode: tell the strategy a trial\'s first result (its lowest rung) or its last', 'first')
     .option('--first-seed <n>', 'cost-to-regret mode: seeds run are this one and the next --seeds − 1 (fresh seeds check a choice made on others)', '0')
     .option('--reference-trials <n>', 'cost-to-regret mode: the full-fidelity search whose regret is the target runs this many trials', '100')
+    .option('--workers <n>', 'trials running at once in each simulated search (results arrive asynchronously, in simulated time)', '1')
     .option('--out <file.json>', 'write the results as JSON')
     .option('--quiet', 'no progress on stderr')
-    .action((flags: BenchFlags) => {
+    .action(async (flags: BenchFlags) => {
       const issues: SpecIssue[] = [];
       if (!flags.table) issues.push({ path: '--table', message: 'required: the CSV table (or set NASFLOW_BENCH_TABLE)' });
       if (!flags.objective && !flags.objectives && !flags.schedulers) issues.push({ path: '--objective', message: 'required: the column to maximise (or --objectives MAX,MIN)' });
@@ -73,7 +75,8 @@ export function registerBench(program: Command): void {
       const strategies = !flags.strategies ? [DEFAULT_STRATEGY] : flags.strategies === 'all' ? STRATEGY_NAMES : flags.strategies.split(',').map((s) => s.trim());
       for (const s of strategies) if (!isStrategyName(s)) issues.push({ path: '--strategies', message: `unknown strategy "${s}" (expected ${STRATEGY_NAMES.join(', ')} or all)` });
       if (flags.isomorphs !== 'merge' && flags.isomorphs !== 'distinct') issues.push({ path: '--isomorphs', message: `expected merge or distinct, got ${JSON.stringify(flags.isomorphs)}` });
-      if (flags.schedulers) return costToRegret(flags, strategies, seeds, issues);
+      const workers = positiveInt('--workers', flags.workers, issues);
+      if (flags.schedulers) return costToRegret(flags, strategies, seeds, workers, issues);
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
       if (objectives) objectives.forEach((c) => table.requireColumn(c));
@@ -82,7 +85,7 @@ export function registerBench(program: Command): void {
       const total = strategies.length * seeds;
       let doneRuns = 0;
       const started = Date.now();
-      const report = runBench({
+      const report = await runBench({
         table,
         ...(objectives ? { objectives } : { objective: flags.objective as string }),
         ...(flags.noisy ? { noisy: flags.noisy } : {}),
@@ -90,6 +93,7 @@ export function registerBench(program: Command): void {
         isomorphism: flags.isomorphs as 'merge' | 'distinct',
         seeds,
         trials,
+        workers,
         budgets: budgets.filter((b) => b <= trials),
         onProgress: (name, seed) => {
           doneRuns++;
@@ -122,7 +126,7 @@ function writeOut(out: string | undefined, report: unknown): void {
  * cost in epochs at which the mean regret (over seeds) first reaches what
  * full-fidelity search reaches after --reference-trials trials.
  */
-function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: number, issues: SpecIssue[]): void {
+async function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: number, workers: number, issues: SpecIssue[]): Promise<void> {
   const referenceTrials = positiveInt('--reference-trials', flags.referenceTrials, issues);
   const eta = positiveInt('--eta', flags.eta, issues);
   const firstSeed = Number(flags.firstSeed);
@@ -155,7 +159,7 @@ function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: n
   const table = BenchTable.load(flags.table as string);
   for (const c of Object.values(columns)) table.requireColumn(c);
   const t0 = Date.now();
-  const report = runFidelityBench({
+  const report = await runFidelityBench({
     table,
     objective: objective as string,
     columns,
@@ -164,6 +168,7 @@ function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: n
     seeds,
     firstSeed,
     referenceTrials,
+    workers,
     tell: flags.tell as TellPolicy,
     onProgress: (s, l, seed) => {
       if (!flags.quiet && seed === seeds - 1) process.stderr.write(`${s} + ${l}: ${seeds} seeds (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
@@ -177,7 +182,7 @@ function costToRegret(flags: BenchFlags, strategies: readonly string[], seeds: n
 export function formatFidelityReport(r: FidelityBenchReport): string {
   const first = Object.values(r.strategies)[0];
   const at = first ? Object.keys(Object.values(first.schedulers)[0]?.meanRegretAt ?? {}) : [];
-  const lines = [`cost (epochs) to reach full fidelity's ${r.referenceTrials}-trial regret on ${r.objective}, ${r.seeds} seeds, tell=${r.tell}${r.resume ? ', promotions resume' : ''}`];
+  const lines = [`cost (epochs) to reach full fidelity's ${r.referenceTrials}-trial regret on ${r.objective}, ${r.seeds} seeds, tell=${r.tell}${r.resume ? ', promotions resume' : ''}${r.workers > 1 ? `, ${r.workers} workers` : ''}`];
   lines.push(`${'strategy'.padEnd(10)} ${'scheduler'.padEnd(12)} ${'target'.padStart(7)} ${'cost'.padStart(7)} ${'ratio'.padStart(6)}  regret@${at.join('/')}  evals`);
   for (const [s, st] of Object.entries(r.strategies)) {
     for (const [l, sc] of Object.entries(st.schedulers)) {
@@ -197,7 +202,7 @@ export function formatReport(r: BenchReport): string {
   const hv = Boolean(r.objectives);
   const head = hv
     ? `hypervolume regret (${r.objectives?.join(' max, ')} min; optimum HV ${r.optimum.toFixed(4)}), ${r.seeds} seeds\n`
-    : `mean regret of ${r.objective}${r.noisy ? ` (noisy: ${r.noisy})` : ''} (hit rate), optimum ${r.optimum}, ${r.seeds} seeds\n`;
+    : `mean regret of ${r.objective}${r.noisy ? ` (noisy: ${r.noisy})` : ''} (hit rate), optimum ${r.optimum}, ${r.seeds} seeds${r.workers > 1 ? `, ${r.workers} workers` : ''}\n`;
   const w = hv ? 9 : 14;
   let s = head + 'strategy'.padEnd(11) + budgets.map((b) => b.padStart(w)).join('') + '  ms/proposal\n';
   for (const n of names) {

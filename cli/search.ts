@@ -107,6 +107,7 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
       store,
       evaluator,
       workers,
+      artifacts: new FsArtifactStore(join(home, 'artifacts')),
       onEvent: (e) => {
         if (e.type === 'started') {
           current = e.experiment;
@@ -126,6 +127,8 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
     display.close(snap());
     const dir = await writeReports(store, home, done);
     process.stdout.write(`${done.id}: ${done.state} (${printable(done.reason ?? '')}); report: ${printable(join(dir, 'report.html'))}\n`);
+    // A search that failed says so in its exit code too (`nasflow resume` continues it).
+    if (done.state === 'FAILED') process.exitCode = 1;
   } finally {
     process.off('SIGINT', stop);
     await evaluator.close();

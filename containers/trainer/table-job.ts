@@ -19,7 +19,7 @@ function evaluatorFor(job: TableJob): TableTrialEvaluator {
   const key = JSON.stringify([job.table, job.seed, job.space]);
   let ev = evaluators.get(key);
   if (!ev) {
-    ev = new TableTrialEvaluator(job.table, Space.fromSpec(job.space), job.seed, false);
+    ev = new TableTrialEvaluator(job.table, Space.fromSpec(job.space), job.seed, { clock: false });
     evaluators.set(key, ev);
   }
   return ev;
@@ -30,17 +30,25 @@ export interface TableJobOptions {
   readonly timeScale?: number;
   /** Aborting ends the wait: the job is INTERRUPTED and writes nothing (run it again). */
   readonly signal?: AbortSignal;
+  /** Each epoch as it is reached, and whether the trial goes on (the `epoch` step's decision). */
+  readonly onEpoch?: (epoch: number, metrics: Readonly<Record<string, number>>) => Promise<'continue' | 'stop'>;
 }
 
 /** Runs a table trial: writes `reports.json` and `result.json` (unless interrupted) and returns the result. */
 export async function runTableJob(job: TableJob, artifacts: ArtifactStore, options: TableJobOptions = {}): Promise<JobResult & { id: string }> {
   const ev = evaluatorFor(job);
   const trial = { id: job.id, seq: job.seq, arch: job.arch, fidelity: job.fidelity } as unknown as Trial;
-  let last: { epoch: number; metrics: Record<string, number> } | undefined;
+  const reports: { epoch: number; metrics: Record<string, number> }[] = [];
   const out = await ev.run(
     { trial, network: undefined as unknown as Network, startEpoch: job.startEpoch, deadlineSeconds: job.deadlineSeconds ?? Infinity },
-    { onEpoch: (epoch, metrics) => ((last = { epoch, metrics: { ...metrics } }), 'continue') },
+    {
+      onEpoch: async (epoch, metrics) => {
+        reports.push({ epoch, metrics: { ...metrics } });
+        return (await options.onEpoch?.(epoch, metrics)) ?? 'continue';
+      },
+    },
   );
+  const last = reports[reports.length - 1];
   const wait = out.seconds * (options.timeScale ?? 0) * 1000;
   if (wait > 0) {
     const interrupted = await new Promise<boolean>((resolve) => {
@@ -51,12 +59,12 @@ export async function runTableJob(job: TableJob, artifacts: ArtifactStore, optio
     if (interrupted) return { id: job.id, status: 'INTERRUPTED', metrics: {}, backend: 'table', epochsCompleted: job.startEpoch };
   }
   const keys = jobKeys(job.id);
-  if (last) await putJson(artifacts, keys.reports, [last]);
+  if (reports.length) await putJson(artifacts, keys.reports, reports);
   const result = {
     id: job.id,
     status: out.status,
     ...(out.reason ? { reason: out.reason } : {}),
-    epochsCompleted: last ? job.fidelity : job.startEpoch,
+    epochsCompleted: last ? last.epoch : job.startEpoch,
     metrics: { ...out.metrics },
     backend: 'table',
     seconds: out.seconds,

@@ -1,8 +1,9 @@
 /**
  * Cost-to-regret benchmark for multi-fidelity scheduling on a table with
  * two fidelities (NAS-Bench-201: `val_acc_12ep` at 12 epochs, `val_acc_200ep`
- * at 200). Each (strategy, scheduler, seed) runs the ask/tell + scheduler
- * protocol with one worker until its cost in epochs reaches `maxCost`.
+ * at 200). Each (strategy, scheduler, seed) is the product's search
+ * (`simulateSearch`: the search steps on a simulated clock, one second per
+ * epoch) with a compute budget of `maxCost` epochs, on `workers` workers.
  *
  * - Cost: each evaluation costs its fidelity in epochs (12 or 200). A
  *   promotion is charged in full by default, because the table's 200-epoch
@@ -17,11 +18,8 @@
  *   scheduler, `costToReach` is the first cost (on a grid of `step` epochs)
  *   at which the mean regret over seeds is at most the reference regret.
  */
-import type { Trial } from '../experiment/model.js';
-import { createScheduler, parseFidelitySpec, shouldTell, type FidelitySpec, type TellPolicy } from '../schedulers/index.js';
-import type { Architecture } from '../space/space.js';
-import { createStrategy } from '../strategies/index.js';
-import { benchSpace } from './harness.js';
+import { parseFidelitySpec, type FidelitySpec, type TellPolicy } from '../schedulers/index.js';
+import { benchSpace, benchSpec, simulateSearch } from './harness.js';
 import type { BenchTable } from './table.js';
 
 export interface FidelityBenchOptions {
@@ -46,6 +44,8 @@ export interface FidelityBenchOptions {
   readonly resume?: boolean;
   /** Options passed to every strategy. */
   readonly strategyOptions?: Readonly<Record<string, unknown>>;
+  /** Trials running at once (default 1). */
+  readonly workers?: number;
   readonly onProgress?: (strategy: string, scheduler: string, seed: number) => void;
 }
 
@@ -72,6 +72,7 @@ export interface FidelityBenchReport {
   readonly maxCost: number;
   readonly tell: TellPolicy;
   readonly resume: boolean;
+  readonly workers: number;
   readonly strategies: Record<
     string,
     {
@@ -90,7 +91,7 @@ interface Run {
   readonly counts: Record<string, number>;
 }
 
-export function runFidelityBench(o: FidelityBenchOptions): FidelityBenchReport {
+export async function runFidelityBench(o: FidelityBenchOptions): Promise<FidelityBenchReport> {
   const space = benchSpace();
   const objective = o.objective ?? 'val_acc_200ep';
   const columns = o.columns ?? { 12: 'val_acc_12ep', 200: 'val_acc_200ep' };
@@ -102,98 +103,57 @@ export function runFidelityBench(o: FidelityBenchOptions): FidelityBenchReport {
   const maxCost = o.maxCost ?? referenceTrials * top;
   const step = o.step ?? 10;
   const tell = o.tell ?? 'first';
-  const specs = Object.fromEntries(Object.entries(o.schedulers).map(([label, raw]) => [label, parseFidelitySpec(raw, ['schedulers', label])]));
+  const workers = o.workers ?? 1;
+  const raws: Record<string, Record<string, unknown>> = Object.fromEntries(Object.entries(o.schedulers).map(([label, raw]) => [label, { ...(raw as object), tell }]));
+  const specs = Object.fromEntries(Object.entries(raws).map(([label, raw]) => [label, parseFidelitySpec(raw, ['schedulers', label])]));
   // The target is full-fidelity search's regret: run it whether or not it was asked for.
-  if (!Object.values(specs).some((s) => s.scheduler === 'none')) specs['none'] = parseFidelitySpec({ scheduler: 'none', max: top });
+  if (!Object.values(specs).some((s) => s.scheduler === 'none')) {
+    raws['none'] = { scheduler: 'none', max: top, tell };
+    specs['none'] = parseFidelitySpec(raws['none']);
+  }
   const grid = Array.from({ length: Math.floor(maxCost / step) }, (_, i) => (i + 1) * step);
-  const report: FidelityBenchReport = { objective, optimum, seeds: o.seeds, firstSeed: o.firstSeed ?? 0, referenceTrials, maxCost, tell, resume: o.resume ?? false, strategies: {} };
+  const report: FidelityBenchReport = { objective, optimum, seeds: o.seeds, firstSeed: o.firstSeed ?? 0, referenceTrials, maxCost, tell, resume: o.resume ?? false, workers, strategies: {} };
 
-  const simulate = (strategyName: string, spec: FidelitySpec, seed: number, costCap: number): Run => {
+  const metrics = (f: number) => ({ y: columns[f] as string });
+  const simulate = async (strategyName: string, label: string, spec: FidelitySpec, seed: number): Promise<Run> => {
     for (const r of spec.rungs) if (!byFidelity.has(r)) throw new Error(`fidelity ${r} has no column (columns: ${JSON.stringify(columns)})`);
-    const strategy = createStrategy(strategyName, { space, objectives: [{ metric: 'y', goal: 'max' }], seed, ...(o.strategyOptions ? { options: o.strategyOptions } : {}) });
-    const scheduler = createScheduler(spec, { goal: 'max', metric: 'y' });
-    const trials = new Map<string, Trial & { row: number }>();
-    const told = new Set<string>();
-    const untold = new Map<string, Architecture>();
+    const lower = Object.fromEntries(Object.keys(columns).map(Number).filter((f) => f !== spec.max).map((f) => [f, metrics(f)]));
+    const raw = benchSpec(
+      o.table,
+      { metrics: metrics(spec.max), objectives: [{ metric: 'y', goal: 'max' }], strategy: strategyName, seed, strategyOptions: o.strategyOptions, workers },
+      { dataset: { fidelities: lower }, epochs: spec.max, fidelity: raws[label], budget: { hours: maxCost / 3600 } },
+    );
     const bestAt = spec.rungs.map(() => ({ score: -Infinity, truth: -Infinity }));
     const run: Run = { costs: [], regrets: [], counts: {} };
     let cost = 0;
-    let seq = 0;
-    while (cost < costCap) {
-      const next = scheduler.next();
-      let arch: Architecture;
-      let parent: (Trial & { row: number }) | undefined;
-      if (next.kind === 'new') {
-        const a = strategy.ask(1, [...untold.values()]);
-        if (a === 'exhausted') break;
-        arch = a[0] as Architecture;
-      } else {
-        parent = trials.get(next.parentId) as Trial & { row: number };
-        arch = parent.arch;
-      }
-      const hash = space.key(arch);
-      const row = o.table.row(space.archStr(arch)) as number;
-      seq++;
-      const base = {
-        id: `t${seq}`, experimentId: 'bench', seq, arch, hash, row, fidelity: next.fidelity, rung: next.rung, createdAt: '',
-        ...(parent ? { parentId: parent.id } : {}), ...(next.bracket !== undefined ? { bracket: next.bracket } : {}),
-      };
-      scheduler.observe({ ...base, state: 'RUNNING' });
-      untold.set(hash, arch);
-      let value: number;
-      let state: Trial['state'] = 'COMPLETED';
-      let spent: number;
-      const curve: { epoch: number; metrics: { y: number } }[] = [];
-      if (spec.scheduler === 'median') {
-        // Per-epoch curve from the table: the low-fidelity column stands for epoch `min`.
-        const low = (byFidelity.get(spec.min) ?? byFidelity.get(Math.min(...byFidelity.keys()))) as Float64Array;
-        const lowEpoch = byFidelity.has(spec.min) ? spec.min : Math.min(...byFidelity.keys());
-        const v0 = low[row] as number;
-        curve.push({ epoch: lowEpoch, metrics: { y: v0 } });
-        if (scheduler.onEpoch(base.id, lowEpoch, v0) === 'stop') {
-          state = 'STOPPED';
-          value = v0;
-          spent = lowEpoch;
-        } else {
-          value = (byFidelity.get(spec.max) as Float64Array)[row] as number;
-          curve.push({ epoch: spec.max, metrics: { y: value } });
-          spent = spec.max;
+    await simulateSearch(o.table, raw, {
+      workers,
+      resume: o.resume ?? false,
+      onFinished: (t) => {
+        // One simulated second per epoch: a trial's settled seconds are its cost in epochs.
+        cost += (t.cost?.hours ?? 0) * 3600;
+        const value = t.values?.[0] ?? -Infinity;
+        const fidelityReached = t.curve?.[t.curve.length - 1]?.epoch ?? t.fidelity;
+        run.counts[fidelityReached] = (run.counts[fidelityReached] ?? 0) + 1;
+        const rungReached = spec.rungs.indexOf(fidelityReached);
+        const slot = bestAt[rungReached < 0 ? 0 : rungReached] as { score: number; truth: number };
+        if (value > slot.score) {
+          slot.score = value;
+          slot.truth = truth[o.table.row(space.archStr(t.arch)) as number] as number;
         }
-      } else {
-        value = (byFidelity.get(next.fidelity) as Float64Array)[row] as number;
-        spent = o.resume && parent ? next.fidelity - parent.fidelity : next.fidelity;
-        curve.push({ epoch: next.fidelity, metrics: { y: value } });
-      }
-      cost += spent;
-      const fidelityReached = curve[curve.length - 1]?.epoch as number;
-      run.counts[fidelityReached] = (run.counts[fidelityReached] ?? 0) + 1;
-      const finished = { ...base, state, values: [value], curve };
-      trials.set(base.id, finished);
-      scheduler.observe(finished);
-      const decision = scheduler.decide(base.id);
-      if (shouldTell(tell, finished, decision, (t) => told.has((t as typeof finished).hash))) {
-        strategy.tell({ arch, status: 'completed', values: [value] });
-        told.add(hash);
-        untold.delete(hash);
-      }
-      const rungReached = spec.rungs.indexOf(fidelityReached);
-      const slot = bestAt[rungReached < 0 ? 0 : rungReached] as { score: number; truth: number };
-      if (value > slot.score) {
-        slot.score = value;
-        slot.truth = truth[row] as number;
-      }
-      let incumbent = -Infinity;
-      for (let r = bestAt.length - 1; r >= 0; r--) {
-        if ((bestAt[r] as { score: number }).score > -Infinity) {
-          incumbent = (bestAt[r] as { truth: number }).truth;
-          break;
+        let incumbent = -Infinity;
+        for (let r = bestAt.length - 1; r >= 0; r--) {
+          if ((bestAt[r] as { score: number }).score > -Infinity) {
+            incumbent = (bestAt[r] as { truth: number }).truth;
+            break;
+          }
         }
-      }
-      run.costs.push(cost);
-      run.regrets.push(optimum - incumbent);
-      // At the top rung the incumbent only improves: once at the optimum, the rest of the run changes nothing.
-      if ((bestAt[bestAt.length - 1] as { truth: number }).truth >= optimum) break;
-    }
+        run.costs.push(Math.round(cost * 1e6) / 1e6);
+        run.regrets.push(optimum - incumbent);
+        // At the top rung the incumbent only improves: once at the optimum, the rest of the run changes nothing.
+        return (bestAt[bestAt.length - 1] as { truth: number }).truth >= optimum;
+      },
+    });
     return run;
   };
 
@@ -225,7 +185,7 @@ export function runFidelityBench(o: FidelityBenchOptions): FidelityBenchReport {
       const runs: Run[] = [];
       const first = o.firstSeed ?? 0;
       for (let seed = 0; seed < o.seeds; seed++) {
-        runs.push(simulate(name, spec, first + seed, maxCost));
+        runs.push(await simulate(name, label, spec, first + seed));
         o.onProgress?.(name, label, seed);
       }
       runsBy[label] = runs;

@@ -1,15 +1,26 @@
 /**
  * The benchmark harness behind `nasflow bench`: runs strategies for many
  * seeds against a table and measures regret, hit rate, hypervolume regret
- * and proposal cost. Regret is always measured on the objective column; in
- * noisy mode the search sees one per-seed draw per evaluation and "best
- * found" is the architecture with the best draw.
+ * and proposal cost. Every run is the product's search — the local driver
+ * over the search steps (`runExperiment`) — with the table as its backend
+ * and a simulated clock (`simulateSearch`), so what is measured is what
+ * `nasflow search` does, parallel workers and asynchronous results included.
+ * Regret is always measured on the objective column; in noisy mode the
+ * search sees one per-seed draw per evaluation and "best found" is the
+ * architecture with the best draw.
  */
+import type { Trial } from '../experiment/model.js';
 import { hypervolume } from '../objectives/pareto.js';
-import { Rng } from '../rng.js';
+import { SimulatedClock } from '../runner/clock.js';
+import { runExperiment, type RunnerEvent } from '../runner/search.js';
+import { TableTrialEvaluator } from '../runner/table-evaluator.js';
 import { Space } from '../space/space.js';
-import { createStrategy, DEFAULT_STRATEGY, type Strategy } from '../strategies/index.js';
-import { BenchTable, TableEvaluator } from './table.js';
+import { parseExperimentSpec } from '../spec/experiment.js';
+import { WarmSearch } from '../steps/warm.js';
+import { MemoryExperimentStore } from '../store/memory.js';
+import type { ExperimentStore } from '../store/experiment-store.js';
+import { DEFAULT_STRATEGY } from '../strategies/index.js';
+import type { BenchTable } from './table.js';
 
 export interface BenchOptions {
   readonly table: BenchTable;
@@ -27,6 +38,8 @@ export interface BenchOptions {
   readonly isomorphism?: 'merge' | 'distinct';
   /** Options passed to every strategy (for experiments with non-default settings). */
   readonly strategyOptions?: Readonly<Record<string, unknown>>;
+  /** Trials running at once (default 1: results in proposal order, the figures of issue 2). */
+  readonly workers?: number;
   /** Called after each (strategy, seed) run. */
   readonly onProgress?: (strategy: string, seed: number) => void;
 }
@@ -48,6 +61,7 @@ export interface BenchReport {
   isomorphism: 'merge' | 'distinct';
   seeds: number;
   trials: number;
+  workers: number;
   strategies: Record<string, StrategyStats>;
 }
 
@@ -56,14 +70,74 @@ export function benchSpace(isomorphism: 'merge' | 'distinct' = 'merge'): Space {
   return Space.fromSpec({ kind: 'cell', isomorphism });
 }
 
-export function runBench(o: BenchOptions): BenchReport {
+/** What one simulated search came to. */
+export interface SimulatedSearch {
+  /** Its trials in the order they finished. */
+  readonly trials: readonly Trial[];
+  /** Milliseconds in the strategy's ask and tell, and its asks. */
+  readonly strategyCost: { readonly ms: number; readonly asks: number };
+}
+
+/**
+ * One search as `nasflow search` runs it — `raw` is its spec, its dataset a
+ * table dataset over `table` — on a simulated clock: an in-memory store, the
+ * table evaluator waiting simulated time (durations from the spec's seconds
+ * per epoch), `workers` slots. `onFinished` sees each finished trial in order
+ * and may end the search there (`true`: a stop request, as a user would make).
+ */
+export async function simulateSearch(
+  table: BenchTable,
+  raw: Record<string, unknown>,
+  options: { readonly workers: number; readonly resume?: boolean; readonly onFinished?: (trial: Trial) => boolean | void },
+): Promise<SimulatedSearch> {
+  const spec = parseExperimentSpec(raw);
+  if (spec.dataset.source !== 'table') throw new Error('simulateSearch needs a table dataset');
+  const store: ExperimentStore = new MemoryExperimentStore();
+  const id = 'bench';
+  await store.createExperiment({ id, name: spec.name, spec: raw, state: 'QUEUED', createdAt: new Date(0).toISOString() });
+  const clock = new SimulatedClock();
+  const evaluator = new TableTrialEvaluator(spec.dataset, spec.compiledSpace, spec.seed, { clock, table, resume: options.resume ?? true });
+  const warm = new WarmSearch(id);
+  const trials: Trial[] = [];
+  let stopped = false;
+  const onEvent = async (e: RunnerEvent): Promise<void> => {
+    if (e.type !== 'trial-finished') return;
+    trials.push(e.trial);
+    if (!stopped && options.onFinished?.(e.trial) === true) {
+      stopped = true;
+      await store.updateExperiment(id, { stopRequestedAt: new Date(clock.now()).toISOString() });
+    }
+  };
+  const done = await runExperiment(id, { store, evaluator, workers: options.workers, now: () => clock.now(), warm, onEvent, owner: 'bench' });
+  if (done.state === 'FAILED') throw new Error(`simulated search failed: ${done.reason}`);
+  return { trials, strategyCost: { ...(warm.current?.state.strategyCost ?? { ms: 0, asks: 0 }) } };
+}
+
+/** The spec of a benchmark search over `table`: metric columns by metric name, the given objectives. */
+export function benchSpec(table: BenchTable, o: { readonly metrics: Record<string, string>; readonly objectives: readonly { metric: string; goal: 'max' | 'min' }[]; readonly strategy: string; readonly seed: number; readonly isomorphism?: 'merge' | 'distinct'; readonly strategyOptions?: Readonly<Record<string, unknown>>; readonly workers: number }, over: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: 'bench',
+    dataset: { source: 'table', path: table.path, metrics: o.metrics, secondsPerEpoch: 1, ...((over.dataset as object | undefined) ?? {}) },
+    space: { kind: 'cell', isomorphism: o.isomorphism ?? 'merge' },
+    objectives: o.objectives,
+    strategy: { name: o.strategy, ...(o.strategyOptions ? { options: o.strategyOptions } : {}) },
+    seed: o.seed,
+    parallel: o.workers,
+    epochs: 1,
+    ...Object.fromEntries(Object.entries(over).filter(([k]) => k !== 'dataset')),
+  };
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const space = benchSpace(o.isomorphism);
   const budgets = o.budgets.filter((b) => b <= o.trials);
+  const workers = o.workers ?? 1;
   const report: BenchReport = {
     optimum: 0,
     default: DEFAULT_STRATEGY,
     seeds: o.seeds,
     trials: o.trials,
+    workers,
     strategies: {},
     ...(o.objectives ? { objectives: o.objectives } : { objective: o.objective as string }),
     ...(o.noisy ? { noisy: o.noisy } : {}),
@@ -71,7 +145,6 @@ export function runBench(o: BenchOptions): BenchReport {
   };
   if (o.objectives) return runHv(o, space, budgets, report);
   const objective = o.objective as string;
-  const evaluator = new TableEvaluator(o.table, space, { metrics: { y: objective }, ...(o.noisy ? { noisy: { y: o.noisy } } : {}) });
   const truth = o.table.column(objective);
   const optimum = Math.max(...truth);
   report.optimum = optimum;
@@ -80,32 +153,23 @@ export function runBench(o: BenchOptions): BenchReport {
     let askMs = 0;
     let asks = 0;
     for (let seed = 0; seed < o.seeds; seed++) {
-      const strategy = createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed, ...(o.strategyOptions ? { options: o.strategyOptions } : {}) });
-      const noise = Rng.seeded(1000 + seed);
+      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}) });
+      const run = await simulateSearch(o.table, raw, { workers });
+      askMs += run.strategyCost.ms;
+      asks += run.strategyCost.asks;
       let bestSeen = -Infinity;
       let bestTrue = -Infinity;
       let bi = 0;
-      for (let t = 1; t <= o.trials; t++) {
-        const t0 = performance.now();
-        const a = strategy.ask(1);
-        askMs += performance.now() - t0;
-        asks++;
-        if (a === 'exhausted') {
-          for (; bi < budgets.length; bi++) (regrets[bi] as number[]).push(optimum - bestTrue);
-          break;
-        }
-        const arch = a[0]!;
-        const r = evaluator.evaluate(arch, noise);
-        const seen = r.metrics.y as number;
+      for (const [i, t] of run.trials.entries()) {
+        const seen = t.values?.[0] ?? -Infinity;
         if (seen > bestSeen) {
           bestSeen = seen;
-          bestTrue = truth[r.row] as number;
+          bestTrue = truth[o.table.row(space.archStr(t.arch)) as number] as number;
         }
-        const t1 = performance.now();
-        strategy.tell({ arch, status: 'completed', values: [seen] });
-        askMs += performance.now() - t1;
-        while (bi < budgets.length && budgets[bi] === t) (regrets[bi++] as number[]).push(optimum - bestTrue);
+        while (bi < budgets.length && budgets[bi] === i + 1) (regrets[bi++] as number[]).push(optimum - bestTrue);
       }
+      // A strategy that ran out of architectures keeps its best for the budgets it did not reach.
+      for (; bi < budgets.length; bi++) (regrets[bi] as number[]).push(optimum - bestTrue);
       o.onProgress?.(name, seed);
     }
     const byBudget: Record<string, BudgetStats> = {};
@@ -113,7 +177,7 @@ export function runBench(o: BenchOptions): BenchReport {
       const rs = regrets[i] as number[];
       byBudget[b] = { meanRegret: round(mean(rs), 4), hitRate: round(rs.filter((r) => r <= 1e-9).length / rs.length, 4) };
     });
-    report.strategies[name] = { byBudget, msPerProposal: round(askMs / asks, 3) };
+    report.strategies[name] = { byBudget, msPerProposal: round(askMs / (asks || 1), 3) };
   }
   return report;
 }
@@ -143,13 +207,12 @@ export function hvScale(acc: ArrayLike<number>, lat: ArrayLike<number>): HvScale
 }
 
 /** Normalised hypervolume regret (`hvScale`) per budget. */
-function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report: BenchReport): BenchReport {
+async function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report: BenchReport): Promise<BenchReport> {
   const [accCol, latCol] = o.objectives as readonly [string, string];
   const acc = o.table.column(accCol);
   const lat = o.table.column(latCol);
   const scale = hvScale(acc, lat);
   report.optimum = scale.optimum;
-  const evaluator = new TableEvaluator(o.table, space, { metrics: { acc: accCol, lat: latCol } });
   const objectives = [
     { metric: 'acc', goal: 'max' as const },
     { metric: 'lat', goal: 'min' as const },
@@ -159,30 +222,23 @@ function runHv(o: BenchOptions, space: Space, budgets: readonly number[], report
     let askMs = 0;
     let asks = 0;
     for (let seed = 0; seed < o.seeds; seed++) {
-      const strategy: Strategy = createStrategy(name, { space, objectives, seed, ...(o.strategyOptions ? { options: o.strategyOptions } : {}) });
-      const rng = Rng.seeded(1000 + seed);
+      const raw = benchSpec(o.table, { metrics: { acc: accCol, lat: latCol }, objectives, strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers: report.workers }, { budget: { trials: o.trials } });
+      const run = await simulateSearch(o.table, raw, { workers: report.workers });
+      askMs += run.strategyCost.ms;
+      asks += run.strategyCost.asks;
       const seen: [number, number][] = [];
       let bi = 0;
-      for (let t = 1; t <= o.trials; t++) {
-        const t0 = performance.now();
-        const a = strategy.ask(1);
-        askMs += performance.now() - t0;
-        asks++;
-        if (a === 'exhausted') break;
-        const arch = a[0]!;
-        const r = evaluator.evaluate(arch, rng);
-        seen.push(scale.point(acc[r.row] as number, lat[r.row] as number));
-        const t1 = performance.now();
-        strategy.tell({ arch, status: 'completed', values: [r.metrics.acc as number, r.metrics.lat as number] });
-        askMs += performance.now() - t1;
-        while (bi < budgets.length && budgets[bi] === t) (regs[bi++] as number[]).push(scale.regret(seen));
+      for (const [i, t] of run.trials.entries()) {
+        const row = o.table.row(space.archStr(t.arch)) as number;
+        seen.push(scale.point(acc[row] as number, lat[row] as number));
+        while (bi < budgets.length && budgets[bi] === i + 1) (regs[bi++] as number[]).push(scale.regret(seen));
       }
       for (; bi < budgets.length; bi++) (regs[bi] as number[]).push(scale.regret(seen));
       o.onProgress?.(name, seed);
     }
     const byBudget: Record<string, { hvRegret: number }> = {};
     budgets.forEach((b, i) => (byBudget[b] = { hvRegret: round(mean(regs[i] as number[]), 5) }));
-    report.strategies[name] = { byBudget, msPerProposal: round(askMs / asks, 3) };
+    report.strategies[name] = { byBudget, msPerProposal: round(askMs / (asks || 1), 3) };
   }
   return report;
 }

@@ -1,23 +1,32 @@
 /**
- * One search, step by step: submit → repeat [propose → train → record →
- * decide] → finalize. Each step reads what it needs from the store and
- * writes what it decided, so a search killed at any moment resumes where it
- * stopped: finished trials are never trained again, trials that were
- * running resume from their checkpoints, and the budget ledger never lets
- * reserved plus spent exceed a limit.
+ * The local driver of the search steps: worker slots each loop propose →
+ * evaluate (epochs reported through the epoch step) → record, then finalize
+ * ends the search — the loop the state machine runs on AWS, with the same
+ * steps, here over a warm in-process state (`WarmSearch`) under the
+ * experiment's lease. The backend (an evaluator) and the clock are injected:
+ * the CLI runs worker processes on the real clock, `nasflow bench` the table
+ * on a simulated one. Every rule — budget, deadline, stop request, orphans,
+ * the end and its reason, the report — is the steps'.
  *
- * Workers are asynchronous: whenever a slot is free the scheduler says what
- * to run next (a new architecture from the strategy, told which trials are
- * pending, or a promotion) and it starts at once.
+ * A search killed at any moment resumes where it stopped: finished trials
+ * are never trained again, the trials its slots held resume from their
+ * checkpoints. A search that fails (a strategy that throws, a lost lease)
+ * ends FAILED with the reason; `resume` continues it.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { LeaseHeldError, NasError } from '../errors.js';
-import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/model.js';
-import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
-import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
-import { repairFinished, SearchState } from '../steps/state.js';
-import type { Evaluator, EvalOutcome } from './evaluator.js';
+import { LeaseHeldError, LeaseLostError, NasError } from '../errors.js';
+import type { Experiment, Trial } from '../experiment/model.js';
+import { parseExperimentSpec } from '../spec/experiment.js';
+import { epochStep } from '../steps/epoch.js';
+import { finalizeStep } from '../steps/finalize.js';
+import type { StepPorts } from '../steps/ports.js';
+import { proposeStep, type StepOptions } from '../steps/propose.js';
+import { recordStep } from '../steps/record.js';
+import { WarmSearch } from '../steps/warm.js';
+import type { ExperimentStore } from '../store/experiment-store.js';
+import { MemoryArtifactStore, type ArtifactStore } from '../train/ports.js';
+import type { EvalJob, Evaluator, EvalOutcome } from './evaluator.js';
 
 /** What the runner tells a progress display. */
 export type RunnerEvent =
@@ -32,10 +41,16 @@ export interface RunnerDeps {
   readonly evaluator: Evaluator;
   /** Concurrent trials (the spec's `parallel`, else this, else 1). */
   readonly workers: number;
-  readonly onEvent?: (e: RunnerEvent) => void;
+  /** Progress; a promise it returns is awaited before the slot goes on (a benchmark may stop the search there). */
+  readonly onEvent?: (e: RunnerEvent) => void | Promise<void>;
   /** Lease owner id (default host:pid:random). */
   readonly owner?: string;
+  /** The steps' clock, epoch ms (default `Date.now`; the benchmark's simulated clock, whose time the evaluator also waits on). */
   readonly now?: () => number;
+  /** Where the steps write trial jobs and the final report (default: in memory). */
+  readonly artifacts?: ArtifactStore;
+  /** The warm state of the search (default a new one); a caller may read it afterwards (the benchmark's proposal cost). */
+  readonly warm?: WarmSearch;
 }
 
 const LEASE_MS = 10_000;
@@ -54,174 +69,134 @@ function deadLocalOwner(owner: string): boolean {
 
 /**
  * Takes the experiment's lease. A lease left by a process of this host that
- * died (kill -9) is waited out (at most its TTL); a live holder is an error.
+ * died (kill -9) is released first: nobody can renew it; a live holder is an error.
  */
-async function acquireOrTakeOver(store: ExperimentStore, id: string, owner: string, now: () => number): Promise<void> {
-  for (;;) {
+async function acquireOrTakeOver(store: ExperimentStore, id: string, owner: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
     try {
       await store.acquireLease(id, owner, LEASE_MS);
       return;
     } catch (e) {
-      if (!(e instanceof LeaseHeldError) || !deadLocalOwner(e.holder)) throw e;
-      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(50, e.expiresAt - now() + 20))));
+      if (!(e instanceof LeaseHeldError) || !deadLocalOwner(e.holder) || attempt > 3) throw e;
+      await store.releaseLease(id, e.holder);
     }
   }
 }
 
-/** Runs (or resumes) an experiment until its budget or its space is used up, or a stop is requested. */
+/** Runs (or resumes) an experiment until its budget or its space is used up, or a stop is requested; a search that fails ends FAILED. */
 export async function runExperiment(experimentId: string, deps: RunnerDeps): Promise<Experiment> {
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const exp0 = await store.getExperiment(experimentId);
   if (!exp0) throw new NasError(`no experiment ${experimentId}`);
-  const spec = parseExperimentSpec(exp0.spec);
-  await acquireOrTakeOver(store, experimentId, owner, now);
-  const renew = setInterval(() => void store.renewLease(experimentId, owner, LEASE_MS).catch(() => undefined), LEASE_MS / 3);
+  if (exp0.state === 'COMPLETED' || exp0.state === 'STOPPED') return exp0;
+  await acquireOrTakeOver(store, experimentId, owner);
+  let failure: string | undefined;
+  const renew = setInterval(
+    () =>
+      void store.renewLease(experimentId, owner, LEASE_MS).catch((e: unknown) => {
+        if (e instanceof LeaseLostError) failure ??= `lost the experiment's lease (${e.message}): another process may run it now`;
+      }),
+    LEASE_MS / 3,
+  );
   renew.unref();
+  const ports: StepPorts = { store, artifacts: deps.artifacts ?? new MemoryArtifactStore(), now, warm: deps.warm ?? new WarmSearch(experimentId) };
   try {
-    return await new Search(experimentId, spec, deps, owner, now).run();
+    return await drive(ports, experimentId, deps, owner, () => failure);
+  } catch (e) {
+    return await endFailed(store, experimentId, owner, e instanceof Error ? e.message : String(e), now);
   } finally {
     clearInterval(renew);
     await store.releaseLease(experimentId, owner).catch(() => undefined);
   }
 }
 
-/**
- * The local driver of the search steps: it keeps one `SearchState` in memory
- * for the whole run (the state-machine path rebuilds it per call) and owns
- * the worker slots, the evaluator and the clock.
- */
-class Search {
-  private readonly store: ExperimentStore;
-  private readonly evaluator: Evaluator;
-  private state!: SearchState;
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly deadline: number | undefined;
-  private readonly workers: number;
-  private budgetFull = false;
-  private stopRequested = false;
-
-  constructor(
-    private readonly id: string,
-    private readonly spec: ExperimentSpec,
-    private readonly deps: RunnerDeps,
-    private readonly owner: string,
-    private readonly now: () => number,
-  ) {
-    this.store = deps.store;
-    this.evaluator = deps.evaluator;
-    const b = spec.budget;
-    this.workers = spec.parallel ?? deps.workers;
-    this.deadline = b.minutes !== undefined ? now() + b.minutes * 60_000 : undefined;
+/** Ends a search FAILED with its reason, under its lease (taken again if it lapsed and nobody else holds it). */
+async function endFailed(store: ExperimentStore, id: string, owner: string, reason: string, now: () => number): Promise<Experiment> {
+  const patch = { state: 'FAILED' as const, reason: `search failed: ${reason}`, finishedAt: new Date(now()).toISOString() };
+  try {
+    return await store.updateExperiment(id, patch, { leaseOwner: owner });
+  } catch (e) {
+    if (!(e instanceof LeaseLostError || e instanceof LeaseHeldError)) throw e;
+    // Another process took the search over: it is its to end.
+    await store.acquireLease(id, owner, LEASE_MS);
+    return store.updateExperiment(id, patch, { leaseOwner: owner });
   }
+}
 
-  async run(): Promise<Experiment> {
-    let exp = (await this.store.getExperiment(this.id)) as Experiment;
-    let all = await this.allTrials();
-    const resumed = all.length > 0;
-    if (exp.state === 'COMPLETED' || exp.state === 'STOPPED') return exp;
-    exp = await this.store.updateExperiment(this.id, { state: 'RUNNING', ...(exp.startedAt ? {} : { startedAt: new Date(this.now()).toISOString() }) }, { leaseOwner: this.owner });
-    this.deps.onEvent?.({ type: 'started', experiment: exp, resumed });
-    all = await repairFinished(this.store, this.spec, all, () => this.allTrials());
-    this.state = SearchState.rebuild(this.spec, exp, all);
-    // Trials that were in flight when the last process died resume from their checkpoints.
-    for (const t of all.filter((x) => !FINISHED_STATES.includes(x.state)).sort((a, b) => a.seq - b.seq)) this.start(t);
-    await this.loop();
-    const stopped = this.stopRequested || (await this.store.getExperiment(this.id))?.stopRequestedAt !== undefined;
-    exp = await this.store.updateExperiment(
-      this.id,
-      { state: stopped ? 'STOPPED' : 'COMPLETED', finishedAt: new Date(this.now()).toISOString(), reason: stopped ? 'stop requested' : this.stopReason() },
-      { leaseOwner: this.owner },
-    );
-    this.deps.onEvent?.({ type: 'finished', experiment: exp });
-    return exp;
-  }
-
-  private stopReason(): string {
-    if (this.deadline !== undefined && this.now() >= this.deadline) return 'wall-clock budget used';
-    if (this.budgetFull) return 'budget used';
-    if (this.state.exhausted) return 'search space exhausted';
-    return 'done';
-  }
-
-  private allTrials(): Promise<Trial[]> {
-    return listAllTrials(this.store, this.id);
-  }
-
-  private async loop(): Promise<void> {
-    for (;;) {
-      while (this.running.size < this.workers && !this.budgetFull && !this.stopRequested && !this.state.exhausted && !this.pastDeadline()) {
-        const started = await this.proposeAndStart();
-        if (!started) break;
-      }
-      if (this.running.size === 0) return;
-      await Promise.race(this.running.values());
+/** The worker slots' loop, then finalize; generation by generation, as the state machine runs it. */
+async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: string, failed: () => string | undefined): Promise<Experiment> {
+  const { store } = ports;
+  let exp = (await store.getExperiment(id)) as Experiment;
+  const spec = parseExperimentSpec(exp.spec);
+  const resumed = (await store.countTrials(id)) > 0;
+  // A FAILED search resumes (it crashed; nobody asked it to stop); a QUEUED one starts now.
+  if (exp.state !== 'RUNNING') exp = await store.updateExperiment(id, { state: 'RUNNING', ...(exp.startedAt ? {} : { startedAt: new Date(ports.now()).toISOString() }) }, { leaseOwner: owner });
+  await deps.onEvent?.({ type: 'started', experiment: exp, resumed });
+  const workers = spec.parallel ?? deps.workers;
+  const slots = Array.from({ length: workers }, (_, i) => i);
+  // The local driver has no history limit: it never drains for one.
+  // The backend's own estimate (a worker pool's calibrated cost model) prices every reservation.
+  const options: StepOptions = { leaseOwner: owner, maxTrialsPerExecution: Infinity, estimateSeconds: (e, a, f) => deps.evaluator.estimateSeconds(e, a, f) };
+  let error: unknown;
+  const slot = async (index: number, generation: number): Promise<void> => {
+    while (error === undefined) {
+      const why = failed();
+      if (why !== undefined) throw new NasError(why);
+      const p = await proposeStep(ports, { experimentId: id, slot: index, generation }, options);
+      if (p.action === 'done') return;
+      const trial = ports.warm?.current?.state.trials.get(p.trialId) ?? ((await store.getTrial(p.trialId)) as Trial);
+      await deps.onEvent?.({ type: 'trial-started', trial });
+      const outcome = await evaluate(ports, deps, trial, options);
+      const r = await recordStep(ports, { experimentId: id, trialId: trial.id, outcome }, options);
+      const recorded = ports.warm?.current?.state.trials.get(r.trialId) ?? ((await store.getTrial(r.trialId)) as Trial);
+      await deps.onEvent?.({ type: 'trial-finished', trial: recorded, experiment: (await store.getExperiment(id)) as Experiment });
     }
+  };
+  let generation = (exp.strategyState as { generation?: number } | undefined)?.generation ?? 0;
+  for (;;) {
+    // A slot that fails lets the others finish their trials (nothing new starts), then the search fails.
+    await Promise.all(slots.map((i) => slot(i, generation).catch((e: unknown) => void (error ??= e))));
+    if (error !== undefined) throw error;
+    const f = await finalizeStep(ports, { experimentId: id, generation, slots }, options);
+    if (f.action === 'done') break;
+    generation = f.generation;
   }
+  const done = (await store.getExperiment(id)) as Experiment;
+  await deps.onEvent?.({ type: 'finished', experiment: done });
+  return done;
+}
 
-  private pastDeadline(): boolean {
-    return this.deadline !== undefined && this.now() >= this.deadline;
-  }
-
-  /** propose (the shared step), then start the trial. False when nothing can start. */
-  private async proposeAndStart(): Promise<boolean> {
-    if ((await this.store.getExperiment(this.id))?.stopRequestedAt !== undefined) {
-      this.stopRequested = true;
-      return false;
-    }
-    const p = await this.state.propose({
-      store: this.store,
-      now: this.now,
-      estimateSeconds: (epochs, arch, fidelity) => this.evaluator.estimateSeconds(epochs, arch, fidelity),
-      inFlight: this.running.size,
-      ...(this.deadline !== undefined ? { deadline: this.deadline } : {}),
-      leaseOwner: this.owner,
-    });
-    if (p.kind === 'done') {
-      if (p.reason === 'budget') this.budgetFull = true;
-      return false;
-    }
-    this.start(p.trial);
-    return true;
-  }
-
-  /** train → record → decide, for one trial. */
-  private start(trial: Trial): void {
-    const p = this.train(trial).finally(() => this.running.delete(trial.id));
-    this.running.set(trial.id, p);
-  }
-
-  private async train(t0: Trial): Promise<void> {
-    let trial = t0.state === 'RUNNING' ? t0 : await this.store.transitionTrial(t0.id, ['PENDING', 'RUNNING'], { state: 'RUNNING', startedAt: new Date(this.now()).toISOString() });
-    this.state.update(trial);
-    this.deps.onEvent?.({ type: 'trial-started', trial });
-    const parent = trial.parentId ? this.state.trials.get(trial.parentId) : undefined;
-    const reservation = await this.state.ensureReserved(this.store, trial, (e, a, f) => this.evaluator.estimateSeconds(e, a, f), this.now);
-    if (!reservation) {
-      // Created just before a crash, never reserved, and the budget cannot pay for it now.
-      this.budgetFull = true;
-      return;
-    }
-    const metric = this.spec.objectives[0]?.metric ?? 'val_accuracy';
-    let outcome: EvalOutcome;
-    try {
-      outcome = await this.evaluator.run(
-        { trial, network: this.spec.compiledSpace.network(trial.arch), startEpoch: parent?.fidelity ?? 0, ...(parent ? { parent } : {}), deadlineSeconds: reservation.reserved.hours * 3600 },
-        {
-          onEpoch: async (epoch, metrics) => {
-            trial = await this.store.appendEpoch(trial.id, { epoch, metrics: { ...metrics } });
-            this.state.trials.set(trial.id, trial);
-            this.deps.onEvent?.({ type: 'epoch', trial, epoch, metrics });
-            const v = metrics[metric];
-            return v === undefined ? 'continue' : this.state.scheduler.onEpoch(trial.id, epoch, v);
-          },
+/** Trains (or answers) one trial on the backend, its epochs through the epoch step; an error is a FAILED outcome. */
+async function evaluate(ports: StepPorts, deps: RunnerDeps, trial: Trial, options: StepOptions): Promise<EvalOutcome> {
+  const state = ports.warm?.current?.state;
+  const spec = ports.warm?.current?.spec ?? parseExperimentSpec((await ports.store.getExperiment(trial.experimentId))?.spec);
+  const parent = trial.parentId ? (state?.trials.get(trial.parentId) ?? (await ports.store.getTrial(trial.parentId))) : undefined;
+  const reservation = await ports.store.getReservation(trial.id);
+  try {
+    const job: EvalJob = {
+      trial,
+      // Built only if the evaluator reads it (the table evaluator does not).
+      get network() {
+        return spec.compiledSpace.network(trial.arch);
+      },
+      startEpoch: parent?.fidelity ?? 0,
+      ...(parent ? { parent } : {}),
+      deadlineSeconds: (reservation?.reserved.hours ?? 0) * 3600,
+    };
+    return await deps.evaluator.run(
+      job,
+      {
+        onEpoch: async (epoch, metrics) => {
+          const { decision } = await epochStep(ports, { experimentId: trial.experimentId, trialId: trial.id, epoch, metrics }, options);
+          const current = ports.warm?.current?.state.trials.get(trial.id) ?? trial;
+          await deps.onEvent?.({ type: 'epoch', trial: current, epoch, metrics });
+          return decision;
         },
-      );
-    } catch (e) {
-      outcome = { status: 'FAILED', metrics: {}, reason: (e as Error).message, backend: 'unknown', seconds: 0 };
-    }
-    const recorded = await this.state.record(this.store, trial, outcome, reservation, this.now);
-    this.deps.onEvent?.({ type: 'trial-finished', trial: recorded.trial, experiment: recorded.experiment });
+      },
+    );
+  } catch (e) {
+    return { status: 'FAILED', metrics: {}, reason: (e as Error).message, backend: 'unknown', seconds: 0 };
   }
 }

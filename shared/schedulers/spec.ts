@@ -35,6 +35,8 @@ const rawSchema = z
     rungs: z.array(epochs).min(1).max(64).optional(),
     /** `median` only: completed trials needed at an epoch before anyone is stopped there. */
     minTrials: z.number({ error: 'expected an integer from 1 to 100000' }).int().min(1).max(100_000).default(3),
+    /** Which result the strategy is told per architecture (`TellPolicy`): its first rung's (default) or its last. */
+    tell: z.enum(['first', 'last'], { error: 'expected first or last' }).default('first'),
   })
   .strict();
 
@@ -48,6 +50,8 @@ export interface FidelitySpec {
   /** Resource per rung, strictly increasing; the last is `max`. One rung for `none` and `median`. */
   readonly rungs: readonly number[];
   readonly minTrials: number;
+  /** Which result of an architecture the strategy is told: its first rung's or its last (see `shouldTell`). */
+  readonly tell: 'first' | 'last';
 }
 
 /** Parses a fidelity section or throws a SpecError naming every bad field (paths under `prefix`). */
@@ -74,7 +78,7 @@ export function parseFidelitySpec(raw: unknown, prefix: readonly (string | numbe
   const max = f.rungs ? (f.rungs[f.rungs.length - 1] as number) : (f.max as number);
   const min = f.rungs ? (f.rungs[0] as number) : (f.min ?? max);
   const ladder = f.scheduler === 'none' || f.scheduler === 'median' ? [max] : (f.rungs ?? geometricRungs(min, max, f.eta));
-  return { scheduler: f.scheduler, resource: f.resource, min, max, eta: f.eta, rungs: ladder, minTrials: f.minTrials };
+  return { scheduler: f.scheduler, resource: f.resource, min, max, eta: f.eta, rungs: ladder, minTrials: f.minTrials, tell: f.tell };
 }
 
 /** Li et al.'s ladder: R · eta^(k − s_max) for k = 0..s_max, rounded, strictly increasing, top = max. */

@@ -16,7 +16,7 @@ import { estimatorFor } from './estimate.js';
 import { executionNameOf } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, specOf, type StepOptions } from './propose.js';
-import type { DoneReason } from './state.js';
+import { SearchState, type DoneReason } from './state.js';
 
 export interface FinalizeInput {
   readonly experimentId: string;
@@ -72,7 +72,9 @@ export async function finalizeStep(ports: StepPorts, input: FinalizeInput, optio
     const env = state.snapshot;
     const stopRequested = exp.stopRequestedAt !== undefined;
     const deadline = deadlineOf(spec, exp);
-    const why = stopRequested ? 'stop-requested' : await state.wouldStop({ store, now: ports.now, estimateSeconds: estimatorFor(spec, [...state.trials.values()]), inFlight: 0, ...(deadline !== undefined ? { deadline } : {}) });
+    // `wouldStop` may ask the strategy: a warm state is asked through a throwaway copy, so it stays as the store has it.
+    const probe = () => (ports.warm?.experimentId === exp.id ? SearchState.rebuild(spec, exp, [...state.trials.values()]) : state);
+    const why = stopRequested ? 'stop-requested' : await state.wouldStop({ store, now: ports.now, estimateSeconds: options.estimateSeconds ?? estimatorFor(spec, [...state.trials.values()]), inFlight: 0, ...(deadline !== undefined ? { deadline } : {}) }, probe);
     // Continue only when the slots drained for the history limit: a slot that ended for its budget
     // ends the search, as the local runner does (no execution loops on a budget that frees up later).
     const firstSeq = env?.generation === input.generation ? env.generationFirstSeq : undefined;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { LeaseHeldError, StoreBusyError } from '../errors.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
 import type { ArtifactStore } from '../train/ports.js';
+import type { WarmSearch } from './warm.js';
 
 export interface StepPorts {
   readonly store: ExperimentStore;
@@ -15,6 +16,8 @@ export interface StepPorts {
   readonly now: () => number;
   /** How long a step waits for another step holding the experiment (default 20 s); then `StoreBusyError` (retryable). */
   readonly lockWaitMs?: number;
+  /** The driver holds the experiment's lease for its whole run and keeps the search warm here (the local runner). */
+  readonly warm?: WarmSearch;
 }
 
 /** How long a step's lease lives: far above a step's run time, so only a crashed step's lease ever expires. */
@@ -24,10 +27,11 @@ const STEP_LEASE_MS = 60_000;
  * Runs `fn` holding the experiment's lease, so steps of one experiment (a
  * propose and a record of two worker slots) never interleave: each reads the
  * store, decides, and writes as if alone. A caller that already holds the
- * lease (the local runner) passes its owner and nothing is acquired.
+ * lease (the local runner) passes its owner and nothing is acquired; its
+ * steps still run one at a time (`WarmSearch.serialize`).
  */
 export async function withExperimentLease<T>(ports: StepPorts, experimentId: string, heldBy: string | undefined, fn: (owner: string) => Promise<T>): Promise<T> {
-  if (heldBy !== undefined) return fn(heldBy);
+  if (heldBy !== undefined) return ports.warm?.experimentId === experimentId ? ports.warm.serialize(() => fn(heldBy)) : fn(heldBy);
   const owner = `step:${randomBytes(6).toString('hex')}`;
   const waitUntil = Date.now() + (ports.lockWaitMs ?? 20_000);
   let pause = 10;

@@ -17,7 +17,7 @@ import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js'
 import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
 import { monthToDateDollars } from './caps.js';
-import { estimatorFor } from './estimate.js';
+import { estimatorFor, type EstimateSeconds } from './estimate.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { fidelityOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
@@ -54,6 +54,8 @@ export interface StepOptions {
   readonly monthlyBudgetDollars?: number;
   /** The month's committed dollars, where the host keeps them bounded (AWS: the admission ledger); else every stored experiment is read. */
   readonly committedDollars?: () => Promise<number>;
+  /** What a trial is estimated to cost (a local worker pool's calibrated cost model); default the spec's cost model taught by the stored trials. */
+  readonly estimateSeconds?: EstimateSeconds;
 }
 
 /** The wall-clock deadline of a search: `budget.minutes` after it started. */
@@ -78,14 +80,20 @@ export function specOf(exp: Experiment): ExperimentSpec {
   return spec;
 }
 
-/** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false). */
-export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
-  const exp = await ports.store.getExperiment(experimentId);
+/** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false; `read`: the experiment as just read). */
+export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true, read?: Experiment): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
+  const exp = read ?? (await ports.store.getExperiment(experimentId));
   if (!exp) throw new NotFoundError('experiment', experimentId);
+  const warm = ports.warm?.experimentId === experimentId ? ports.warm : undefined;
+  const hit = warm?.current;
+  if (hit) return { exp, spec: hit.spec, state: hit.state, trials: [...hit.state.trials.values()] };
   const spec = specOf(exp);
   const list = () => listAllTrials(ports.store, experimentId);
   const trials = await repairFinished(ports.store, spec, await list(), list);
-  return { exp, spec, state: SearchState.rebuild(spec, exp, trials, withStrategy), trials };
+  // A warm search always has its strategy: the next step may propose.
+  const state = SearchState.rebuild(spec, exp, trials, withStrategy || warm !== undefined);
+  warm?.keep(spec, state);
+  return { exp, spec, state, trials };
 }
 
 export async function proposeStep(ports: StepPorts, input: ProposeInput, options: StepOptions = {}): Promise<ProposeOutput> {
@@ -96,12 +104,12 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     if (exp0.state === 'STOPPED') return { action: 'done', reason: 'stop-requested' };
     if (exp0.state === 'COMPLETED' || exp0.state === 'FAILED') return { action: 'done', reason: 'exhausted' };
     if (exp0.state === 'QUEUED') exp0 = await store.updateExperiment(input.experimentId, { state: 'RUNNING', startedAt: new Date(ports.now()).toISOString() }, { leaseOwner: owner });
-    const { exp, spec, state } = await loadSearch(ports, input.experimentId);
+    const { exp, spec, state } = await loadSearch(ports, input.experimentId, true, exp0);
     const env = state.snapshot;
     const key = `${input.generation}:${input.slot}`;
     // A slot of an execution that was continued as new has nothing more to do.
     if (env?.generation !== undefined && input.generation < env.generation) return { action: 'done', reason: 'drain' };
-    const estimate = estimatorFor(spec, [...state.trials.values()]);
+    const estimate = options.estimateSeconds ?? estimatorFor(spec, [...state.trials.values()]);
     // Where this generation's trials begin, if this call opens the generation.
     const startSeq = state.maxSeq() + 1;
 
@@ -121,7 +129,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
       };
       await store.updateExperiment(input.experimentId, { strategyState: envelope }, { leaseOwner: owner });
       state.setSnapshot(envelope);
-      if (trial.state === 'PENDING') await store.transitionTrial(trial.id, ['PENDING'], { state: 'RUNNING', startedAt: new Date(ports.now()).toISOString() });
+      if (trial.state === 'PENDING') state.update(await store.transitionTrial(trial.id, ['PENDING'], { state: 'RUNNING', startedAt: new Date(ports.now()).toISOString() }));
       return { action: 'train', trialId: trial.id, jobName: jobNameOf(trial.id), command: ['--trial-id', trial.id], fidelity: trial.fidelity };
     };
 

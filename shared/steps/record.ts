@@ -22,6 +22,8 @@ export interface RecordInput {
   readonly job?: { readonly status?: string | undefined } | undefined;
   /** The state machine's Catch output when the job failed: `Cause` is the Batch job description as JSON. */
   readonly jobError?: { readonly Error?: string | undefined; readonly Cause?: string | undefined } | undefined;
+  /** The outcome itself, from a driver that ran the trial in-process (its epochs already reported through `epochStep`). */
+  readonly outcome?: TrialOutcome;
 }
 
 export interface RecordOutput {
@@ -99,11 +101,13 @@ export async function recordStep(ports: StepPorts, input: RecordInput, options: 
     const { state } = await loadSearch(ports, input.experimentId, false);
     let trial = state.trials.get(input.trialId) as Trial;
     if (FINISHED_STATES.includes(trial.state)) return { trialId: trial.id, state: trial.state, ...(trial.decision ? { decision: trial.decision } : {}) };
-    const outcome = await readOutcome(ports.artifacts, trial, input, ports.now());
-    // The learning curve the job reported, before the trial is finished (a finished trial's curve is fixed).
-    const reports = jobReportsSchema.safeParse((await getJson<unknown>(ports.artifacts, jobKeys(trial.id).reports).catch(() => undefined)) ?? []);
-    if (reports.success) for (const r of reports.data) trial = await store.appendEpoch(trial.id, r);
-    state.update(trial);
+    const outcome = input.outcome ?? (await readOutcome(ports.artifacts, trial, input, ports.now()));
+    if (!input.outcome) {
+      // The learning curve the job reported, before the trial is finished (a finished trial's curve is fixed).
+      const reports = jobReportsSchema.safeParse((await getJson<unknown>(ports.artifacts, jobKeys(trial.id).reports).catch(() => undefined)) ?? []);
+      if (reports.success) for (const r of reports.data) trial = await store.appendEpoch(trial.id, r);
+      state.update(trial);
+    }
     let reservation = await store.getReservation(trial.id);
     if (!reservation) {
       // Handed over without a reservation cannot happen through `propose`; record it at no reserved cost.

@@ -13,11 +13,11 @@ import { BudgetExceededError, NasError } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type SchedulerDecision, type Trial } from '../experiment/model.js';
 import type { TrialOutcome } from '../experiment/outcome.js';
 import { feasible } from '../objectives/objectives.js';
-import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler } from '../schedulers/index.js';
+import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler, type TellPolicy } from '../schedulers/index.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
-import type { BudgetLimits, ExperimentStore, Reservation } from '../store/experiment-store.js';
+import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 
 /** A reservation that no limit bounds (a year of compute). */
@@ -74,7 +74,8 @@ export function limitsOf(spec: ExperimentSpec): BudgetLimits {
   return { ...(b.trials !== undefined ? { trials: b.trials } : {}), ...(b.hours !== undefined ? { hours: b.hours } : {}), ...(b.dollars !== undefined ? { dollars: b.dollars } : {}) };
 }
 
-const goalOf = (spec: ExperimentSpec): 'max' | 'min' => spec.objectives[0]?.goal ?? 'max';
+/** What the scheduler ranks and stops on: the first objective (its direction, and its metric in the curves). */
+const schedulerCtx = (spec: ExperimentSpec) => ({ goal: spec.objectives[0]?.goal ?? 'max', metric: spec.objectives[0]?.metric ?? 'val_accuracy' });
 
 /**
  * How much compute a new trial may reserve: twice its estimate when a compute
@@ -89,12 +90,13 @@ export function budgetFor(spec: ExperimentSpec, exp: Experiment, estimate: numbe
   let hours = limits.hours !== undefined || (limits.dollars !== undefined && price > 0) ? (2 * estimate) / 3600 : UNBOUNDED_HOURS;
   if (limits.hours !== undefined) {
     const left = limits.hours - exp.spent.hours - exp.reserved.hours;
-    if (left < estimate / 3600) return 'full';
+    // With the ledger's tolerance: sums of many settled costs round (twenty 200-epoch trials fill 4000 epochs exactly).
+    if (left < estimate / 3600 - BUDGET_TOLERANCE * Math.max(1, limits.hours)) return 'full';
     hours = Math.min(hours, left);
   }
   if (limits.dollars !== undefined && price > 0) {
     const leftDollars = limits.dollars - exp.spent.dollars - exp.reserved.dollars;
-    if (leftDollars < (estimate / 3600) * price) return 'full';
+    if (leftDollars < (estimate / 3600) * price - BUDGET_TOLERANCE * Math.max(1, limits.dollars)) return 'full';
     hours = Math.min(hours, leftDollars / price);
   }
   if (deadline !== undefined) hours = Math.min(hours, Math.max(0, (deadline - now) / 3_600_000));
@@ -107,6 +109,8 @@ export const trialIdOf = (experimentId: string, seq: number): string => `${exper
 export class SearchState {
   readonly trials = new Map<string, Trial>();
   private readonly toldIds = new Set<string>();
+  /** Architectures told (by hash): a strategy hears of each architecture once, whatever the policy. */
+  private readonly toldHashes = new Set<string>();
   private toldCount = 0;
   private lastSeq = 0;
   /** The strategy ran out of new architectures. */
@@ -119,7 +123,20 @@ export class SearchState {
     /** Absent when only recording (a cold `record` needs no strategy: it is rebuilt at the next proposal). */
     private readonly strategy: Strategy | undefined,
     private envelope: SnapshotEnvelope | undefined,
+    /** Which result of an architecture the strategy is told (the spec's `fidelity.tell`). */
+    private readonly tellPolicy: TellPolicy,
   ) {}
+
+  /** Milliseconds spent in the strategy's ask and tell, and the asks made (what a proposal costs, without the store). */
+  readonly strategyCost = { ms: 0, asks: 0 };
+
+  private ask(pending: Architecture[]): Architecture[] | 'exhausted' {
+    const t0 = performance.now();
+    const p = (this.strategy as Strategy).ask(1, pending);
+    this.strategyCost.ms += performance.now() - t0;
+    this.strategyCost.asks++;
+    return p;
+  }
 
   /**
    * Strategy and scheduler from the stored trials plus the strategy snapshot:
@@ -129,8 +146,8 @@ export class SearchState {
    */
   static rebuild(spec: ExperimentSpec, exp: Experiment, all: readonly Trial[], withStrategy = true): SearchState {
     const fidelity = fidelityOf(spec);
-    const goal = goalOf(spec);
-    const scheduler = all.length ? schedulerFromTrials(fidelity, { goal }, all) : createScheduler(fidelity, { goal });
+    const ctx0 = schedulerCtx(spec);
+    const scheduler = all.length ? schedulerFromTrials(fidelity, ctx0, all) : createScheduler(fidelity, ctx0);
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
     if (withStrategy) {
@@ -138,7 +155,7 @@ export class SearchState {
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
     }
-    const s = new SearchState(exp.id, spec, scheduler, strategy, env);
+    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell);
     s.lastSeq = env?.lastSeq ?? 0;
     for (const t of all) s.trials.set(t.id, t);
     if (!strategy) return s;
@@ -167,13 +184,16 @@ export class SearchState {
   }
 
   private maybeTell(t: Trial, decision: SchedulerDecision): void {
-    if (!shouldTell('first', t, decision, (x) => this.toldIds.has(x.id))) return;
+    if (!shouldTell(this.tellPolicy, t, decision, (x) => this.toldIds.has(x.id) || this.toldHashes.has(t.hash))) return;
     this.toldIds.add(t.id);
+    this.toldHashes.add(t.hash);
     this.toldCount++;
     if (!this.strategy) return;
+    const t0 = performance.now();
     // A trial stopped early (median stopping) still has values: they are its result.
     if ((t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
     else this.strategy.tell({ arch: t.arch, status: 'failed' });
+    this.strategyCost.ms += performance.now() - t0;
   }
 
   private pendingArchs(): Architecture[] {
@@ -201,7 +221,7 @@ export class SearchState {
       arch = parent.arch;
     } else {
       if (!this.strategy) throw new NasError('propose needs a state rebuilt with its strategy');
-      const p = this.strategy.ask(1, this.pendingArchs());
+      const p = this.ask(this.pendingArchs());
       if (p === 'exhausted') {
         this.exhausted = true;
         return { kind: 'done', reason: 'exhausted' };
@@ -251,27 +271,24 @@ export class SearchState {
 
   /**
    * Whether a proposal now would come to nothing, and why, without writing
-   * anything (the strategy may advance: call this on a throwaway rebuilt
-   * state). `undefined`: a trial would start.
+   * anything: past the deadline, then no budget for the next trial, then no
+   * architecture left. Only the last asks the strategy, which advances it:
+   * `probe` gives the state to ask (a throwaway rebuild; default this one).
+   * `undefined`: a trial would start.
    */
-  async wouldStop(ctx: Omit<ProposeContext, 'leaseOwner'>): Promise<DoneReason | undefined> {
+  async wouldStop(ctx: Omit<ProposeContext, 'leaseOwner'>, probe: () => SearchState = () => this): Promise<DoneReason | undefined> {
     if (ctx.deadline !== undefined && ctx.now() >= ctx.deadline) return 'deadline';
     const next = this.scheduler.next();
-    let startEpoch = 0;
-    let arch: Architecture | undefined;
-    if (next.kind === 'promote') {
-      const parent = this.trials.get(next.parentId);
-      startEpoch = parent?.fidelity ?? 0;
-      arch = parent?.arch;
-    } else {
-      if (!this.strategy) throw new NasError('wouldStop needs a state rebuilt with its strategy');
-      const p = this.strategy.ask(1, this.pendingArchs());
-      if (p === 'exhausted') return 'exhausted';
-      arch = p[0];
-    }
+    const parent = next.kind === 'promote' ? this.trials.get(next.parentId) : undefined;
     const exp = (await ctx.store.getExperiment(this.experimentId)) as Experiment;
-    const budget = budgetFor(this.spec, exp, ctx.estimateSeconds(next.fidelity - startEpoch, arch, next.fidelity), ctx.inFlight, ctx.deadline, ctx.now());
-    return budget === 'full' ? 'budget' : undefined;
+    // A new trial's architecture is not asked for yet: the estimate is a typical one's.
+    const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0), parent?.arch, next.fidelity);
+    if (budgetFor(this.spec, exp, estimate, ctx.inFlight, ctx.deadline, ctx.now()) === 'full') return 'budget';
+    if (next.kind === 'promote') return undefined;
+    if (this.exhausted) return 'exhausted';
+    const asked = probe();
+    if (!asked.strategy) throw new NasError('wouldStop needs a state rebuilt with its strategy');
+    return asked.strategy.ask(1, asked.pendingArchs()) === 'exhausted' ? 'exhausted' : undefined;
   }
 
   /** The envelope as it would be snapshotted now (the stored one when there is one: its strategy state stays authoritative). */
@@ -367,7 +384,7 @@ export class SearchState {
 export async function repairFinished(store: ExperimentStore, spec: ExperimentSpec, all: Trial[], list: () => Promise<Trial[]>): Promise<Trial[]> {
   const broken = all.filter((t) => FINISHED_STATES.includes(t.state) && t.decision === undefined).sort((a, b) => (a.finishedSeq ?? 0) - (b.finishedSeq ?? 0));
   if (!broken.length) return all;
-  const scheduler = schedulerFromTrials(fidelityOf(spec), { goal: goalOf(spec) }, all);
+  const scheduler = schedulerFromTrials(fidelityOf(spec), schedulerCtx(spec), all);
   for (const t of broken) {
     if (await store.getReservation(t.id)) {
       await store.settle(t.id, { hours: t.cost?.hours ?? 0, dollars: t.cost?.dollars ?? 0 });

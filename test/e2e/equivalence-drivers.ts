@@ -177,7 +177,7 @@ export async function runLocal(raw: Record<string, unknown>, experimentId: strin
   await submitExperiment(raw, store, { id: experimentId });
   let current: ReturnType<typeof incarnation> | undefined;
   const clock: SimulatedClock = new SimulatedClock(() => (current?.inFlight ?? 0) === 0);
-  const evaluator = new ClockedEvaluator(new TableTrialEvaluator(spec.dataset as never, spec.compiledSpace, spec.seed, false), clock, secondsPerEpochOf(spec));
+  const evaluator = new ClockedEvaluator(new TableTrialEvaluator(spec.dataset as never, spec.compiledSpace, spec.seed, { clock: false }), clock, secondsPerEpochOf(spec));
   let settle!: { resolve: (e: Experiment) => void; reject: (e: unknown) => void };
   const finished = new Promise<Experiment>((resolve, reject) => (settle = { resolve, reject }));
   const start = () => {

@@ -81,7 +81,7 @@ describe('a whole search on the table evaluator', () => {
         const s = parseExperimentSpec(raw);
         const store = new MemoryExperimentStore();
         const exp = await submitExperiment(raw, store);
-        const done = await runExperiment(exp.id, { store, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, seed, false), workers: 2 });
+        const done = await runExperiment(exp.id, { store, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, seed, { clock: false }), workers: 2 });
         const where = `seed ${seed}, budget ${JSON.stringify(s.budget)}`;
         if (s.budget.trials !== undefined) expect(done.spent.trials, where).toBeLessThanOrEqual(s.budget.trials);
         if (s.budget.hours !== undefined) expect(done.spent.hours, where).toBeLessThanOrEqual(s.budget.hours * (1 + 1e-9));

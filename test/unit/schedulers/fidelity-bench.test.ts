@@ -17,8 +17,8 @@ describe('cost-to-regret benchmark on NAS-Bench-201', () => {
       resume,
     });
 
-  it('charges each evaluation its fidelity and measures the reference at referenceTrials full trials', () => {
-    const r = run(false).strategies.random!;
+  it('charges each evaluation its fidelity and measures the reference at referenceTrials full trials', async () => {
+    const r = (await run(false)).strategies.random!;
     const none = r.schedulers.none!;
     // 20 trials × 200 epochs = 4000: exactly 20 full evaluations per run.
     expect(none.evaluations).toEqual({ 200: 20 });
@@ -26,9 +26,9 @@ describe('cost-to-regret benchmark on NAS-Bench-201', () => {
     expect(none.meanRegretAt['4000']).toBe(r.reference.regret);
     // SH with eta 3 over two rungs: 3 at 12 epochs for each 1 at 200, cost 3·12 + 200 = 236 per bracket.
     const sh = r.schedulers.sh!;
-    // A run stops once its cost reaches 4000, so the 17th bracket (starting at 3776) completes.
-    const brackets = Math.ceil(4000 / 236);
-    expect(sh.evaluations).toEqual({ 12: 3 * brackets, 200: brackets });
+    // The budget pays for 16 brackets (3776) and the 17th's three 12-epoch trials (3812); its promotion, estimated
+    // at its 188 extra epochs, still fits, and is cut at the budget's end.
+    expect(sh.evaluations).toEqual({ 12: 3 * 17, 200: 17 });
     // The mean regret curve never rises (the incumbent only improves once at the top rung).
     for (const res of Object.values(r.schedulers)) {
       const top = res.curve.filter(([c]) => c >= 1000).map(([, v]) => v);
@@ -36,31 +36,32 @@ describe('cost-to-regret benchmark on NAS-Bench-201', () => {
     }
   });
 
-  it('charges promotions only their extra epochs when they resume', () => {
-    const full = run(false).strategies.random!.schedulers.sh!;
-    const resumed = run(true).strategies.random!.schedulers.sh!;
-    // 3·12 + 188 = 224 per bracket: more brackets fit in the same cost.
-    expect(resumed.evaluations['200']).toBe(Math.ceil(4000 / 224));
-    expect(resumed.evaluations['200']).toBeGreaterThan(full.evaluations['200'] as number);
+  it('charges promotions only their extra epochs when they resume', async () => {
+    const full = (await run(false)).strategies.random!.schedulers.sh!;
+    const resumed = (await run(true)).strategies.random!.schedulers.sh!;
+    // 3·12 + 188 = 224 per bracket: 17 brackets (3808), the 18th's three 12-epoch trials (3844), and no promotion
+    // (188 epochs do not fit in 156): no trial starts that the budget cannot pay for.
+    expect(resumed.evaluations).toEqual({ 12: 3 * 18, 200: 17 });
+    expect(resumed.evaluations['12']).toBeGreaterThan(full.evaluations['12'] as number);
   });
 
-  it('runs the full-fidelity reference even when it is not among the schedulers asked for', () => {
-    const r = runFidelityBench({ table, strategies: ['random'], schedulers: { sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 } }, seeds: 3, referenceTrials: 10 }).strategies.random!;
+  it('runs the full-fidelity reference even when it is not among the schedulers asked for', async () => {
+    const r = (await runFidelityBench({ table, strategies: ['random'], schedulers: { sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 } }, seeds: 3, referenceTrials: 10 })).strategies.random!;
     expect(Number.isFinite(r.reference.regret)).toBe(true);
     expect(r.schedulers.none!.evaluations).toEqual({ 200: 10 });
     expect(r.schedulers.sh!.costRatio).not.toBeNull();
   });
 
-  it('firstSeed runs other seeds: two one-seed runs average to the two-seed run', () => {
-    const bench = (seeds: number, firstSeed: number) =>
-      runFidelityBench({ table, strategies: ['random'], schedulers: { sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 } }, seeds, firstSeed, referenceTrials: 10 }).strategies.random!.schedulers;
-    const both = bench(2, 0);
-    const a = bench(1, 0);
-    const b = bench(1, 1);
+  it('firstSeed runs other seeds: two one-seed runs average to the two-seed run', async () => {
+    const bench = async (seeds: number, firstSeed: number) =>
+      (await runFidelityBench({ table, strategies: ['random'], schedulers: { sh: { scheduler: 'sh', rungs: [12, 200], eta: 3 } }, seeds, firstSeed, referenceTrials: 10 })).strategies.random!.schedulers;
+    const both = await bench(2, 0);
+    const a = await bench(1, 0);
+    const b = await bench(1, 1);
     for (const label of ['none', 'sh']) {
       const last = (r: typeof both) => r[label]!.meanRegretAt['2000'] as number;
       expect(last(both)).toBeCloseTo((last(a) + last(b)) / 2, 3);
     }
-    expect(bench(1, 1).none!.meanRegretAt['2000']).not.toBeUndefined();
+    expect((await bench(1, 1)).none!.meanRegretAt['2000']).not.toBeUndefined();
   });
 });

@@ -248,7 +248,7 @@ describe('fidelity spec', () => {
   };
 
   it('parses the spec sketch and fills defaults', () => {
-    expect(parseFidelitySpec({ scheduler: 'asha', resource: 'epochs', min: 1, max: 9, eta: 3 })).toEqual({ scheduler: 'asha', resource: 'epochs', min: 1, max: 9, eta: 3, rungs: [1, 3, 9], minTrials: 3 });
+    expect(parseFidelitySpec({ scheduler: 'asha', resource: 'epochs', min: 1, max: 9, eta: 3 })).toEqual({ scheduler: 'asha', resource: 'epochs', min: 1, max: 9, eta: 3, rungs: [1, 3, 9], minTrials: 3, tell: 'first' });
     expect(parseFidelitySpec({ max: 20 }).rungs).toEqual([20]);
     expect(parseFidelitySpec({ scheduler: 'hyperband', rungs: [12, 200] })).toMatchObject({ min: 12, max: 200, eta: 3, rungs: [12, 200] });
   });

@@ -16,8 +16,10 @@ import { MemoryExperimentStore } from '../../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../../shared/store/sqlite.js';
 import type { ExperimentStore } from '../../../shared/store/experiment-store.js';
 import { FsArtifactStore, getJson } from '../../../shared/train/ports.js';
-import { runMachine, tableTrainer } from './machine.js';
 import { MemoryAdmissionLedger } from '../../support/memory-admission.js';
+import { runTableJob } from '../../../containers/trainer/table-job.js';
+import { tableJobSchema } from '../../../shared/steps/job.js';
+import { WarmSearch } from '../../../shared/steps/warm.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../../shared/benchmarks/nb201-cifar10.csv');
 
@@ -38,31 +40,49 @@ function ports(store: ExperimentStore = new MemoryExperimentStore()): StepPorts 
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nasflow-steps-db-'));
 
+/** The table job as the trainer runs it, in-process: reads trial.json, writes result.json; the Batch state's success output. */
+const tableTrainer = (ports: StepPorts) => async (trialId: string) => {
+  await runTableJob(tableJobSchema.parse(await getJson<unknown>(ports.artifacts, `trials/${trialId}/trial.json`)), ports.artifacts);
+  return { job: { status: 'SUCCEEDED' } };
+};
+
+/** A search kept warm by nobody: every step the driver calls rebuilds the search from the store, as a Lambda does. */
+class ColdSearch extends WarmSearch {
+  override keep(): void {}
+}
+
+/** The local driver over cold steps, with the table evaluator. */
+async function runCold(store: ExperimentStore, id: string, raw: ReturnType<typeof spec>, onEvent?: Parameters<typeof runExperiment>[1]['onEvent'], artifacts = new FsArtifactStore(mkdtempSync(join(tmpdir(), 'nasflow-steps-')))) {
+  const s = parseExperimentSpec(raw);
+  return runExperiment(id, { store, artifacts, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, s.seed, { clock: false }), workers: s.parallel ?? 1, warm: new ColdSearch(id), ...(onEvent ? { onEvent } : {}) });
+}
+
 describe('the search steps, cold', () => {
-  it('propose the same trials as the local runner for the same seed (one worker, ASHA promotions, SQLite)', async () => {
+  it('a search whose every step rebuilds from the store proposes what the warm local runner proposes (one worker, ASHA promotions, SQLite)', async () => {
     const raw = spec({ fidelity: { scheduler: 'asha', resource: 'epochs', min: 12, max: 200, eta: 3, rungs: [12, 200] }, budget: { trials: 16 } });
     const dir = tmp();
     const warmStore = new SqliteExperimentStore(join(dir, 'warm.db'));
     const s = parseExperimentSpec(raw);
     const warm = await submitExperiment(raw, warmStore);
-    await runExperiment(warm.id, { store: warmStore, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, s.seed, false), workers: 1 });
+    await runExperiment(warm.id, { store: warmStore, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, s.seed, { clock: false }), workers: 1 });
     const warmTrials = (await warmStore.listTrials(warm.id)).trials;
 
-    const p = ports(new SqliteExperimentStore(join(dir, 'cold.db')));
-    const cold = await submitExperiment(raw, p.store);
-    const run = await runMachine(p, cold.id, { slots: [0] });
-    const coldTrials = (await p.store.listTrials(cold.id)).trials;
+    const coldStore = new SqliteExperimentStore(join(dir, 'cold.db'));
+    const cold = await submitExperiment(raw, coldStore);
+    const artifacts = new FsArtifactStore(join(dir, 'artifacts'));
+    const done = await runCold(coldStore, cold.id, raw, undefined, artifacts);
+    const coldTrials = (await coldStore.listTrials(cold.id)).trials;
 
-    expect(run.final).toEqual({ action: 'done', state: 'COMPLETED' });
+    expect(done.state).toBe('COMPLETED');
     expect(coldTrials.map((t) => [t.hash, t.fidelity, t.parentId?.replace(/^.*-t/, 't'), t.state, t.decision])).toEqual(
       warmTrials.map((t) => [t.hash, t.fidelity, t.parentId?.replace(/^.*-t/, 't'), t.state, t.decision]),
     );
     expect(coldTrials.some((t) => t.parentId)).toBe(true);
     expect(coldTrials.map((t) => t.values)).toEqual(warmTrials.map((t) => t.values));
-    const done = await p.store.getExperiment(cold.id);
-    expect(done?.spent.trials).toBe(16);
-    expect(done?.reserved.hours).toBeCloseTo(0, 9);
-    const report = await getJson<{ leaderboard: { trialId: string }[] }>(p.artifacts, reportKeys(cold.id).report);
+    expect(done.spent.trials).toBe(16);
+    expect(done.reserved.hours).toBeCloseTo(0, 9);
+    // Finalize wrote the report, as it does on AWS.
+    const report = await getJson<{ leaderboard: { trialId: string }[] }>(artifacts, reportKeys(cold.id).report);
     expect(report?.leaderboard.length).toBeGreaterThan(0);
   });
 
@@ -152,25 +172,22 @@ describe('the search steps, cold', () => {
     await first.close();
   });
 
-  it('a stop request ends the search STOPPED; trials already running finish', async () => {
-    const p = ports();
-    const exp = await submitExperiment(spec({ budget: { trials: 30 }, parallel: 2 }), p.store);
+  it('a stop request ends the search STOPPED; trials already running finish (cold steps, two workers)', async () => {
+    const store = new MemoryExperimentStore();
+    const raw = spec({ budget: { trials: 30 }, parallel: 2 });
+    const exp = await submitExperiment(raw, store);
     let recorded = 0;
-    const run = await runMachine(p, exp.id, {
-      slots: [0, 1],
-      afterRecord: async () => {
-        if (++recorded === 3) await requestStop(p.store, exp.id, Date.now());
-      },
+    const done = await runCold(store, exp.id, raw, async (e) => {
+      if (e.type === 'trial-finished' && ++recorded === 3) await requestStop(store, exp.id, Date.now());
     });
-    const done = await p.store.getExperiment(exp.id);
-    const trials = (await p.store.listTrials(exp.id)).trials;
-    expect(run.final).toEqual({ action: 'done', state: 'STOPPED' });
-    expect(done?.reason).toBe('stop requested');
+    const trials = (await store.listTrials(exp.id)).trials;
+    expect(done.state).toBe('STOPPED');
+    expect(done.reason).toBe('stop requested');
     // The other slot's trial was running when the stop came: it finished; nothing new started.
     expect(trials.length).toBeGreaterThanOrEqual(3);
     expect(trials.length).toBeLessThanOrEqual(4);
     expect(trials.every((t) => t.state === 'COMPLETED')).toBe(true);
-    expect(done?.spent.trials).toBe(trials.length);
+    expect(done.spent.trials).toBe(trials.length);
   });
 
   it('a stop request while queued: the scheduler ends it STOPPED; a slot started anyway proposes nothing', async () => {
@@ -187,41 +204,24 @@ describe('the search steps, cold', () => {
     expect(await p.store.countTrials(b.id)).toBe(0);
   });
 
-  it('drains every few trials and continues as a new execution, with the same trials as one long execution', async () => {
-    const a = ports();
-    const b = ports();
-    const ea = await submitExperiment(spec({ budget: { trials: 7 } }), a.store);
-    const eb = await submitExperiment(spec({ budget: { trials: 7 } }), b.store);
-    const drained = await runMachine(a, ea.id, { slots: [0], maxTrialsPerExecution: 3 });
-    const straight = await runMachine(b, eb.id, { slots: [0] });
-    expect(drained.generations).toBe(3);
-    expect(straight.generations).toBe(1);
-    expect(drained.final).toEqual({ action: 'done', state: 'COMPLETED' });
-    const ha = (await a.store.listTrials(ea.id)).trials.map((t) => t.hash);
-    expect(ha).toHaveLength(7);
-    expect(ha).toEqual((await b.store.listTrials(eb.id)).trials.map((t) => t.hash));
-  });
-
-  it('a spot reclaim that exhausted Batch’s retries ends the trial FAILED with the reason; the search goes on', async () => {
+  it('a spot reclaim that exhausted Batch’s retries ends the trial FAILED with the reason; the slot proposes the next', async () => {
     const p = ports();
     const exp = await submitExperiment(spec({ budget: { trials: 3 } }), p.store);
-    let jobs = 0;
     const cause = JSON.stringify({
       Status: 'FAILED',
       StatusReason: 'Host EC2 (instance i-0abc) terminated.',
       Attempts: [1, 2, 3].map((k) => ({ Container: { ExitCode: 75 }, StatusReason: k === 3 ? 'Host EC2 (instance i-0abc) terminated.' : 'Essential container in task exited', StartedAt: 1_000_000 + k * 100_000, StoppedAt: 1_000_000 + k * 100_000 + 30_000 })),
     });
-    const run = await runMachine(p, exp.id, {
-      slots: [0],
-      trainer: async (id) => (++jobs === 2 ? { jobError: { Error: 'States.TaskFailed', Cause: cause } } : tableTrainer(p)(id)),
-    });
-    const trials = (await p.store.listTrials(exp.id)).trials;
-    expect(run.final).toEqual({ action: 'done', state: 'COMPLETED' });
-    expect(trials.map((t) => t.state)).toEqual(['COMPLETED', 'FAILED', 'COMPLETED']);
-    expect(trials[1]?.reason).toMatch(/^spot reclaim: interrupted on all 3 Batch attempts, retries exhausted \(last: Host EC2/);
+    const a = await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 });
+    if (a.action !== 'train') throw new Error('expected a trial');
+    expect(await recordStep(p, { experimentId: exp.id, trialId: a.trialId, jobError: { Error: 'States.TaskFailed', Cause: cause } })).toMatchObject({ state: 'FAILED' });
+    const failed = await p.store.getTrial(a.trialId);
+    expect(failed?.reason).toMatch(/^spot reclaim: interrupted on all 3 Batch attempts, retries exhausted \(last: Host EC2/);
     // Three 30 s attempts were paid for, within the trial's reservation of 2 × 2000 s.
-    expect(trials[1]?.cost?.hours).toBeCloseTo(90 / 3600, 9);
-    expect((await p.store.getExperiment(exp.id))?.spent.trials).toBe(3);
+    expect(failed?.cost?.hours).toBeCloseTo(90 / 3600, 9);
+    const b = await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 });
+    expect(b.action === 'train' && b.trialId !== a.trialId).toBe(true);
+    expect((await p.store.getExperiment(exp.id))?.spent.trials).toBe(1);
   });
 });
 
