@@ -48,7 +48,8 @@ describe('benchmark harness on NAS-Bench-201', () => {
     }
     expect(r.optimum).toBe(optimum);
     expect(r.default).toBe('bo');
-  });
+    // 15,000 trials through the search steps: seconds when the machine is free.
+  }, 240_000);
 
   it('reports regret and hit rate per budget, and hypervolume regret for two objectives', async () => {
     const single = await runBench({ table, objective: 'val_acc_200ep', noisy: 'val_acc_200ep_seeds', strategies: ['local'], seeds: 3, trials: 30, budgets: [10, 30, 500] });
