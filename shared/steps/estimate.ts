@@ -161,27 +161,22 @@ const RIDGE = 0.003;
 
 /**
  * Per-kernel-family scales of the training rates that best explain recent
- * epochs (least squares on the error relative to each epoch's calibrated
- * prediction, so the fit follows the mean, what a trial's sum of epochs
- * costs; recent-weighted; pulled slightly towards the common ratio `r`): a
- * measured epoch of a dense net and one of a convolutional net say
- * different things about the calibrated rates, which one common ratio
- * cannot follow. Solved exactly (five unknowns); a scale that would go
- * below a tenth of `r` is held there.
+ * epochs (least squares on relative error, recent-weighted, pulled slightly
+ * towards the common ratio `r`): a measured epoch of a dense net and one of
+ * a convolutional net say different things about the calibrated rates,
+ * which one common ratio cannot follow. Solved exactly (five unknowns); a
+ * scale that would go below a tenth of `r` is held there.
  */
 type EpochObservation = { readonly parts: readonly number[]; readonly measured: number };
 
-/**
- * `solveScales` over the epochs within 10× of the common ratio `r`, then
- * again without those the first fit explains 3× off: an epoch slowed by
- * something else on the machine does not count.
- */
+/** `solveScales`, then again without the epochs it explains 3× off (an epoch slowed by something else on the machine). */
 function fitScales(obs: readonly EpochObservation[], r: number): number[] {
-  const near = (o: EpochObservation, predicted: number, k: number) => o.measured > predicted / k && o.measured < predicted * k;
-  const plausible = obs.filter((o) => near(o, r * o.parts.reduce((a, b) => a + b, 0), 10));
-  const first = solveScales(plausible.length ? plausible : obs, r);
-  const kept = plausible.filter((o) => near(o, o.parts.reduce((s, p, k) => s + p * first[k]!, 0), 3));
-  return kept.length ? solveScales(kept, r) : first;
+  const first = solveScales(obs, r);
+  const kept = obs.filter((o) => {
+    const q = o.parts.reduce((s, p, k) => s + p * first[k]!, 0) / o.measured;
+    return q > 1 / 3 && q < 3;
+  });
+  return kept.length && kept.length < obs.length ? solveScales(kept, r) : first;
 }
 
 function solveScales(obs: readonly EpochObservation[], r: number): number[] {
@@ -191,11 +186,10 @@ function solveScales(obs: readonly EpochObservation[], r: number): number[] {
   obs.forEach((o, age) => {
     const w = DECAY ** age;
     total += w;
-    const predicted = o.parts.reduce((a, b) => a + b, 0);
-    const x = o.parts.map((p) => p / predicted);
+    const x = o.parts.map((p) => p / o.measured);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) A[i]![j]! += w * x[i]! * x[j]!;
-      A[i]![n]! += (w * x[i]! * o.measured) / predicted;
+      A[i]![n]! += w * x[i]!;
     }
   });
   for (let i = 0; i < n; i++) {
