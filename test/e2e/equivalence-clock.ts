@@ -14,7 +14,9 @@
  *
  * A released trial then runs for real (the table evaluator in-process, or
  * the trainer as a Batch job), at that simulated instant: its epoch reports
- * and the scheduler's answers come at the right moment of the simulation.
+ * and the scheduler's answers come then, in both drivers alike. (So a trial
+ * that median stopping ends at the table's 12-epoch point still held its
+ * worker for its full simulated time; it is charged what the evaluator says.)
  *
  * Points of the run can carry an action (`at`): after `n` releases, once
  * the driver is quiet, the action runs before anything else is released —

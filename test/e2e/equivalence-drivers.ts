@@ -1,7 +1,8 @@
 /**
  * One search spec through each of the two drivers, on a `SimulatedClock`,
- * and what a user sees at the end of it (`SearchOutcome`), so the two can be
- * compared with `toEqual`:
+ * and what a user sees at the end of it (`SearchOutcome`: the stored trials
+ * and ledger, and the leaderboard the driver's finalize wrote), so the two
+ * can be compared with `toEqual`:
  *
  * - the local driver: `runExperiment` over a SQLite store, the table
  *   evaluator in-process;
@@ -15,18 +16,18 @@
  * after some simulated downtime.
  */
 import type { Experiment, Trial } from '../../shared/experiment/model.js';
-import { leaderboard } from '../../shared/report/report.js';
 import type { EvalHooks, EvalJob, EvalOutcome, Evaluator } from '../../shared/runner/evaluator.js';
 import { runExperiment } from '../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../../shared/spec/experiment.js';
 import type { Architecture } from '../../shared/space/space.js';
-import { jobKeys, tableJobSchema } from '../../shared/steps/job.js';
+import { experimentArtifactKeys, trialArtifactKeys } from '../../shared/contract.js';
+import { tableJobSchema } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
 import { submitExperiment } from '../../shared/steps/submit.js';
 import { listAllTrials, type ExperimentStore } from '../../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
-import { getJson } from '../../shared/train/ports.js';
+import { getJson, MemoryArtifactStore } from '../../shared/train/ports.js';
 import type { LeaderboardEntry } from '../../shared/report/report.js';
 import type { SubmitJobRequest } from '../support/sfn/batch.js';
 import { SimulatedClock } from './equivalence-clock.js';
@@ -95,11 +96,6 @@ function outcomeOf(exp: Experiment, trials: readonly Trial[], board: readonly Le
       })),
     leaderboard: board.map((e) => ({ seq: e.seq, hash: e.hash, values: e.values.map((v) => round(v) as number) })),
   };
-}
-
-/** The leaderboard `nasflow search` shows, from the stored trials. */
-function boardOf(spec: ExperimentSpec, trials: readonly Trial[]): LeaderboardEntry[] {
-  return leaderboard(trials, spec.objectives, { constraints: spec.constraints, space: spec.compiledSpace });
 }
 
 /** Simulated seconds of a table trial: its epochs beyond the parent's, capped at its reservation (as the evaluator stops it there). */
@@ -175,6 +171,8 @@ export async function runLocal(raw: Record<string, unknown>, experimentId: strin
   let leaseSkew = 0;
   const store = new SqliteExperimentStore(':memory:', { now: () => Date.now() + leaseSkew });
   await submitExperiment(raw, store, { id: experimentId });
+  // Where the local driver's finalize writes the report and leaderboard.
+  const artifacts = new MemoryArtifactStore();
   let current: ReturnType<typeof incarnation> | undefined;
   const clock: SimulatedClock = new SimulatedClock(() => (current?.inFlight ?? 0) === 0);
   const evaluator = new ClockedEvaluator(new TableTrialEvaluator(spec.dataset as never, spec.compiledSpace, spec.seed, { clock: false }), clock, secondsPerEpochOf(spec));
@@ -182,7 +180,7 @@ export async function runLocal(raw: Record<string, unknown>, experimentId: strin
   const finished = new Promise<Experiment>((resolve, reject) => (settle = { resolve, reject }));
   const start = () => {
     current = incarnation(store, () => clock.poke());
-    runExperiment(experimentId, { store: current.store, evaluator, workers: spec.parallel ?? 1, now: clock.now }).then(settle.resolve, settle.reject);
+    runExperiment(experimentId, { store: current.store, evaluator, workers: spec.parallel ?? 1, now: clock.now, artifacts }).then(settle.resolve, settle.reject);
   };
   if (script.stopAfter !== undefined) clock.at(script.stopAfter, async () => void (await requestStop(store, experimentId, clock.now())));
   if (script.killAfter !== undefined) {
@@ -197,7 +195,8 @@ export async function runLocal(raw: Record<string, unknown>, experimentId: strin
   start();
   const exp = await Promise.race([finished, failureOf(clock)]);
   const trials = await listAllTrials(store, experimentId);
-  const out = { outcome: outcomeOf(exp, trials, boardOf(spec, trials)), clock, seconds: clock.seconds };
+  const board = await getJson<LeaderboardEntry[]>(artifacts, experimentArtifactKeys(experimentId).leaderboard);
+  const out = { outcome: outcomeOf(exp, trials, board ?? []), clock, seconds: clock.seconds };
   await store.close();
   return out;
 }
@@ -244,7 +243,7 @@ export async function runMachine(newRig: (o?: Omit<RigOptions, 'trainer' | 'cwd'
   });
   const beforeJob = async (request: SubmitJobRequest) => {
     const trialId = String(request.ContainerOverrides?.Command?.[1]);
-    const job = tableJobSchema.parse(await getJson<unknown>((ref.rig as Rig).artifacts, jobKeys(trialId).trial));
+    const job = tableJobSchema.parse(await getJson<unknown>((ref.rig as Rig).artifacts, trialArtifactKeys(trialId).trial));
     const released = clock.train(trialId, job.seq, simulatedSeconds(job.table.secondsPerEpoch ?? 0.01, job.fidelity, job.startEpoch, job.deadlineSeconds ?? Infinity));
     pending--;
     await released;
@@ -271,6 +270,6 @@ export async function runMachine(newRig: (o?: Omit<RigOptions, 'trainer' | 'cwd'
   await Promise.race([rig.machine.idle(), failureOf(clock)]);
   const exp = (await rig.store.getExperiment(experimentId)) as Experiment;
   const trials = await listAllTrials(rig.store, experimentId);
-  const board = (await rig.readJson(`experiments/${experimentId}/leaderboard.json`)) as LeaderboardEntry[] | undefined;
+  const board = (await rig.readJson(experimentArtifactKeys(experimentId).leaderboard)) as LeaderboardEntry[] | undefined;
   return { outcome: outcomeOf(exp, trials, board ?? []), clock, seconds: clock.seconds, rig };
 }

@@ -15,9 +15,8 @@
  * the last. Deadlines, stop requests and kills happen at fixed points of
  * that simulated time.
  *
- * Cases marked `it.fails` are disagreements of today's drivers that the
- * unified protocol (issue 13) removes; each names what disagrees. When that
- * lands they turn into plain `it`.
+ * A case marked `it.fails` is a disagreement of the drivers still open
+ * (issue 13); it names what disagrees and turns into a plain `it` when fixed.
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,7 +68,6 @@ describe('the local driver and the synthesized state machine run the same search
     expect(machine.clock.order).toEqual(local.clock.order);
   }, 120_000);
 
-  // Disagreement on main: the local driver counts `budget.minutes` from each (re)start, the steps from the experiment's start.
   it('a wall-clock deadline with a resume in the middle: counted from the search start in both', async () => {
     // 90 s of 20-second trials; killed after 2 trials (at 20 s), resumed 25 s later: the trials
     // started at 85 s are reserved the 5 s left and stopped at the deadline.
@@ -82,8 +80,10 @@ describe('the local driver and the synthesized state machine run the same search
     expect(local.seconds).toBeLessThanOrEqual(90 + 1e-6);
   }, 120_000);
 
-  // Disagreement on main: median stopping is asked only by the local driver (the Batch trainer reports its
-  // epochs after the fact and never reads a decision), so on the state machine no trial is ever stopped.
+  // Disagreement: median stopping is asked only by the local driver. The local runner sends every epoch
+  // through the epoch step; the Batch trainer (containers/trainer/entrypoint.ts) never calls it (runTableJob
+  // gets no onEpoch, trainTrial only writes reports.json, read by record after the job), so on the state
+  // machine no trial is ever stopped. Turns into `it` when the trainer asks the epoch step.
   it.fails('median stopping: the same trials stopped', async () => {
     const { local, machine } = await both('median', spec({ fidelity: { scheduler: 'median', min: 1, max: 200, minTrials: 2 } }));
     const stopped = (r: DriverRun) => r.outcome.trials.filter((t) => t.state === 'STOPPED').map((t) => t.seq);
