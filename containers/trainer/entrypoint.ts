@@ -17,10 +17,11 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { artifactStoreFromUrl } from '../../shared/aws/index.js';
+import { artifactStoreFromUrl, experimentStoreFromEnv } from '../../shared/aws/index.js';
+import { epochStep } from '../../shared/steps/epoch.js';
 import { ENV, EXIT_INTERRUPTED } from '../../shared/contract.js';
 import { trialJobSchema, type TrainJob } from '../../shared/steps/job.js';
-import { ArtifactReportSink, continueFromParent, getJson, putJson, trialKeys, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
+import { ArtifactReportSink, continueFromParent, getJson, MemoryArtifactStore, putJson, trialKeys, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
 import type { TrialResult, TrialSpec } from '../../shared/train/trainer.js';
 import { runTableJob } from './table-job.js';
 
@@ -66,6 +67,26 @@ function log(fields: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`);
 }
 
+/**
+ * The epoch step over the experiment store (TABLE_EXPERIMENTS, TABLE_TRIALS:
+ * on Batch, DynamoDB): each epoch goes to the trial's curve and the
+ * scheduler says whether training goes on (median stopping). Without the
+ * store (a trainer run on its own), no one is asked and training goes on.
+ */
+function epochReporter(env: NodeJS.ProcessEnv, experimentId: string | undefined, trialId: string): ((epoch: number, metrics: Readonly<Record<string, number>>) => Promise<'continue' | 'stop'>) | undefined {
+  if (!experimentId || !env[ENV.tableExperiments] || !env[ENV.tableTrials]) return undefined;
+  const ports = { store: experimentStoreFromEnv(env), artifacts: new MemoryArtifactStore(), now: Date.now };
+  return async (epoch, metrics) => {
+    try {
+      return (await epochStep(ports, { experimentId, trialId, epoch, metrics })).decision;
+    } catch (e) {
+      // The store not answering costs a decision, not the training.
+      log({ event: 'epoch-step-failed', trial: trialId, epoch, error: (e as Error).message });
+      return 'continue';
+    }
+  };
+}
+
 /** Runs one trial and returns the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: z.infer<typeof Args>;
@@ -104,10 +125,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('SIGINT', onSignal);
   const started = Date.now();
   const prior = await priorSeconds(store, job.id);
+  const decide = epochReporter(env, job.experimentId, job.id);
   try {
     if (job.kind === 'table') {
       log({ event: 'start', trial: job.id, backend: 'table', fidelity: job.fidelity });
-      const result = await runTableJob(job, store, { timeScale: args.timeScale, signal: controller.signal });
+      const result = await runTableJob(job, store, { timeScale: args.timeScale, signal: controller.signal, ...(decide ? { onEpoch: decide } : {}) });
       log({ event: 'end', trial: job.id, status: result.status, reason: result.reason, seconds: result.seconds });
       return result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : result.status === 'FAILED' ? EXIT.FAILED : EXIT.COMPLETED;
     }
@@ -120,23 +142,32 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (job.parentId) await continueFromParent(store, trial.id, job.parentId);
     const reports = new ArtifactReportSink(store, `trials/${trial.id}/reports.json`);
     await reports.load();
+    // The scheduler's answer to an epoch is read before the next one starts: a stop ends the
+    // trial at that epoch's checkpoint, STOPPED (not interrupted: nothing to retry).
+    const stopped = new AbortController();
     const sink: ReportSink = {
       report: async (r: EpochReport) => {
         await reports.report(r);
         log({ event: 'epoch', epoch: r.epoch, ...r.metrics });
+        if (decide && (await decide(r.epoch, r.metrics)) === 'stop') {
+          log({ event: 'stopped', trial: trial.id, epoch: r.epoch });
+          stopped.abort();
+        }
       },
     };
     let result: TrialResult;
     try {
-      result = await trainTrial(trial, { sink, store, backend, signal: controller.signal });
+      result = await trainTrial(trial, { sink, store, backend, signal: AbortSignal.any([controller.signal, stopped.signal]) });
     } catch (e) {
       result = { id: trial.id, status: 'FAILED', reason: `error: ${(e as Error).message}`, epochsCompleted: 0, metrics: {}, backend: backend.name };
     }
+    // Interrupted by the scheduler's stop, not by a signal: a trial STOPPED at its last epoch.
+    const byScheduler = result.status === 'INTERRUPTED' && stopped.signal.aborted && !controller.signal.aborted;
     const seconds = prior + (Date.now() - started) / 1000;
-    if (result.status === 'INTERRUPTED') await putJson(store, usageKey(trial.id), { seconds });
-    else await putJson(store, keys.result, { ...result, seconds });
-    log({ event: 'end', trial: trial.id, status: result.status, reason: result.reason, epochs: result.epochsCompleted });
-    return result.status === 'COMPLETED' ? EXIT.COMPLETED : result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : EXIT.FAILED;
+    if (result.status === 'INTERRUPTED' && !byScheduler) await putJson(store, usageKey(trial.id), { seconds });
+    else await putJson(store, keys.result, { ...result, ...(byScheduler ? { status: 'STOPPED', reason: 'stopped by the scheduler' } : {}), seconds });
+    log({ event: 'end', trial: trial.id, status: byScheduler ? 'STOPPED' : result.status, reason: byScheduler ? 'stopped by the scheduler' : result.reason, epochs: result.epochsCompleted });
+    return result.status === 'COMPLETED' || byScheduler ? EXIT.COMPLETED : result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : EXIT.FAILED;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -19,6 +19,8 @@ const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 /** A trial answered from a NAS-Bench-201-format table (simulated training). */
 export const tableJobSchema = z.object({
   id: z.string().min(1),
+  /** The trial's experiment: a trainer with the experiment store reports each epoch through the epoch step. */
+  experimentId: z.string().min(1).optional(),
   kind: z.literal('table'),
   /** Trial seq and the experiment seed: the noise stream of a noisy table is seeded by both. */
   seq: z.int().positive(),
@@ -43,6 +45,8 @@ export const tableJobSchema = z.object({
 /** A trial trained by the real trainer (`shared/train/trainer.ts`); the network and data are checked there. */
 export const trainJobSchema = z.object({
   id: z.string().min(1),
+  /** The trial's experiment: a trainer with the experiment store reports each epoch through the epoch step. */
+  experimentId: z.string().min(1).optional(),
   kind: z.literal('train').optional(),
   network: z.looseObject({ kind: z.enum(['chain', 'cell']), training: z.looseObject({}) }),
   data: z.looseObject({ source: z.enum(['mnist', 'fashion-mnist', 'csv', 'idx']) }),
@@ -81,6 +85,7 @@ export function trialJob(spec: ExperimentSpec, rawSpace: unknown, trial: Trial, 
     const seconds = reservedHours === undefined ? undefined : reservedHours * 3600;
     return {
       id: trial.id,
+      experimentId: trial.experimentId,
       kind: 'table',
       seq: trial.seq,
       seed: spec.seed,
@@ -95,6 +100,7 @@ export function trialJob(spec: ExperimentSpec, rawSpace: unknown, trial: Trial, 
   // Same seeds as the local worker pool: data split by the spec seed, weights by seed × 100003 + seq.
   return {
     id: trial.id,
+    experimentId: trial.experimentId,
     kind: 'train',
     network: spec.compiledSpace.network(trial.arch) as unknown as TrainJob['network'],
     data: { ...d, seed: spec.seed } as TrainJob['data'],
