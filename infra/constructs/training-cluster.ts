@@ -92,9 +92,11 @@ export class TrainingCluster extends Construct {
     const logGroup = new logs.LogGroup(this, 'JobLogs', { retention: logs.RetentionDays.ONE_MONTH });
     const jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'nasflow trainer: reads its trial and writes results under trials/ in the artifacts bucket',
+      description: 'nasflow trainer: reads its trial and writes results under trials/ in the artifacts bucket; reports epochs to the experiment tables',
     });
     props.results.grantArtifactsReadWrite(jobRole, `${TRIAL_ARTIFACTS_PREFIX}*`);
+    // Each epoch goes through the epoch step (the trial's curve, the scheduler's decision: median stopping).
+    props.results.grantTablesReadWrite(jobRole);
 
     const image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, {
       file: 'containers/trainer/Dockerfile',
@@ -111,7 +113,13 @@ export class TrainingCluster extends Construct {
         cpu: res.vcpus,
         memory: Size.mebibytes(res.memoryMiB),
         jobRole,
-        environment: { [ENV.trainerArtifacts]: `s3://${props.results.artifacts.bucketName}`, [ENV.trainerBackend]: 'native', AWS_REGION: stack.region },
+        environment: {
+          [ENV.trainerArtifacts]: `s3://${props.results.artifacts.bucketName}`,
+          [ENV.trainerBackend]: 'native',
+          [ENV.tableExperiments]: props.results.experiments.tableName,
+          [ENV.tableTrials]: props.results.trials.tableName,
+          AWS_REGION: stack.region,
+        },
         logging: ecs.LogDriver.awsLogs({ logGroup, streamPrefix: 'trainer' }),
         readonlyRootFilesystem: false,
       }),

@@ -86,10 +86,11 @@ describe('environment', () => {
 
   it('the trainer’s job definition sets the contract’s variables, which the entrypoint reads through the contract', () => {
     const env = trainerJobDefinition(json).environment;
-    expect(Object.keys(env).filter((k) => k !== 'AWS_REGION').sort()).toEqual([ENV.trainerArtifacts, ENV.trainerBackend].sort());
+    expect(Object.keys(env).filter((k) => k !== 'AWS_REGION').sort()).toEqual([ENV.trainerArtifacts, ENV.trainerBackend, ENV.tableExperiments, ENV.tableTrials].sort());
     const entry = source('containers/trainer/entrypoint.ts');
     expect(entry).toContain('env[ENV.trainerArtifacts]');
     expect(entry).toContain('env[ENV.trainerBackend]');
+    expect(entry).toContain('env[ENV.tableExperiments]');
   });
 });
 
