@@ -80,11 +80,9 @@ describe('the local driver and the synthesized state machine run the same search
     expect(local.seconds).toBeLessThanOrEqual(90 + 1e-6);
   }, 120_000);
 
-  // Disagreement: median stopping is asked only by the local driver. The local runner sends every epoch
-  // through the epoch step; the Batch trainer (containers/trainer/entrypoint.ts) never calls it (runTableJob
-  // gets no onEpoch, trainTrial only writes reports.json, read by record after the job), so on the state
-  // machine no trial is ever stopped. Turns into `it` when the trainer asks the epoch step.
-  it.fails('median stopping: the same trials stopped', async () => {
+  // Disagreed at 576f482: median stopping was asked only by the local driver (the Batch trainer reported its
+  // epochs after the fact and never read a decision); now both go through the epoch step.
+  it('median stopping: the same trials stopped', async () => {
     const { local, machine } = await both('median', spec({ fidelity: { scheduler: 'median', min: 1, max: 200, minTrials: 2 } }));
     const stopped = (r: DriverRun) => r.outcome.trials.filter((t) => t.state === 'STOPPED').map((t) => t.seq);
     expect(stopped(local).length).toBeGreaterThan(0);
