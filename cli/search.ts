@@ -7,14 +7,14 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writ
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DataError, LeaseHeldError, printable, SpecError } from '../shared/errors.js';
+import { DataError, isUserError, LeaseHeldError, printable, SpecError } from '../shared/errors.js';
 import type { Experiment, Trial } from '../shared/experiment/model.js';
 import { buildReport } from '../shared/report/report.js';
 import { renderHtml } from '../shared/report/html.js';
 import { progressSnapshot, ProgressDisplay } from '../shared/report/progress.js';
 import type { Evaluator } from '../shared/runner/evaluator.js';
 import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
-import { runExperiment } from '../shared/runner/search.js';
+import { failSearch, runExperiment } from '../shared/runner/search.js';
 import { costModelOf } from '../shared/steps/estimate.js';
 import { submitExperiment } from '../shared/steps/submit.js';
 import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
@@ -90,9 +90,18 @@ async function writeReports(store: ExperimentStore, home: string, exp: Experimen
 }
 
 async function runWithProgress(store: ExperimentStore, home: string, exp: Experiment, workersFlag: string | undefined, built?: Evaluator): Promise<void> {
-  const spec = parseExperimentSpec(exp.spec);
-  const workers = spec.parallel ?? (workersFlag ? positiveFlag('--workers', workersFlag) : availableParallelism());
-  const evaluator = built ?? evaluatorFor(spec, home, workers);
+  let spec: ExperimentSpec;
+  let workers: number;
+  let evaluator: Evaluator;
+  try {
+    spec = parseExperimentSpec(exp.spec);
+    workers = spec.parallel ?? (workersFlag ? positiveFlag('--workers', workersFlag) : availableParallelism());
+    evaluator = built ?? evaluatorFor(spec, home, workers);
+  } catch (e) {
+    // A stored search that cannot start (a spec stored past validation, its data gone) ends FAILED with the reason, not left as it was.
+    if (isUserError(e) && !(e instanceof SpecError && e.issues.some((i) => i.path === '--workers'))) await failSearch(store, exp.id, `cli:${process.pid}`, e.message);
+    throw e;
+  }
   const display = new ProgressDisplay(process.stderr, { objectives: spec.objectives });
   let current = exp;
   const trials = new Map<string, Trial>();

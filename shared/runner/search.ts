@@ -105,23 +105,34 @@ export async function runExperiment(experimentId: string, deps: RunnerDeps): Pro
   try {
     return await drive(ports, experimentId, deps, owner, () => failure);
   } catch (e) {
-    return await endFailed(store, experimentId, owner, e instanceof Error ? e.message : String(e), now);
+    return await failSearch(store, experimentId, owner, e instanceof Error ? e.message : String(e), now);
   } finally {
     clearInterval(renew);
     await store.releaseLease(experimentId, owner).catch(() => undefined);
   }
 }
 
-/** Ends a search FAILED with its reason, under its lease (taken again if it lapsed and nobody else holds it). */
-async function endFailed(store: ExperimentStore, id: string, owner: string, reason: string, now: () => number): Promise<Experiment> {
+/**
+ * Ends a search FAILED with its reason, under its lease: `owner`'s, or taken
+ * again if it lapsed and nobody holds it. A search another process has taken
+ * over is its to end: it is returned as it is.
+ */
+export async function failSearch(store: ExperimentStore, id: string, owner: string, reason: string, now: () => number = Date.now): Promise<Experiment> {
   const patch = { state: 'FAILED' as const, reason: `search failed: ${reason}`, finishedAt: new Date(now()).toISOString() };
   try {
     return await store.updateExperiment(id, patch, { leaseOwner: owner });
-  } catch (e) {
-    if (!(e instanceof LeaseLostError || e instanceof LeaseHeldError)) throw e;
-    // Another process took the search over: it is its to end.
-    await store.acquireLease(id, owner, LEASE_MS);
-    return store.updateExperiment(id, patch, { leaseOwner: owner });
+  } catch {
+    try {
+      await store.acquireLease(id, owner, LEASE_MS);
+    } catch (e) {
+      if (e instanceof LeaseHeldError) return (await store.getExperiment(id)) as Experiment;
+      throw e;
+    }
+    try {
+      return await store.updateExperiment(id, patch, { leaseOwner: owner });
+    } finally {
+      await store.releaseLease(id, owner).catch(() => undefined);
+    }
   }
 }
 

@@ -237,3 +237,69 @@ describe('kill -9 and resume, with training', () => {
     expect(summary(got.entries)).toEqual(summary(expected.entries));
   }, 240_000);
 });
+
+describe('a search that dies ends FAILED with its reason, and resume continues it', () => {
+  const raw = (over: Record<string, unknown> = {}) => ({
+    name: 'dies',
+    dataset: { source: 'table', path: TABLE, metrics: { val_accuracy: 'val_acc_200ep' }, secondsPerEpoch: 0 },
+    space: { kind: 'cell' },
+    epochs: 200,
+    budget: { trials: 12 },
+    parallel: 1,
+    seed: 4,
+    ...over,
+  });
+
+  it('a strategy that cannot be made (a bad spec stored past validation): FAILED with the reason, lease released, the CLI exits 2 naming the field', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'nasflow-dies-'));
+    const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
+    await store.createExperiment({ id: 'bad', name: 'bad', spec: raw({ strategy: { name: 'evolution', options: { population: -3 } } }), state: 'QUEUED', createdAt: new Date().toISOString() });
+    // The CLI refuses the stored spec as the API would (exit 2, the field named), and the search ends FAILED with that reason.
+    const r = cli(home, ['resume']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/strategy\.options\.population/);
+    const exp = await store.getExperiment('bad');
+    expect(exp?.state).toBe('FAILED');
+    expect(exp?.reason).toMatch(/population/);
+    expect(await store.getLease('bad')).toBeUndefined();
+    // Nothing to stop: it is not left RUNNING.
+    expect(cli(home, ['stop']).stdout).toMatch(/already FAILED/);
+    await store.close();
+  }, 120_000);
+
+  it('a driver that fails half-way (here its progress display throws), or loses its lease: FAILED; resumed, it ends with the uninterrupted run’s trials', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nasflow-dies-'));
+    const { runExperiment } = await import('../../shared/runner/search.js');
+    const { TableTrialEvaluator } = await import('../../shared/runner/table-evaluator.js');
+    const { parseExperimentSpec } = await import('../../shared/spec/experiment.js');
+    const s = parseExperimentSpec(raw());
+    const evaluator = () => new TableTrialEvaluator(s.dataset as never, s.compiledSpace, s.seed);
+    const run = async (name: string, onFinished?: (n: number, store: SqliteExperimentStore) => Promise<void>) => {
+      const store = new SqliteExperimentStore(join(dir, `${name}.db`));
+      await store.createExperiment({ id: name, name, spec: raw(), state: 'QUEUED', createdAt: new Date().toISOString() });
+      let n = 0;
+      const first = await runExperiment(name, { store, evaluator: evaluator(), workers: 1, owner: `test:${name}`, onEvent: async (e) => void (e.type === 'trial-finished' && (await onFinished?.(++n, store))) });
+      return { store, first };
+    };
+    const clean = await run('clean');
+    const hashes = async (store: SqliteExperimentStore, id: string) => (await store.listTrials(id)).trials.map((t) => [t.seq, t.hash, t.state]);
+    expect(clean.first.state).toBe('COMPLETED');
+
+    const crashed = await run('crashed', async (n) => {
+      if (n === 4) throw new Error('the progress display crashed');
+    });
+    const lost = await run('lost', async (n, store) => {
+      // The lease lapsed during a stall (as if its TTL passed): the next write is refused.
+      if (n === 5) await store.releaseLease('lost', 'test:lost');
+    });
+    for (const [{ store, first }, id, why] of [[crashed, 'crashed', /the progress display crashed/], [lost, 'lost', /lease/]] as const) {
+      expect(first.state).toBe('FAILED');
+      expect(first.reason).toMatch(why);
+      expect(await store.getLease(id)).toBeUndefined();
+      const again = await runExperiment(id, { store, evaluator: evaluator(), workers: 1 });
+      expect(again.state).toBe('COMPLETED');
+      expect(again.spent.trials).toBe(12);
+      expect(await hashes(store, id)).toEqual(await hashes(clean.store, 'clean'));
+    }
+  }, 120_000);
+});
