@@ -4,7 +4,7 @@
  * Li et al. 2020).
  */
 import type { SchedulerDecision } from '../experiment/model.js';
-import { BaseScheduler, byScore, type Entry, type NextRun, type SchedulerContext } from './scheduler.js';
+import { BaseScheduler, byScore, type Entry, type NextRun, type SchedulerContext, type SchedulerTrial } from './scheduler.js';
 import { hyperbandBracket, type Bracket, type FidelitySpec } from './spec.js';
 
 /**
@@ -119,14 +119,28 @@ export class Asha extends BaseScheduler {
     if (e.rung >= this.topRung || e.score === -Infinity) return 'stop';
     if (this.isPromoted(trialId)) return 'promote';
     const done = this.finishedByRung()[e.rung] as Entry[];
-    return done.indexOf(e) < Math.floor(done.length / this.spec.eta) ? 'promote' : 'continue';
+    return (this.ranked?.rank.get(trialId) ?? Infinity) < Math.floor(done.length / this.spec.eta) ? 'promote' : 'continue';
+  }
+
+  /** The ranking until the next observation: every undecided trial is decided again after each record. */
+  private ranked: { readonly rungs: Entry[][]; readonly rank: Map<string, number> } | undefined;
+
+  override observe(trial: SchedulerTrial): void {
+    this.ranked = undefined;
+    super.observe(trial);
   }
 
   /** Finished trials per rung, best first. */
   private finishedByRung(): Entry[][] {
+    if (this.ranked) return this.ranked.rungs;
     const out: Entry[][] = this.spec.rungs.map(() => []);
     for (const e of this.entries.values()) if (e.finished && e.rung <= this.topRung) (out[e.rung] as Entry[]).push(e);
-    for (const r of out) r.sort(byScore);
+    const rank = new Map<string, number>();
+    for (const r of out) {
+      r.sort(byScore);
+      r.forEach((e, i) => rank.set(e.trial.id, i));
+    }
+    this.ranked = { rungs: out, rank };
     return out;
   }
 }
