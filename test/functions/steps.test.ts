@@ -76,8 +76,11 @@ describe('step handlers over DynamoDB and S3', () => {
           const event = { experimentId: exp.id, trialId: p.trialId, outcome: { job: { status: 'SUCCEEDED' } } };
           const r = (await record(event)) as RecordOutput;
           expect(r.state).toBe('COMPLETED');
-          // A retried Record changes nothing.
-          expect(await record(event)).toEqual(r);
+          // A retried Record changes nothing. Only a 'continue' may since have been decided again by the
+          // other slot's record (its rung filled up): then the retry reports the newer decision.
+          const again = (await record(event)) as RecordOutput;
+          if (r.decision === 'continue') expect({ ...again, decision: 'continue' }).toEqual(r);
+          else expect(again).toEqual(r);
         }
       }),
     );
