@@ -178,16 +178,17 @@ function renderBoard(st: DetailState, box: HTMLElement): void {
       st.curves = tick.checked ? [...st.curves, e.trialId].slice(-10) : st.curves.filter((x) => x !== e.trialId);
       void drawCurveChart(st);
     });
+    // Partial results (below every full-fidelity one) are greyed and say so.
     return h(
       'tr',
-      { 'data-trial': e.trialId },
+      { 'data-trial': e.trialId, ...(e.fullFidelity === false ? { class: 'partial', title: 'partial: trained to a lower fidelity than the search\'s full one, not tested' } : {}) },
       h('td', { class: 'num' }, e.rank),
       h('td', {}, h('span', { class: 'mono' }, `#${e.seq}`), h('div', { class: 'mono muted', title: 'architecture hash' }, e.hash.slice(0, 10))),
       h('td', { class: 'arch' }, h('img', { src: api.svgUrl(st.id, e.trialId), alt: e.summary ?? e.hash, loading: 'lazy' }), h('div', { class: 'sum mono muted', title: e.summary ?? '' }, e.summary ?? '')),
       ...objectives.map((o, i) => h('td', { class: 'num', 'data-metric': o.metric, 'data-value': e.values[i] ?? '' }, fmt(e.values[i]))),
       ...testKeys.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e.test[k]))),
       ...extra.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e[k]))),
-      h('td', { class: 'num' }, fmt(e.fidelity)),
+      h('td', { class: 'num' }, fmt(e.fidelity), e.fullFidelity === false ? h('div', { class: 'muted' }, 'partial') : undefined),
       h('td', {}, e.hasModel ? h('a', { href: api.modelUrl(st.id, e.trialId), download: `${e.trialId}-model.tar.gz`, class: 'model' }, 'TF.js model') : h('span', { class: 'muted', title: 'no model stored (table benchmarks train nothing)' }, '–')),
       h('td', {}, tick),
     );

@@ -39,6 +39,8 @@ export interface Trial {
    * its parent's). Absent for schedulers without brackets.
    */
   readonly bracket?: number;
+  /** Created by the finishing phase: a leader trained on to full fidelity at the search's end (`shared/steps/finish.ts`). */
+  readonly finishing?: true;
   /** Final metrics at this fidelity (validation metrics, params, flops, latency_ms, test_accuracy, ...). */
   readonly metrics?: Readonly<Record<string, number>>;
   /** Objective values in the experiment's objective order. */

@@ -62,12 +62,16 @@ function leaderboardTable(report: ExperimentReport): string {
     '<th class="num">fidelity</th>',
   ].join('');
   const front = new Set(report.pareto.trialIds);
-  const rows = entries.map((e) => {
+  const columns = 4 + report.objectives.length + valKeys.length + testKeys.length + costKeys.length;
+  const rows = entries.map((e, i) => {
     const arch = e.summary ?? JSON.stringify(e.arch.values);
+    // Partial results rank below every full-fidelity one, under a line that says so.
+    const below = !e.fullFidelity && (i === 0 || entries[i - 1]?.fullFidelity) ? `<tr class="partial-head"><td colspan="${columns}">Partial: trained to a lower fidelity only, not tested</td></tr>` : '';
     return (
-      `<tr${e.rank === 1 ? ' class="best"' : ''}>` +
+      below +
+      `<tr${e.rank === 1 ? ' class="best"' : e.fullFidelity ? '' : ' class="partial"'}>` +
       `<td class="num">${e.rank}</td>` +
-      `<td><span class="mono">${escapeHtml(e.trialId.split('/').pop() ?? e.trialId)}</span>${front.has(e.trialId) && report.objectives.length > 1 ? ' <span class="tag" title="on the Pareto front">Pareto</span>' : ''}` +
+      `<td><span class="mono">${escapeHtml(e.trialId.split('/').pop() ?? e.trialId)}</span>${front.has(e.trialId) && report.objectives.length > 1 ? ' <span class="tag" title="on the Pareto front">Pareto</span>' : ''}${e.fullFidelity ? '' : ' <span class="tag" title="trained to a lower fidelity than the search\'s full one; not tested">partial</span>'}` +
       `<div class="hash mono" title="architecture hash">${escapeHtml(e.hash)}</div></td>` +
       `<td class="arch mono" title="${escapeHtml(arch)}">${escapeHtml(arch)}</td>` +
       e.values.map((v) => metricCell(v)).join('') +
@@ -126,7 +130,7 @@ h2{font-size:17px;margin:0 0 12px}section{background:#fff;border:1px solid var(-
 .card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:12px 14px}.card .k{color:var(--muted);font-size:12px}.card .v{font-size:20px;font-weight:650;margin-top:2px}.card .of{color:var(--muted);font-size:14px;font-weight:500}
 .table-wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{font-size:12px;color:var(--muted);font-weight:600;white-space:nowrap}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.best td{background:#f5f3ff}.goal{color:var(--accent)}.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+tr.best td{background:#f5f3ff}tr.partial td{color:#6b7280}tr.partial-head td{font-size:12px;color:#6b7280;border-top:2px solid #e5e7eb;padding-top:8px}.goal{color:var(--accent)}.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 .arch{max-width:360px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.hash{color:var(--muted);font-size:11px}
 .tag{font-size:10.5px;background:#fef3c7;color:#92400e;border-radius:4px;padding:0 5px;font-weight:600}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}.chart{position:relative;height:300px}.chart-box h3{margin:0 0 6px;font-size:13.5px;color:#374151}

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Experiment, Trial, TrialState } from '../experiment/model.js';
 import { feasible as meetsConstraints, objectiveSchema, orient, type Constraint, type Objective } from '../objectives/objectives.js';
 import { paretoFront } from '../objectives/pareto.js';
+import { parseFidelitySpec } from '../schedulers/spec.js';
 import type { Architecture } from '../space/space.js';
 import { Space } from '../space/space.js';
 
@@ -33,6 +34,8 @@ export interface ReportOptions {
   readonly top?: number;
   /** When the report was made (default: now). */
   readonly now?: Date;
+  /** The search's full fidelity (its top rung, epochs); read from the spec's `fidelity` (else `epochs`) when absent. */
+  readonly fullFidelity?: number;
 }
 
 /** One architecture on the leaderboard, at the highest fidelity it reached. */
@@ -45,6 +48,12 @@ export interface LeaderboardEntry {
   /** A one-line description (`|nor_conv_3x3~0|+|…|` for cells, `conv2d 32 3×3 relu → …` for chains) when the space is known. */
   readonly summary?: string;
   readonly fidelity: number;
+  /**
+   * Trained to the search's full fidelity (and so tested). Full-fidelity
+   * entries rank first; partial ones (lower rungs) follow, ranked among
+   * themselves, so rank 1 is a full-fidelity model whenever there is one.
+   */
+  readonly fullFidelity: boolean;
   /** Objective values in objective order. */
   readonly values: readonly number[];
   /** Every metric whose name starts with `val`. */
@@ -120,6 +129,9 @@ export interface ExperimentReport {
   readonly tradeOffs: readonly TradeOff[];
 }
 
+/** The spec's `epochs` when it leaves them out (`shared/spec/experiment.ts`). */
+const DEFAULT_EPOCHS = 3;
+
 /** As the experiment spec reads them: without an `objectives` field, validation accuracy is maximised. */
 const objectivesSchema = z.array(objectiveSchema).default([{ metric: 'val_accuracy', goal: 'max' }]);
 const limitsSchema = z.object({ trials: z.number().optional(), hours: z.number().optional(), dollars: z.number().optional() });
@@ -138,6 +150,16 @@ function specLimits(spec: unknown): BudgetLimits {
   if (r.data.hours !== undefined) out.hours = r.data.hours;
   if (r.data.dollars !== undefined) out.dollars = r.data.dollars;
   return out;
+}
+
+/** The full fidelity of a stored spec (its top rung), or undefined when the spec does not say. */
+export function specFullFidelity(spec: unknown): number | undefined {
+  const s = spec as { fidelity?: unknown; epochs?: unknown } | null;
+  try {
+    return parseFidelitySpec(s?.fidelity ?? { scheduler: 'none', max: typeof s?.epochs === 'number' ? s.epochs : DEFAULT_EPOCHS }).max;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The experiment's space, or undefined when its spec has none that compiles. */
@@ -214,12 +236,18 @@ function startOf(experiment: Experiment, trials: readonly Trial[]): number | und
   return starts.length ? Math.min(...starts) : undefined;
 }
 
-/** The leaderboard: one entry per architecture hash, at the highest fidelity it completed, ranked by the first objective. */
+/**
+ * The leaderboard: one entry per architecture hash, at the highest fidelity
+ * it completed, ranked by the first objective — those at full fidelity
+ * first, then the partial ones (`fullFidelity` false). Without a known full
+ * fidelity, every entry counts as full.
+ */
 export function leaderboard(
   trials: readonly Trial[],
   objectives: readonly Objective[],
-  options: { readonly constraints?: readonly Constraint[]; readonly space?: Space } = {},
+  options: { readonly constraints?: readonly Constraint[]; readonly space?: Space; readonly fullFidelity?: number } = {},
 ): LeaderboardEntry[] {
+  const isFull = (t: Trial) => options.fullFidelity === undefined || t.fidelity >= options.fullFidelity;
   const goal = objectives[0]?.goal ?? 'max';
   const byHash = new Map<string, Trial>();
   for (const t of trials) {
@@ -230,7 +258,7 @@ export function leaderboard(
   const ranked = [...byHash.values()].sort((a, b) => {
     const va = objectiveValues(a, objectives)[0] ?? NaN;
     const vb = objectiveValues(b, objectives)[0] ?? NaN;
-    return (objectives.length ? compareFor(goal, va, vb) : 0) || b.fidelity - a.fidelity || a.seq - b.seq;
+    return Number(isFull(b)) - Number(isFull(a)) || (objectives.length ? compareFor(goal, va, vb) : 0) || b.fidelity - a.fidelity || a.seq - b.seq;
   });
   return ranked.map((t, i) => {
     const metrics = t.metrics ?? {};
@@ -243,6 +271,7 @@ export function leaderboard(
       arch: t.arch,
       ...(summary !== undefined ? { summary } : {}),
       fidelity: t.fidelity,
+      fullFidelity: isFull(t),
       values: objectiveValues(t, objectives),
       validation: pick(metrics, (k) => k.startsWith('val')),
       test: pick(metrics, (k) => k.startsWith('test')),
@@ -322,7 +351,8 @@ export function buildReport(experiment: Experiment, trials: readonly Trial[], op
   const counts = { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, STOPPED: 0, total: trials.length };
   for (const t of trials) counts[t.state]++;
 
-  const entries = leaderboard(trials, objectives, { constraints, ...(space ? { space } : {}) });
+  const fullFidelity = options.fullFidelity ?? specFullFidelity(experiment.spec);
+  const entries = leaderboard(trials, objectives, { constraints, ...(space ? { space } : {}), ...(fullFidelity !== undefined ? { fullFidelity } : {}) });
   const front = paretoFront(entries.map((e) => orient(e.values, objectives)));
 
   const start = startOf(experiment, trials);

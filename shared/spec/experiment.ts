@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { SpecError, type SpecIssue } from '../errors.js';
 import { constraintSchema, objectiveSchema } from '../objectives/objectives.js';
+import { finishSpecSchema } from './finish.js';
 import { parseFidelitySpec, type FidelitySpec } from '../schedulers/spec.js';
 import { Space } from '../space/space.js';
 import { describeInput, zodIssues, formatPath, nestingIssue } from '../space/spec.js';
@@ -132,6 +133,8 @@ export const experimentSpecSchema = z
     /** Epochs per trial when there is no multi-fidelity schedule. */
     epochs: z.int({ error: `expected a whole number of epochs from 1 to ${MAX_EPOCHS}` }).positive().max(MAX_EPOCHS).default(3),
     budget: budgetSchema,
+    /** How the search ends: its leaders trained to full fidelity and tested (`./finish.ts`). */
+    finish: finishSpecSchema,
     /** Instance type and its price per hour (locally 0; compute-hours still count). */
     instance: z
       .object({ type: name('an instance type').default('local'), pricePerHour: z.number({ error: 'expected dollars per hour from 0 to 1,000,000,000' }).nonnegative().max(1e9).default(0) })

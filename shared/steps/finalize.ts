@@ -16,7 +16,7 @@ import { estimatorFor } from './estimate.js';
 import { executionNameOf } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, specOf, type StepOptions } from './propose.js';
-import { SearchState, type DoneReason } from './state.js';
+import { fidelityOf, SearchState, type DoneReason } from './state.js';
 
 export interface FinalizeInput {
   readonly experimentId: string;
@@ -43,7 +43,7 @@ const REASONS: Record<DoneReason, string> = {
 export async function writeReport(ports: StepPorts, exp: Experiment, trials: readonly Trial[]): Promise<void> {
   // Objectives and constraints with the spec's defaults filled in (a spec may leave them out).
   const spec = specOf(exp);
-  const report = buildReport(exp, trials, { objectives: spec.objectives, constraints: spec.constraints, space: spec.compiledSpace, now: new Date(ports.now()) });
+  const report = buildReport(exp, trials, { objectives: spec.objectives, constraints: spec.constraints, space: spec.compiledSpace, fullFidelity: fidelityOf(spec).max, now: new Date(ports.now()) });
   const keys = reportKeys(exp.id);
   await putJson(ports.artifacts, keys.report, report);
   await putJson(ports.artifacts, keys.leaderboard, report.leaderboard);

@@ -18,6 +18,7 @@ import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
 import { monthToDateDollars } from './caps.js';
 import { estimatorFor, type EstimateSeconds } from './estimate.js';
+import { finishMove } from './finish.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { fidelityOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
@@ -160,9 +161,11 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
       if (committed + next > options.monthlyBudgetDollars * (1 + 1e-9)) return { action: 'done', reason: 'budget' };
     }
 
-    // 6. A new trial or a promotion.
+    // 6. A new trial or a promotion — or, near the end of the budget, a leader trained to full fidelity (./finish.ts).
     const inFlight = [...state.trials.values()].filter((t) => !isFinished(t)).length;
-    const p = await state.propose({ store, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner });
+    const ctx = { store, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner };
+    const move = finishMove({ spec, exp, trials: state.trials.values(), estimateSeconds: estimate, now: ports.now(), ...(deadline !== undefined ? { deadline } : {}) }, state.scheduler.next());
+    const p = await state.propose({ ...ctx, ...(move.kind === 'finish' ? { next: move.next } : move.hold ? { hold: move.hold } : {}) });
     if (p.kind === 'done') return { action: 'done', reason: p.reason };
     return handOver(p.trial);
   });

@@ -13,7 +13,7 @@ import { BudgetExceededError, NasError } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type SchedulerDecision, type Trial } from '../experiment/model.js';
 import type { TrialOutcome } from '../experiment/outcome.js';
 import { feasible } from '../objectives/objectives.js';
-import { createScheduler, schedulerFromTrials, shouldTell, type Scheduler, type TellPolicy } from '../schedulers/index.js';
+import { createScheduler, schedulerFromTrials, shouldTell, type NextRun, type Scheduler, type TellPolicy } from '../schedulers/index.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
@@ -61,6 +61,17 @@ export interface ProposeContext {
   readonly deadline?: number;
   /** Lease owner that fences the snapshot write. */
   readonly leaseOwner?: string;
+  /** The finishing phase's move instead of the scheduler's (`./finish.ts`): a leader trained on to full fidelity. */
+  readonly next?: NextRun;
+  /** Budget an exploring trial leaves untouched: what finishing the leaders needs (`./finish.ts`). */
+  readonly hold?: BudgetHold;
+}
+
+/** Budget held back from exploring for the finishing phase: trials, compute-hours, dollars. */
+export interface BudgetHold {
+  readonly trials: number;
+  readonly hours: number;
+  readonly dollars: number;
 }
 
 export type Proposal = { readonly kind: 'trial'; readonly trial: Trial } | { readonly kind: 'done'; readonly reason: DoneReason };
@@ -82,20 +93,21 @@ const schedulerCtx = (spec: ExperimentSpec) => ({ goal: spec.objectives[0]?.goal
  * or dollar limit exists (the trial is stopped when it reaches its reservation),
  * else unbounded; never more than what is left, and `full` when what is left
  * does not cover the estimate. A trial limit counts trials in flight.
+ * `hold`: budget left untouched (what the finishing phase needs).
  */
-export function budgetFor(spec: ExperimentSpec, exp: Experiment, estimate: number, inFlight: number, deadline: number | undefined, now: number): BudgetAnswer {
+export function budgetFor(spec: ExperimentSpec, exp: Experiment, estimate: number, inFlight: number, deadline: number | undefined, now: number, hold?: BudgetHold): BudgetAnswer {
   const limits = limitsOf(spec);
-  if (limits.trials !== undefined && exp.spent.trials + inFlight >= limits.trials) return 'full';
+  if (limits.trials !== undefined && exp.spent.trials + inFlight + (hold?.trials ?? 0) >= limits.trials) return 'full';
   const price = spec.instance.pricePerHour;
   let hours = limits.hours !== undefined || (limits.dollars !== undefined && price > 0) ? (2 * estimate) / 3600 : UNBOUNDED_HOURS;
   if (limits.hours !== undefined) {
-    const left = limits.hours - exp.spent.hours - exp.reserved.hours;
+    const left = limits.hours - exp.spent.hours - exp.reserved.hours - (hold?.hours ?? 0);
     // With the ledger's tolerance: sums of many settled costs round (twenty 200-epoch trials fill 4000 epochs exactly).
     if (left < estimate / 3600 - BUDGET_TOLERANCE * Math.max(1, limits.hours)) return 'full';
     hours = Math.min(hours, left);
   }
   if (limits.dollars !== undefined && price > 0) {
-    const leftDollars = limits.dollars - exp.spent.dollars - exp.reserved.dollars;
+    const leftDollars = limits.dollars - exp.spent.dollars - exp.reserved.dollars - (hold?.dollars ?? 0);
     if (leftDollars < (estimate / 3600) * price - BUDGET_TOLERANCE * Math.max(1, limits.dollars)) return 'full';
     hours = Math.min(hours, leftDollars / price);
   }
@@ -212,7 +224,7 @@ export class SearchState {
    */
   async propose(ctx: ProposeContext): Promise<Proposal> {
     const { store } = ctx;
-    const next = this.scheduler.next();
+    const next = ctx.next ?? this.scheduler.next();
     let arch: Architecture;
     let parent: Trial | undefined;
     if (next.kind === 'promote') {
@@ -241,10 +253,11 @@ export class SearchState {
       rung: next.rung,
       ...(next.bracket !== undefined ? { bracket: next.bracket } : {}),
       ...(parent ? { parentId: parent.id } : {}),
+      ...(ctx.next ? { finishing: true as const } : {}),
       createdAt: new Date(ctx.now()).toISOString(),
     };
     const exp = (await store.getExperiment(this.experimentId)) as Experiment;
-    const budget = budgetFor(this.spec, exp, estimate, ctx.inFlight, ctx.deadline, ctx.now());
+    const budget = budgetFor(this.spec, exp, estimate, ctx.inFlight, ctx.deadline, ctx.now(), ctx.hold);
     if (budget === 'full') return { kind: 'done', reason: 'budget' };
     const price = this.spec.instance.pricePerHour;
     try {
