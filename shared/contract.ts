@@ -79,7 +79,7 @@ export const TRIAL_STATES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'STOPP
 /** Trial states that never change again (but for the scheduler's decision). */
 export const FINISHED_TRIAL_STATES = ['COMPLETED', 'FAILED', 'STOPPED'] as const;
 
-/** Artifact keys of a trial: its job file, result, epoch reports, compute used, checkpoint, exported model folder. */
+/** Artifact keys of a trial: its job file, result, epoch reports, compute used, checkpoint, exported model folder, class probabilities on validation and test (for ensembles). */
 export const trialArtifactKeys = (trialId: string) => ({
   trial: `trials/${trialId}/trial.json`,
   result: `trials/${trialId}/result.json`,
@@ -87,6 +87,8 @@ export const trialArtifactKeys = (trialId: string) => ({
   usage: `trials/${trialId}/usage.json`,
   checkpoint: `trials/${trialId}/checkpoint.bin`,
   model: `trials/${trialId}/model`,
+  validationPredictions: `trials/${trialId}/predictions/validation.bin`,
+  testPredictions: `trials/${trialId}/predictions/test.bin`,
 });
 
 /** Artifact keys of an experiment's final report. */

@@ -21,6 +21,7 @@ import { buildModel, logitsModel } from '../model/build.js';
 import { measureLatency, modelCost, trainingBytes, type ModelCost } from '../model/cost.js';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type TrainingPosition } from './checkpoint.js';
 import { exportModel } from './export.js';
+import { encodePredictions } from './predictions.js';
 import { makeOptimizer, stepContext, trainStep } from './step.js';
 import { trialKeys, type ArtifactStore, type Metrics, type ReportSink } from './ports.js';
 
@@ -108,8 +109,11 @@ export function releaseDeviceData(): void {
   deviceCache.clear();
 }
 
-/** Loss and accuracy of a split, evaluated in batches. */
-function evaluate(net: tfl.LayersModel, data: DeviceData, numClasses: number, batch = 512): { loss: number; accuracy: number } {
+/**
+ * Loss and accuracy of a split, evaluated in batches; with `probs` (size ×
+ * classes), also the class probabilities of every example, for ensembles.
+ */
+function evaluate(net: tfl.LayersModel, data: DeviceData, numClasses: number, probs?: Float32Array, batch = 512): { loss: number; accuracy: number } {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.size; start += batch) {
@@ -120,6 +124,7 @@ function evaluate(net: tfl.LayersModel, data: DeviceData, numClasses: number, ba
       const logits = net.predict(xb) as tf.Tensor2D;
       const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(yb, numClasses), logits, undefined, undefined, tf.Reduction.SUM);
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'));
+      if (probs !== undefined) probs.set(tf.softmax(logits).dataSync(), start * numClasses);
       return [loss.dataSync()[0]!, hits.dataSync()[0]!];
     });
     lossSum += l;
@@ -184,6 +189,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     const checkEvery = env.checkEvery ?? 50;
     const steps = Math.ceil(train.size / batchSize);
     let last: Metrics = {};
+    let valProbs: Float32Array | undefined;
 
     const checkpoint = async (p: TrainingPosition): Promise<void> => {
       const t = performance.now();
@@ -239,7 +245,9 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
       tf.dispose([lossSum, correct]);
       const epochSeconds = (performance.now() - t0) / 1000;
       const tEval = performance.now();
-      const val = evaluate(logits, validation, numClasses);
+      // The last epoch's validation pass also keeps the class probabilities (stored with the model).
+      if (epoch === trial.epochs - 1) valProbs = new Float32Array(validation.size * numClasses);
+      const val = evaluate(logits, validation, numClasses, valProbs);
       phase.eval += (performance.now() - tEval) / 1000;
       const trainSeconds = pos.trainSeconds + epochSeconds;
       last = {
@@ -259,7 +267,8 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     if (last['val_accuracy'] === undefined) {
       // Resumed from a checkpoint taken after the last epoch (killed before the result was
       // written): nothing was trained in this call, so measure the trained model again.
-      const val = evaluate(logits, validation, numClasses);
+      valProbs = new Float32Array(validation.size * numClasses);
+      const val = evaluate(logits, validation, numClasses, valProbs);
       last = { val_loss: val.loss, val_accuracy: val.accuracy, train_seconds: pos.trainSeconds };
     }
     const tFinal = performance.now();
@@ -267,13 +276,16 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     if (trial.evaluateTest === true && splits.test !== undefined) {
       const test = onDevice(splits.test, cache);
       try {
-        const r = evaluate(logits, test.data, numClasses);
+        const testProbs = new Float32Array(test.data.size * numClasses);
+        const r = evaluate(logits, test.data, numClasses, testProbs);
         final['test_loss'] = r.loss;
         final['test_accuracy'] = r.accuracy;
+        await env.store.put(keys.testPredictions, encodePredictions({ n: test.data.size, classes: numClasses, probs: testProbs, labels: splits.test.y }));
       } finally {
         if (test.owned) tf.dispose([test.data.x, test.data.y]);
       }
     }
+    if (valProbs !== undefined) await env.store.put(keys.validationPredictions, encodePredictions({ n: validation.size, classes: numClasses, probs: valProbs, labels: splits.validation.y }));
     final['peak_rss_bytes'] = peakRss();
     const modelKey = await exportModel(model, env.store, keys.model, {
       trial: trial.id,

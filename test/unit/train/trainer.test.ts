@@ -8,7 +8,9 @@ import { initBackend, type BackendInfo } from '../../../shared/backend/index.js'
 import { makeDataset, take, type DataSplits } from '../../../shared/data/dataset.js';
 import { loadData } from '../../../shared/data/sources.js';
 import { buildModel } from '../../../shared/model/build.js';
+import { accuracy } from '../../../shared/analysis/ensemble.js';
 import { decodeCheckpoint } from '../../../shared/train/checkpoint.js';
+import { loadPredictions } from '../../../shared/train/predictions.js';
 import { loadExportedModel } from '../../../shared/train/export.js';
 import { FsArtifactStore, MemoryArtifactStore, MemoryReportSink } from '../../../shared/train/ports.js';
 import { releaseDeviceData, trainTrial, trialKeys, type TrialSpec } from '../../../shared/train/trainer.js';
@@ -71,6 +73,13 @@ describe('trainTrial on real MNIST', () => {
     expect(r.metrics['latency_ms']).toBeGreaterThan(0);
     expect(r.metrics['peak_rss_bytes']).toBeGreaterThan(1e7);
     expect(r.modelKey).toBe('trials/t1/model/model.json');
+    // The class probabilities on validation and test are stored for ensembles, and agree with the metrics.
+    const val = (await loadPredictions(store, trialKeys('t1').validationPredictions))!;
+    const test = (await loadPredictions(store, trialKeys('t1').testPredictions))!;
+    expect([val.n, val.classes]).toEqual([mnist.validation.size, 10]);
+    expect(val.labels).toEqual(mnist.validation.y);
+    expect(accuracy(val.probs, val.labels, 10)).toBeCloseTo(r.metrics['val_accuracy']!, 6);
+    expect(accuracy(test.probs, test.labels, 10)).toBeCloseTo(r.metrics['test_accuracy']!, 6);
   }, 60_000);
 
   it('a CNN with separable convolution and batch norm trains on wasm with the registered kernels', async () => {
