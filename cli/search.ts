@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writ
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { experimentImportance, experimentInsights } from '../shared/analysis/insights.js';
 import { DataError, isUserError, LeaseHeldError, printable, SpecError } from '../shared/errors.js';
 import type { Experiment, Trial } from '../shared/experiment/model.js';
 import { buildReport } from '../shared/report/report.js';
@@ -24,6 +25,7 @@ import { requestStop } from '../shared/steps/stop.js';
 import { listAllTrials, type ExperimentStore } from '../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
+import { exportEnsemble } from './export-ensemble.js';
 import { positiveFlag } from './flags.js';
 import { readSpecFile } from './space.js';
 
@@ -77,6 +79,7 @@ async function pick(store: ExperimentStore, id: string | undefined): Promise<Exp
 async function writeReports(store: ExperimentStore, home: string, exp: Experiment): Promise<string> {
   const trials = await listAllTrials(store, exp.id);
   const report = buildReport(exp, trials);
+  const insights = await experimentInsights(exp, trials, new FsArtifactStore(join(home, 'artifacts')));
   const dir = join(home, 'reports', exp.id);
   mkdirSync(dir, { recursive: true });
   const put = (name: string, text: string) => {
@@ -84,8 +87,8 @@ async function writeReports(store: ExperimentStore, home: string, exp: Experimen
     writeFileSync(tmp, text);
     renameSync(tmp, join(dir, name));
   };
-  put('report.json', JSON.stringify(report, null, 1) + '\n');
-  put('report.html', renderHtml(report, trials));
+  put('report.json', JSON.stringify({ ...report, insights }, null, 1) + '\n');
+  put('report.html', renderHtml(report, trials, { insights }));
   return dir;
 }
 
@@ -268,15 +271,18 @@ export function registerSearch(program: Command): void {
     .description('state, budget and leaderboard of an experiment')
     .argument('[id]', 'experiment id (default: the newest)')
     .option(home, homeHelp)
-    .option('--json', 'machine-readable output: state, budget and the leaderboard with architectures, validation and test metrics')
+    .option('--json', 'machine-readable output: state, budget, the leaderboard with architectures, validation and test metrics, and decision importance')
     .option('--top <k>', 'leaderboard entries to show', '10')
     .action(
       withStore(async (store, _h, id: string | undefined, flags: HomeFlags & { json?: boolean; top: string }) => {
         const exp = await pick(store, id);
-        const report = buildReport(exp, await listAllTrials(store, exp.id));
+        const trials = await listAllTrials(store, exp.id);
+        const report = buildReport(exp, trials);
         const top = positiveFlag('--top', flags.top);
         if (flags.json) {
-          process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, leaderboard: report.leaderboard.slice(0, top) }, null, 1) + '\n');
+          // Decision importance: fractions summing to 1, empty until enough trials vary.
+          const importance = experimentImportance(exp, trials)?.importance ?? {};
+          process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, leaderboard: report.leaderboard.slice(0, top), importance }, null, 1) + '\n');
           return;
         }
         process.stdout.write(`${exp.id}: ${exp.state}${exp.reason ? ` (${printable(exp.reason)})` : ''}\n`);
@@ -291,19 +297,23 @@ export function registerSearch(program: Command): void {
 
   program
     .command('export')
-    .description('write the top models (TensorFlow.js folders) and a JSON leaderboard')
+    .description('write the top models (TensorFlow.js folders) and a JSON leaderboard; with --ensemble, the ensemble of the search too')
     .argument('[id]', 'experiment id (default: the newest)')
     .option(home, homeHelp)
     .option('--top <k>', 'how many models', '3')
     .option('--out <dir>', 'output folder (default: ./<experiment id>-export)')
+    .option('--ensemble', 'also write the ensemble (greedy selection over the stored validation predictions) to <out>/ensemble: members, weights, predict.mjs')
     .action(
-      withStore(async (store, h, id: string | undefined, flags: HomeFlags & { top: string; out?: string }) => {
+      withStore(async (store, h, id: string | undefined, flags: HomeFlags & { top: string; out?: string; ensemble?: boolean }) => {
         const exp = await pick(store, id);
         const k = positiveFlag('--top', flags.top);
-        const report = buildReport(exp, await listAllTrials(store, exp.id));
+        const trials = await listAllTrials(store, exp.id);
+        const report = buildReport(exp, trials);
         const out = resolve(flags.out ?? `${exp.id}-export`);
-        mkdirSync(out, { recursive: true });
         const artifacts = new FsArtifactStore(join(h, 'artifacts'));
+        // The ensemble first: a search that has none is refused before anything is written.
+        const ensemble = flags.ensemble ? await exportEnsemble(exp, trials, artifacts, join(out, 'ensemble')) : undefined;
+        mkdirSync(out, { recursive: true });
         const exported: unknown[] = [];
         for (const e of report.leaderboard.slice(0, k)) {
           const keys = await artifacts.list(`trials/${e.trialId}/model/`);
@@ -316,6 +326,10 @@ export function registerSearch(program: Command): void {
         }
         writeFileSync(join(out, 'leaderboard.json'), JSON.stringify(exported, null, 1) + '\n');
         process.stdout.write(`exported ${exported.length} entr${exported.length === 1 ? 'y' : 'ies'} to ${printable(out)}\n`);
+        if (ensemble) {
+          const t = ensemble.test ?? ensemble.validation;
+          process.stdout.write(`ensemble of ${ensemble.members.length} (from ${ensemble.candidates}) in ${printable(join(out, 'ensemble'))}: ${ensemble.test ? 'test' : 'validation'} accuracy ${t.single.accuracy.toFixed(4)} single → ${t.ensemble.accuracy.toFixed(4)} ensemble, ECE ${t.single.ece.toFixed(4)} → ${t.ensemble.ece.toFixed(4)}\n`);
+        }
       }),
     );
 

@@ -9,8 +9,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Experiment, Trial } from '../experiment/model.js';
 import type { Space } from '../space/space.js';
+import type { ReportInsights } from '../analysis/insights.js';
 import { networkSvg } from './architecture.js';
 import { escapeHtml, formatDuration, formatNumber, jsonForScript } from './format.js';
+import { insightsSections } from './insights-html.js';
 import { buildReport, specSpace, type ExperimentReport, type LeaderboardEntry, type ReportOptions } from './report.js';
 
 let chartJsCache: string | undefined;
@@ -27,6 +29,8 @@ export function chartJsSource(): string {
 export interface HtmlReportOptions extends ReportOptions {
   /** Chart.js UMD source to inline (default: the installed package's `chart.umd.min.js`). */
   readonly chartJs?: string;
+  /** What the search learned (decision importance, the ensemble), drawn after the leaderboard. */
+  readonly insights?: ReportInsights;
 }
 
 /** The learning-curve metric: the first objective when curves record it, else a validation accuracy, else any. */
@@ -136,6 +140,7 @@ tr.best td{background:#f5f3ff}tr.partial td{color:#6b7280}tr.partial-head td{fon
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}.chart{position:relative;height:300px}.chart-box h3{margin:0 0 6px;font-size:13.5px;color:#374151}
 .gallery{display:flex;flex-wrap:wrap;gap:16px}.arch-card{margin:0;border:1px solid var(--line);border-radius:10px;padding:10px;background:#fff}
 .arch-card figcaption{font-size:12.5px;color:#374151;text-align:center;margin-top:4px}.arch-card svg{display:block;max-width:100%;height:auto}
+.dependence-grid{display:flex;flex-wrap:wrap;gap:8px}h3{font-size:13.5px;color:#374151;margin:14px 0 6px}
 .empty{color:var(--muted)}footer{color:var(--muted);font-size:12px;margin-top:24px;text-align:center}
 `;
 
@@ -234,6 +239,7 @@ export function renderHtml(report: ExperimentReport, trials: readonly Trial[], o
       '</header>',
     summaryCards(report),
     `<section><h2>Leaderboard</h2>${leaderboardTable(report)}</section>`,
+    options.insights ? insightsSections(options.insights) : '',
     report.bestSoFar.bySeq.length
       ? `<section><h2>Best so far</h2><div class="charts">${chartBox('chart-best-seq', `${bestMetric} by trial`)}${chartBox('chart-best-cost', `${bestMetric} over time`)}</div></section>`
       : '',

@@ -1,0 +1,195 @@
+/**
+ * Decision importance side by side with Optuna: for each case, a real
+ * `nasflow search` (the CLI, its stores), then nasflow's importance of the
+ * stored trials against Optuna's `FanovaImportanceEvaluator` run on the same
+ * trials (the rows nasflow analyses, exported to `bench/importance_optuna.py`
+ * under Debian's system Python with `python3-optuna` and `python3-sklearn`).
+ * Agreement is Spearman's rank correlation over the decisions Optuna ranks
+ * (it leaves out decisions inactive in some trial); the goal is ≥ 0.8.
+ *
+ *   npm run bench:importance -- [--out FILE] [--home DIR] [--cases table,mnist,csv] [--reuse] [--seeds 0,1,2] [--python /usr/bin/python3]
+ *
+ * Cases: `table` (NAS-Bench-201, 200 trials answered from ../shared/benchmarks),
+ * `mnist` (a short chain search with real training: 1 epoch on a fifth of the
+ * data, 5 minutes), `csv` (examples/tabular.csv, 60 trials of MLPs).
+ * `--reuse` analyses the search already stored in the case's home.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { analysisTrials, searchInsights } from '../shared/analysis/importance.js';
+import { specObjectives, specSpace } from '../shared/report/report.js';
+import { listAllTrials } from '../shared/store/experiment-store.js';
+import { SqliteExperimentStore } from '../shared/store/sqlite.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+const { values: args } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'bench-results/importance.json' },
+    home: { type: 'string', default: 'bench-results/importance' },
+    cases: { type: 'string', default: 'table,mnist,csv' },
+    reuse: { type: 'boolean', default: false },
+    seeds: { type: 'string', default: '0,1,2' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
+
+const TABLE = resolve(ROOT, '..', 'shared', 'benchmarks', 'nb201-cifar10.csv');
+
+/** The searches compared; each a spec as `nasflow search` reads it. */
+const CASES: Record<string, () => object> = {
+  table: () => ({
+    name: 'importance-nb201',
+    dataset: { source: 'table', path: TABLE, metrics: { val_accuracy: 'val_acc_200ep' }, secondsPerEpoch: 0 },
+    space: { kind: 'cell' },
+    epochs: 200,
+    budget: { trials: 200 },
+    seed: 50,
+  }),
+  mnist: () => ({
+    name: 'importance-mnist',
+    dataset: { source: 'mnist', validation: 0.05, fraction: 0.2 },
+    space: {
+      kind: 'chain',
+      depth: { int: [2, 3] },
+      layer: { type: { choice: ['conv2d', 'sepconv2d', 'dense'] }, width: { choice: [16, 32, 64] }, kernel: { choice: [3, 5] }, activation: { choice: ['relu', 'swish'] }, pool: 'max', batchNorm: { choice: [true, false] } },
+      learningRate: { float: [0.0007, 0.004], log: true },
+      batchSize: 64,
+      optimizer: 'adam',
+    },
+    constraints: ['params <= 300000'],
+    epochs: 1,
+    strategy: 'random',
+    budget: { minutes: 5 },
+    parallel: 2,
+    seed: 51,
+  }),
+  csv: () => ({
+    name: 'importance-csv',
+    dataset: { source: 'csv', path: join(ROOT, 'examples', 'tabular.csv'), validation: 0.3 },
+    space: {
+      kind: 'chain',
+      depth: { int: [1, 3] },
+      layer: { type: 'dense', width: { choice: [16, 32, 64] }, activation: { choice: ['relu', 'tanh'] }, batchNorm: { choice: [false, true] } },
+      learningRate: { float: [0.0003, 0.03], log: true },
+      batchSize: 32,
+      optimizer: 'adam',
+    },
+    epochs: 10,
+    strategy: 'random',
+    budget: { trials: 60 },
+    parallel: 2,
+    seed: 52,
+  }),
+};
+
+/** Spearman's rank correlation, ties given their mean rank. */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  const ranks = (v: readonly number[]): number[] => {
+    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(v.length);
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+  const ma = mean(ra);
+  const mb = mean(rb);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i]! - ma) * (rb[i]! - mb);
+    da += (ra[i]! - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  }
+  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : NaN;
+}
+
+async function runCase(name: string): Promise<object> {
+  const home = resolve(args.home, name);
+  mkdirSync(home, { recursive: true });
+  const specFile = join(home, 'spec.json');
+  const t0 = performance.now();
+  if (!args.reuse || !existsSync(join(home, 'nasflow.db'))) {
+    writeFileSync(specFile, JSON.stringify(CASES[name]!(), null, 1));
+    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'search', specFile, '--home', home], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const searchSeconds = (performance.now() - t0) / 1000;
+  const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
+  try {
+    const [exp] = await store.listExperiments({ limit: 1 });
+    if (!exp) throw new Error(`${home}: no experiment stored`);
+    const trials = await listAllTrials(store, exp.id);
+    const objectives = specObjectives(exp.spec);
+    const space = specSpace(exp.spec)!;
+    const t1 = performance.now();
+    const ours = searchInsights(space, trials, objectives);
+    const nasflowSeconds = (performance.now() - t1) / 1000;
+    if (!ours) throw new Error(`${name}: too few trials for an importance (${trials.length} stored)`);
+    // Export exactly the rows nasflow analysed.
+    const rows = analysisTrials(trials, objectives)!.rows;
+    const exported = {
+      goal: objectives[0]!.goal,
+      decisions: space.decisions.map((d) => ({ name: d.name, ...d.domain })),
+      trials: rows.map((t) => ({ params: t.arch.values, value: t.values?.[0] ?? t.metrics?.[objectives[0]!.metric] })),
+    };
+    const file = join(home, 'trials-for-optuna.json');
+    writeFileSync(file, JSON.stringify(exported));
+    const t2 = performance.now();
+    const py = JSON.parse(execFileSync(args.python, [join(ROOT, 'bench', 'importance_optuna.py'), file, args.seeds], { encoding: 'utf8', maxBuffer: 1 << 26 })) as { optuna: string; importance: Record<string, Record<string, number>> };
+    const optunaSeconds = (performance.now() - t2) / 1000;
+    const perSeed = Object.entries(py.importance).map(([seed, imp]) => {
+      const names = Object.keys(imp);
+      return { seed: Number(seed), decisions: names.length, spearman: spearman(names.map((n) => ours.importance[n] ?? 0), names.map((n) => imp[n]!)) };
+    });
+    // Optuna's importances averaged over its seeds, against ours.
+    const names = Object.keys(Object.values(py.importance)[0] ?? {});
+    const meanOptuna = Object.fromEntries(names.map((n) => [n, Object.values(py.importance).reduce((s, imp) => s + (imp[n] ?? 0), 0) / Object.keys(py.importance).length]));
+    const rhoMean = spearman(names.map((n) => ours.importance[n] ?? 0), names.map((n) => meanOptuna[n]!));
+    const rhos = perSeed.map((p) => p.spearman);
+    return {
+      case: name,
+      experiment: exp.id,
+      state: exp.state,
+      trialsStored: trials.length,
+      rows: rows.length,
+      fidelity: ours.fidelity,
+      searchSeconds,
+      nasflowSeconds,
+      optunaSeconds,
+      optunaVersion: py.optuna,
+      comparedDecisions: names,
+      spearmanPerSeed: perSeed,
+      spearmanMin: Math.min(...rhos),
+      spearmanMeanOptuna: rhoMean,
+      goalMet: Math.min(...rhos) >= 0.8,
+      nasflow: ours.importance,
+      optuna: meanOptuna,
+      optunaPerSeed: py.importance,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+const results: object[] = [];
+for (const name of args.cases.split(',')) {
+  if (!CASES[name]) throw new Error(`unknown case ${name} (expected ${Object.keys(CASES).join(', ')})`);
+  const r = await runCase(name);
+  results.push(r);
+  const { spearmanPerSeed, spearmanMeanOptuna } = r as { spearmanPerSeed: { spearman: number }[]; spearmanMeanOptuna: number };
+  process.stderr.write(`${name}: Spearman per Optuna seed ${spearmanPerSeed.map((p) => p.spearman.toFixed(3)).join(', ')}; against Optuna's seed mean ${spearmanMeanOptuna.toFixed(3)}\n`);
+}
+mkdirSync(dirname(resolve(args.out)), { recursive: true });
+writeFileSync(resolve(args.out), JSON.stringify({ generatedAt: new Date().toISOString(), loadavg: loadavg(), cpus: cpus().length, results }, null, 1) + '\n');
+process.stderr.write(`wrote ${resolve(args.out)}\n`);
