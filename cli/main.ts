@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { isUserError, NasError, printable, SpecError } from '../shared/errors.js';
 import { registerBench } from './bench.js';
+import { registerProxies } from './proxies.js';
 import { registerSearch } from './search.js';
 import { registerServe } from './serve.js';
 import { registerSpace } from './space.js';
@@ -22,6 +23,7 @@ program.name('nasflow').description('neural architecture search, locally or on A
 program.showHelpAfterError('(run with --help for usage)');
 registerSearch(program);
 registerBench(program);
+registerProxies(program);
 registerSpace(program);
 registerServe(program);
 

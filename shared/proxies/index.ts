@@ -1,0 +1,131 @@
+/**
+ * Zero-cost proxies: scores of an untrained network, computed in
+ * TensorFlow.js from its built model in well under a second, that rank
+ * architectures roughly as training would. See docs/proxies.md.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { buildModel, type InputSpec } from '../model/build.js';
+import { modelCost } from '../model/cost.js';
+import type { Network } from '../space/network.js';
+import { gradientProxies, jacobCov, naswot, type ProxyBatch } from './data-proxies.js';
+import { layerGraph } from './graph.js';
+import { synflow } from './synflow.js';
+
+export type { ProxyBatch } from './data-proxies.js';
+
+/** Every proxy, in the order they are reported. */
+export const PROXY_NAMES = ['synflow', 'naswot', 'jacob_cov', 'snip', 'grad_norm', 'fisher', 'params', 'flops'] as const;
+export type ProxyName = (typeof PROXY_NAMES)[number];
+
+/** Proxies that run on a batch of data (the rest need none). */
+export const DATA_PROXIES: ReadonlySet<ProxyName> = new Set(['naswot', 'jacob_cov', 'snip', 'grad_norm', 'fisher']);
+
+/** Whether a string names a proxy. */
+export function isProxyName(s: string): s is ProxyName {
+  return (PROXY_NAMES as readonly string[]).includes(s);
+}
+
+/** One network's scores (higher: predicted better) and the milliseconds each took, model build included. */
+export interface ProxyScores {
+  readonly scores: Partial<Record<ProxyName, number>>;
+  readonly ms: Partial<Record<ProxyName, number>>;
+}
+
+/**
+ * Scores `net` with each of `proxies` at its initialisation (seeded by
+ * `seed`). Data proxies need `batch`; `synflow`, `params` and `flops` need
+ * none. The model is built once; each proxy's time includes that build.
+ */
+export function scoreNetwork(net: Network, input: InputSpec, proxies: readonly ProxyName[], options: { readonly seed?: number; readonly batch?: ProxyBatch } = {}): ProxyScores {
+  const t0 = performance.now();
+  const model = buildModel(net, input, { seed: options.seed ?? 0 });
+  try {
+    const graph = layerGraph(model);
+    const buildMs = performance.now() - t0;
+    const scores: Partial<Record<ProxyName, number>> = {};
+    const ms: Partial<Record<ProxyName, number>> = {};
+    const timed = (names: readonly ProxyName[], f: () => Partial<Record<ProxyName, number>>): void => {
+      const t = performance.now();
+      const out = f();
+      const each = (performance.now() - t) / names.length;
+      for (const name of names) {
+        scores[name] = out[name] as number;
+        ms[name] = buildMs + each;
+      }
+    };
+    const needBatch = (): ProxyBatch => {
+      if (options.batch === undefined) throw new Error('the data proxies need a batch');
+      return options.batch;
+    };
+    const gradient = proxies.filter((p) => p === 'snip' || p === 'grad_norm' || p === 'fisher');
+    if (gradient.length) timed(gradient, () => gradientProxies(graph, needBatch()));
+    for (const p of proxies) {
+      if (p === 'synflow') timed([p], () => ({ synflow: synflow(model, graph, input.shape) }));
+      else if (p === 'naswot') timed([p], () => ({ naswot: naswot(graph, needBatch()) }));
+      else if (p === 'jacob_cov') timed([p], () => ({ jacob_cov: jacobCov(graph, needBatch()) }));
+      else if (p === 'params' || p === 'flops') {
+        timed([p], () => {
+          const c = modelCost(model);
+          return p === 'params' ? { params: c.params } : { flops: c.flops };
+        });
+      }
+    }
+    return { scores, ms };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * A batch for the data proxies when no dataset is given: standard-normal
+ * inputs and uniformly random labels, seeded. Proxies scored on it rank
+ * what a network does to noise, not to the task's data.
+ */
+export function randomBatch(input: InputSpec, size: number, seed: number): ProxyBatch {
+  return {
+    x: tf.randomNormal([size, ...input.shape], 0, 1, 'float32', seed),
+    labels: tf.cast(tf.floor(tf.randomUniform([size], 0, input.numClasses, 'float32', seed + 1)), 'int32') as tf.Tensor1D,
+    numClasses: input.numClasses,
+  };
+}
+
+/** Spearman's rank correlation of two equally long series (ties share their mean rank); NaN when either is constant. */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = ra.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += ra[i] as number;
+    mb += rb[i] as number;
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = (ra[i] as number) - ma;
+    const db = (rb[i] as number) - mb;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+/** Ranks from 0, ties given their mean rank; NaN values rank lowest. */
+function ranks(v: ArrayLike<number>): Float64Array {
+  const n = v.length;
+  const key = (i: number): number => (Number.isNaN(v[i] as number) ? -Infinity : (v[i] as number));
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => key(x) - key(y) || 0);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j + 1 < n && key(order[j + 1] as number) === key(order[i] as number)) j++;
+    for (let k = i; k <= j; k++) out[order[k] as number] = (i + j) / 2;
+    i = j + 1;
+  }
+  return out;
+}
