@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { isUserError, NasError, printable, SpecError } from '../shared/errors.js';
 import { registerBench } from './bench.js';
+import { registerLatencyPredict } from './latency-predict.js';
 import { registerProxies } from './proxies.js';
 import { registerSearch } from './search.js';
 import { registerServe } from './serve.js';
@@ -25,6 +26,7 @@ registerSearch(program);
 registerBench(program);
 registerProxies(program);
 registerSpace(program);
+registerLatencyPredict(program);
 registerServe(program);
 
 try {
