@@ -173,8 +173,8 @@ class TrainingBatchNorm extends BatchNormClass {
   }
 }
 
-/** A batch-norm layer: the standard one, trained through `TrainingBatchNorm`. */
-function batchNorm(name: string): tfl.layers.Layer {
+/** A batch-norm layer: the standard one, trained through `TrainingBatchNorm` (also the supernet's, `shared/oneshot`). */
+export function batchNorm(name: string): tfl.layers.Layer {
   return new TrainingBatchNorm({ momentum: BN_MOMENTUM, name });
 }
 
@@ -209,8 +209,18 @@ function activate(b: Builder, x: SymbolicTensor, activation: Activation): Symbol
   return tfl.layers.activation({ activation, name: b.name(activation) }).apply(x) as SymbolicTensor;
 }
 
+/**
+ * The sum of `xs`. A tensor that appears k times enters once, scaled by k:
+ * tfjs-layers' inference executor (`predict`) disposes a tensor fed twice to
+ * one layer while other layers still need it (a cell with two skip edges
+ * into a node whose input also feeds the output node failed at its first
+ * validation: "Cannot read properties of undefined (reading 'backend')").
+ */
 function addAll(b: Builder, xs: SymbolicTensor[]): SymbolicTensor {
-  return xs.length === 1 ? xs[0]! : (tfl.layers.add({ name: b.name('add') }).apply(xs) as SymbolicTensor);
+  const counts = new Map<SymbolicTensor, number>();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  const terms = [...counts].map(([x, k]) => (k === 1 ? x : (tfl.layers.rescaling({ scale: k, offset: 0, name: b.name('scale') }).apply(x) as SymbolicTensor)));
+  return terms.length === 1 ? terms[0]! : (tfl.layers.add({ name: b.name('add') }).apply(terms) as SymbolicTensor);
 }
 
 function isImage(x: SymbolicTensor): boolean {

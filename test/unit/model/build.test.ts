@@ -108,6 +108,23 @@ describe('buildModel: NAS-Bench-201 cell networks', () => {
     m.dispose();
   });
 
+  it('a cell whose node takes one tensor twice (two skip edges) trains and predicts', () => {
+    // tfjs-layers' predict disposed a tensor fed twice to one add while the output node still needed it.
+    const ops = ['skip_connect', 'skip_connect', 'skip_connect', 'nor_conv_1x1', 'avg_pool_3x3', 'nor_conv_1x1'] as const;
+    const m = buildModel({ ...cellNet([...ops]), stages: 1 }, mnist);
+    const logits = logitsModel(m);
+    const opt = tf.train.adam(0.01);
+    const x = tf.randomUniform([4, 28, 28, 1]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, logits.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
+    expect(Number.isFinite(loss!.dataSync()[0])).toBe(true);
+    const p = logits.predict(x) as tf.Tensor;
+    expect(p.shape).toEqual([4, 10]);
+    tf.dispose([x, y, loss!, p]);
+    opt.dispose();
+    m.dispose();
+  });
+
   it('FLOPs of a one-conv cell network by hand', () => {
     // Only edge 3<-0 is a 1×1 conv; stages 2 of 1 cell at 4 then 8 channels.
     const m = buildModel(cellNet(['none', 'none', 'none', 'nor_conv_1x1', 'none', 'none']), mnist);
