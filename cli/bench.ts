@@ -6,7 +6,7 @@ import { runBench, type BenchReport } from '../shared/bench/harness.js';
 import { BenchTable } from '../shared/bench/table.js';
 import { SpecError, type SpecIssue } from '../shared/errors.js';
 import { SCHEDULER_NAMES, type TellPolicy } from '../shared/schedulers/index.js';
-import { DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES } from '../shared/strategies/index.js';
+import { ASK_TELL_STRATEGY_NAMES, DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES } from '../shared/strategies/index.js';
 
 interface BenchFlags {
   table?: string;
@@ -72,7 +72,7 @@ export function registerBench(program: Command): void {
       const seeds = positiveInt('--seeds', flags.seeds, issues);
       const trials = positiveInt('--trials', flags.trials, issues);
       const budgets = flags.budgets.split(',').map((b) => positiveInt('--budgets', b.trim(), issues));
-      const strategies = !flags.strategies ? [DEFAULT_STRATEGY] : flags.strategies === 'all' ? STRATEGY_NAMES : flags.strategies.split(',').map((s) => s.trim());
+      const strategies = !flags.strategies ? [DEFAULT_STRATEGY] : flags.strategies === 'all' ? ASK_TELL_STRATEGY_NAMES : flags.strategies.split(',').map((s) => s.trim());
       for (const s of strategies) if (!isStrategyName(s)) issues.push({ path: '--strategies', message: `unknown strategy "${s}" (expected ${STRATEGY_NAMES.join(', ')} or all)` });
       if (flags.isomorphs !== 'merge' && flags.isomorphs !== 'distinct') issues.push({ path: '--isomorphs', message: `expected merge or distinct, got ${JSON.stringify(flags.isomorphs)}` });
       const workers = positiveInt('--workers', flags.workers, issues);

@@ -21,6 +21,7 @@ import { artifactStoreFromUrl, experimentStoreFromEnv } from '../../shared/aws/i
 import { epochStep } from '../../shared/steps/epoch.js';
 import { ENV, EXIT_INTERRUPTED } from '../../shared/contract.js';
 import { trialJobSchema, type TrainJob } from '../../shared/steps/job.js';
+import type { SupernetJob } from '../../shared/steps/supernet.js';
 import { ArtifactReportSink, continueFromParent, getJson, MemoryArtifactStore, putJson, trialKeys, type ArtifactStore, type EpochReport, type ReportSink } from '../../shared/train/ports.js';
 import type { TrialResult, TrialSpec } from '../../shared/train/trainer.js';
 import { runTableJob } from './table-job.js';
@@ -133,6 +134,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       log({ event: 'end', trial: job.id, status: result.status, reason: result.reason, seconds: result.seconds });
       return result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : result.status === 'FAILED' ? EXIT.FAILED : EXIT.COMPLETED;
     }
+    if (job.kind === 'supernet') return await runSupernet(job, store, args.backend, controller.signal, prior, started);
     const trial = job as TrainJob as unknown as TrialSpec;
     // TensorFlow.js is loaded only for training jobs: a table job starts in half the time.
     const [{ initBackend }, { trainTrial }] = await Promise.all([import('../../shared/backend/index.js'), import('../../shared/train/trainer.js')]);
@@ -172,6 +174,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
+}
+
+/** A one-shot search's supernet job (`strategy: oneshot`): resumes from its checkpoint; an interruption is retried as a training job's is. */
+async function runSupernet(job: SupernetJob, store: ArtifactStore, backendChoice: z.infer<typeof Args>['backend'], signal: AbortSignal, prior: number, started: number): Promise<number> {
+  const [{ initBackend }, { runSupernetJob }] = await Promise.all([import('../../shared/backend/index.js'), import('../../shared/oneshot/job.js')]);
+  const backend = await initBackend(backendChoice);
+  log({ event: 'start', trial: job.id, backend: backend.name, kind: 'supernet', epochs: job.epochs });
+  const reports = new ArtifactReportSink(store, `trials/${job.id}/reports.json`);
+  await reports.load();
+  const sink: ReportSink = {
+    report: async (r: EpochReport) => {
+      await reports.report(r);
+      log({ event: 'epoch', epoch: r.epoch, ...r.metrics });
+    },
+  };
+  const result = await runSupernetJob(job, { store, backend, sink, signal });
+  const seconds = prior + (Date.now() - started) / 1000;
+  if (result.status === 'INTERRUPTED') await putJson(store, usageKey(job.id), { seconds });
+  else await putJson(store, trialKeys(job.id).result, { ...result, seconds });
+  log({ event: 'end', trial: job.id, status: result.status, reason: result.reason, epochs: result.epochsCompleted });
+  return result.status === 'COMPLETED' ? EXIT.COMPLETED : result.status === 'INTERRUPTED' ? EXIT.INTERRUPTED : EXIT.FAILED;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

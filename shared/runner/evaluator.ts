@@ -7,6 +7,7 @@ import type { Trial } from '../experiment/model.js';
 import type { TrialOutcome } from '../experiment/outcome.js';
 import type { Network } from '../space/network.js';
 import type { Architecture } from '../space/space.js';
+import type { SupernetJob } from '../steps/supernet.js';
 
 export interface EvalJob {
   readonly trial: Trial;
@@ -17,6 +18,8 @@ export interface EvalJob {
   readonly parent?: Trial;
   /** Seconds this trial may run before it is stopped (its budget reservation). */
   readonly deadlineSeconds: number;
+  /** The supernet trial of a one-shot search: its job (what `propose` wrote), run instead of training `network`. */
+  readonly supernet?: SupernetJob;
 }
 
 /** An evaluator's result: the steps' `TrialOutcome` (`../experiment/outcome.ts`). */

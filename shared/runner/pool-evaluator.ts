@@ -128,7 +128,8 @@ export class ProcessPoolEvaluator implements Evaluator {
             : undefined;
         const onMessage = async (m: FromWorker) => {
           if (m.type === 'epoch' && m.trialId === trial.id) {
-            this.model.observeEpoch(trial.arch, m.metrics);
+            // A supernet epoch is not an epoch of the network its trial is priced as.
+            if (!job.supernet) this.model.observeEpoch(trial.arch, m.metrics);
             if ((await hooks.onEpoch(m.epoch, m.metrics)) === 'stop' && !stopReason) {
               stopReason = 'stopped by the scheduler';
               slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
@@ -156,12 +157,13 @@ export class ProcessPoolEvaluator implements Evaluator {
           artifacts: this.o.artifacts,
           trial: { id: trial.id, network, data: this.o.data, epochs: trial.fidelity, seed: this.o.seed * 100003 + trial.seq, evaluateTest: this.o.finalEpochs === undefined || trial.fidelity >= this.o.finalEpochs },
           ...(job.parent ? { copyCheckpointFrom: job.parent.id } : {}),
+          ...(job.supernet ? { supernet: job.supernet } : {}),
         };
         slot.child.send(msg);
       });
       const seconds = (Date.now() - started) / 1000;
       const epochs = result.epochsCompleted - job.startEpoch;
-      if (result.status === 'COMPLETED') this.model.observeTrial({ arch: trial.arch, metrics: result.metrics, seconds, epochs });
+      if (result.status === 'COMPLETED' && !job.supernet) this.model.observeTrial({ arch: trial.arch, metrics: result.metrics, seconds, epochs });
       const metrics = { ...result.metrics };
       if (result.status === 'COMPLETED') return { status: 'COMPLETED', metrics, backend: result.backend, seconds };
       if (result.status === 'FAILED') return { status: 'FAILED', metrics, reason: result.reason ?? 'failed', backend: result.backend, seconds };

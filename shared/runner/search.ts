@@ -22,10 +22,12 @@ import { epochStep } from '../steps/epoch.js';
 import { finalizeStep } from '../steps/finalize.js';
 import type { StepPorts } from '../steps/ports.js';
 import { proposeStep, type StepOptions } from '../steps/propose.js';
+import { jobKeys } from '../steps/job.js';
 import { recordStep } from '../steps/record.js';
+import { isSupernetTrial, supernetJobSchema } from '../steps/supernet.js';
 import { WarmSearch } from '../steps/warm.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
-import { MemoryArtifactStore, type ArtifactStore } from '../train/ports.js';
+import { getJson, MemoryArtifactStore, type ArtifactStore } from '../train/ports.js';
 import type { EvalJob, Evaluator, EvalOutcome } from './evaluator.js';
 
 /** What the runner tells a progress display. */
@@ -195,6 +197,7 @@ async function evaluate(ports: StepPorts, deps: RunnerDeps, trial: Trial, option
       startEpoch: parent?.fidelity ?? 0,
       ...(parent ? { parent } : {}),
       deadlineSeconds: (reservation?.reserved.hours ?? 0) * 3600,
+      ...(isSupernetTrial(trial) ? { supernet: supernetJobSchema.parse(await getJson(ports.artifacts, jobKeys(trial.id).trial)) } : {}),
     };
     return await deps.evaluator.run(
       job,

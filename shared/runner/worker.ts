@@ -10,11 +10,13 @@ import { loadData } from '../data/sources.js';
 import type { Throughput } from '../model/network-cost.js';
 import { calibrateThroughput } from '../model/throughput.js';
 import type { DataSplits } from '../data/dataset.js';
-import { continueFromParent, FsArtifactStore } from '../train/ports.js';
+import { runSupernetJob } from '../oneshot/job.js';
+import type { SupernetJob } from '../steps/supernet.js';
+import { continueFromParent, FsArtifactStore, type EpochReport } from '../train/ports.js';
 import { releaseDeviceData, trainTrial, type TrialSpec } from '../train/trainer.js';
 
 export type ToWorker =
-  | { readonly type: 'run'; readonly trial: TrialSpec; readonly artifacts: string; readonly copyCheckpointFrom?: string }
+  | { readonly type: 'run'; readonly trial: TrialSpec; readonly artifacts: string; readonly copyCheckpointFrom?: string; readonly supernet?: SupernetJob }
   /** Initialise the backend and load the data now, before the first trial arrives. */
   | { readonly type: 'warm'; readonly data: TrialSpec['data'] }
   | { readonly type: 'stop'; readonly trialId: string };
@@ -61,16 +63,23 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>, abort: AbortControll
   const { trial } = msg;
   try {
     const backend = await ensureBackend();
-    const data = ensureData(trial.data);
     const store = new FsArtifactStore(msg.artifacts);
     if (msg.copyCheckpointFrom) await continueFromParent(store, trial.id, msg.copyCheckpointFrom);
+    const sink = { report: (r: EpochReport) => void send({ type: 'epoch', trialId: trial.id, epoch: r.epoch, metrics: { ...r.metrics } }) };
+    if (msg.supernet) {
+      // A one-shot search's supernet: the job kind dispatches here as it does in the trainer container.
+      const result = await runSupernetJob(msg.supernet, { backend, store, data: ensureData(msg.supernet.data as TrialSpec['data']), signal: abort.signal, sink });
+      send({ type: 'done', trialId: trial.id, result });
+      return;
+    }
+    const data = ensureData(trial.data);
     const result = await trainTrial(trial, {
       backend,
       store,
       data,
       signal: abort.signal,
       cacheDeviceData: true,
-      sink: { report: (r) => void send({ type: 'epoch', trialId: trial.id, epoch: r.epoch, metrics: { ...r.metrics } }) },
+      sink,
     });
     send({ type: 'done', trialId: trial.id, result });
   } catch (e) {

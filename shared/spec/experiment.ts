@@ -22,6 +22,7 @@ import { finishSpecSchema } from './finish.js';
 import { parseFidelitySpec, type FidelitySpec } from '../schedulers/spec.js';
 import { Space } from '../space/space.js';
 import { describeInput, zodIssues, formatPath, nestingIssue } from '../space/spec.js';
+import { oneshotSpecIssues } from '../oneshot/spec.js';
 import { DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES, strategyOptionIssues } from '../strategies/index.js';
 
 const fraction = (what: string) => z.number({ error: `expected ${what}` });
@@ -182,6 +183,7 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
   if (r.success && space) {
     const d = r.data.dataset;
     if (d.source === 'table' && space.kind !== 'cell') issues.push({ path: 'space.kind', message: 'a table dataset answers cell spaces only: use kind: cell' });
+    if ((typeof r.data.strategy === 'string' ? r.data.strategy : r.data.strategy.name) === 'oneshot') issues.push(...oneshotSpecIssues(d.source, space, raw));
     const known = d.source === 'table' ? Object.keys(d.metrics) : TRAINING_METRICS;
     r.data.objectives.forEach((o, i) => {
       if (!known.includes(o.metric)) issues.push({ path: formatPath(['objectives', i, 'metric']), message: `unknown metric "${o.metric}" (this dataset reports ${known.join(', ')})` });

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Trial } from '../experiment/model.js';
 import { trialArtifactKeys } from '../contract.js';
 import type { ExperimentSpec } from '../spec/experiment.js';
+import { isSupernetTrial, supernetJob, supernetJobSchema } from './supernet.js';
 
 /** Artifact keys of a trial's job (the contract's `trialArtifactKeys`). */
 export const jobKeys = trialArtifactKeys;
@@ -58,7 +59,7 @@ export const trainJobSchema = z.object({
   parentId: z.string().optional(),
 });
 
-export const trialJobSchema = z.union([tableJobSchema, trainJobSchema]);
+export const trialJobSchema = z.union([tableJobSchema, trainJobSchema, supernetJobSchema]);
 export type TableJob = z.infer<typeof tableJobSchema>;
 export type TrainJob = z.infer<typeof trainJobSchema>;
 export type TrialJob = z.infer<typeof trialJobSchema>;
@@ -97,6 +98,7 @@ export function trialJob(spec: ExperimentSpec, rawSpace: unknown, trial: Trial, 
       ...(seconds !== undefined && seconds > 0 && seconds < 1e9 ? { deadlineSeconds: seconds } : {}),
     };
   }
+  if (isSupernetTrial(trial)) return supernetJob(spec, rawSpace, trial);
   // Same seeds as the local worker pool: data split by the spec seed, weights by seed × 100003 + seq.
   return {
     id: trial.id,

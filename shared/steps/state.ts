@@ -17,6 +17,7 @@ import { createScheduler, schedulerFromTrials, shouldTell, type NextRun, type Sc
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
+import { isSupernetArch } from './supernet.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 
@@ -203,8 +204,9 @@ export class SearchState {
     if (!this.strategy) return;
     const t0 = performance.now();
     // A trial stopped early (median stopping) still has values: they are its result.
-    if ((t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}) });
-    else this.strategy.tell({ arch: t.arch, status: 'failed' });
+    const metrics = t.metrics ? { metrics: t.metrics } : {};
+    if ((t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values) this.strategy.tell({ arch: t.arch, status: 'completed', values: t.values, ...(t.feasible === false ? { feasible: false } : {}), ...metrics });
+    else this.strategy.tell({ arch: t.arch, status: 'failed', ...metrics });
     this.strategyCost.ms += performance.now() - t0;
   }
 
@@ -347,15 +349,17 @@ export class SearchState {
   async record(store: ExperimentStore, trial0: Trial, outcome: TrialOutcome, reservation: Reservation | undefined, now: () => number): Promise<{ trial: Trial; experiment: Experiment }> {
     const spec = this.spec;
     const values = spec.objectives.map((o) => outcome.metrics[o.metric]);
+    // The one-shot supernet trial completes without objective values: its result is its finalists.
     const complete = values.every((v) => v !== undefined && Number.isFinite(v));
+    const incomplete = outcome.status === 'COMPLETED' && !complete && !isSupernetArch(trial0.arch);
     const price = spec.instance.pricePerHour;
     const reservedHours = reservation?.reserved.hours ?? 0;
     const hours = Math.min(outcome.seconds / 3600, reservation?.reserved.hours ?? Infinity);
     let trial = await store.transitionTrial(trial0.id, ['PENDING', 'RUNNING'], {
-      state: outcome.status === 'COMPLETED' && !complete ? 'FAILED' : outcome.status,
+      state: incomplete ? 'FAILED' : outcome.status,
       metrics: outcome.metrics,
       ...(complete ? { values: values as number[], feasible: feasible(outcome.metrics, spec.constraints) } : {}),
-      ...(outcome.reason ? { reason: outcome.reason } : outcome.status === 'COMPLETED' && !complete ? { reason: `missing objective metric(s): ${spec.objectives.filter((_, i) => values[i] === undefined).map((o) => o.metric).join(', ')}` } : {}),
+      ...(outcome.reason ? { reason: outcome.reason } : incomplete ? { reason: `missing objective metric(s): ${spec.objectives.filter((_, i) => values[i] === undefined).map((o) => o.metric).join(', ')}` } : {}),
       backend: outcome.backend,
       cost: { reservedHours, reservedDollars: reservedHours * price, hours, dollars: hours * price },
       finishedAt: new Date(now()).toISOString(),

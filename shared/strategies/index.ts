@@ -4,6 +4,7 @@ import { BayesianOptimization, boOptions } from './bo.js';
 import { evolutionOptions, RegularizedEvolution } from './evolution.js';
 import { GridSearch, gridOptions } from './grid.js';
 import { LocalSearch, localOptions } from './local.js';
+import { OneShot, oneshotOptions } from '../oneshot/strategy.js';
 import { RandomSearch, randomOptions } from './random.js';
 import { Reinforce, reinforceOptions } from './reinforce.js';
 import { parseOptions, type Strategy, type StrategyContext, type StrategyState } from './strategy.js';
@@ -17,6 +18,7 @@ const REGISTRY = {
   local: LocalSearch,
   bo: BayesianOptimization,
   reinforce: Reinforce,
+  oneshot: OneShot,
 } as const;
 
 /** Each strategy's options schema (strict; ranges stated in its errors). */
@@ -27,10 +29,18 @@ const OPTIONS = {
   local: localOptions,
   bo: boOptions,
   reinforce: reinforceOptions,
+  oneshot: oneshotOptions,
 } as const satisfies Record<keyof typeof REGISTRY, unknown>;
 
 export type StrategyName = keyof typeof REGISTRY;
 export const STRATEGY_NAMES = Object.keys(REGISTRY) as StrategyName[];
+
+/**
+ * The strategies that search by ask/tell alone. `oneshot` is not one of
+ * them: its first proposal is a supernet trial (real training only), and a
+ * table benchmark (`--strategies all`) cannot run it.
+ */
+export const ASK_TELL_STRATEGY_NAMES = STRATEGY_NAMES.filter((s) => s !== 'oneshot');
 
 /** What a user gets without choosing. */
 export const DEFAULT_STRATEGY: StrategyName = 'bo';

@@ -72,6 +72,8 @@ export interface Observation {
   readonly values?: readonly number[];
   /** False when a constraint is violated (ranked below every feasible result). */
   readonly feasible?: boolean;
+  /** The trial's metrics (the `oneshot` strategy reads its supernet trial's finalists from them). */
+  readonly metrics?: Readonly<Record<string, number>>;
 }
 
 export interface StrategyContext {
