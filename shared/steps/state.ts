@@ -119,6 +119,23 @@ export function budgetFor(spec: ExperimentSpec, exp: Experiment, estimate: numbe
 /** The trial id of sequence number `seq` (`<experimentId>-t0007`). */
 export const trialIdOf = (experimentId: string, seq: number): string => `${experimentId}-t${String(seq).padStart(4, '0')}`;
 
+/**
+ * What the strategy is asked around: every architecture whose latest trial it
+ * has not been told of — training now, finished but waiting for its rung's
+ * decision (`tell: last`), or promoted, whose higher-fidelity result it will
+ * hear later or (`tell: first`) never. bo holds a believer (its own
+ * prediction) at each and counts them towards its random start, evolution
+ * towards its population; without the promoted ones bo + asha@12 needed 0.90
+ * of full fidelity's cost to reach its regret instead of 0.30
+ * (docs/benchmarks.md). A trial that ended without a result (failed, or
+ * stopped before it ran) is not waited for.
+ */
+export function pendingOf(trials: Iterable<Trial>, told: ReadonlySet<string>): Architecture[] {
+  const latest = new Map<string, Trial>();
+  for (const t of trials) if ((latest.get(t.hash)?.seq ?? -1) < t.seq) latest.set(t.hash, t);
+  return [...latest.values()].filter((t) => !told.has(t.id) && (!FINISHED_STATES.includes(t.state) || t.values !== undefined)).sort((a, b) => a.seq - b.seq).map((t) => t.arch);
+}
+
 export class SearchState {
   readonly trials = new Map<string, Trial>();
   private readonly toldIds = new Set<string>();
@@ -178,8 +195,7 @@ export class SearchState {
     let i = 0;
     for (; i < tellable.length && s.toldCount < toldBefore; i++) s.maybeTell(tellable[i] as Trial, (tellable[i] as Trial).decision ?? 'stop');
     for (const t of all.filter((x) => x.seq > s.lastSeq && x.parentId === undefined).sort((a, b) => a.seq - b.seq)) {
-      const pending = all.filter((x) => x.seq < t.seq && !s.toldIds.has(x.id)).map((x) => x.arch);
-      strategy.ask(1, pending);
+      strategy.ask(1, pendingOf(all.filter((x) => x.seq < t.seq), s.toldIds));
       s.lastSeq = t.seq;
     }
     for (; i < tellable.length; i++) s.maybeTell(tellable[i] as Trial, (tellable[i] as Trial).decision ?? 'stop');
@@ -211,7 +227,7 @@ export class SearchState {
   }
 
   private pendingArchs(): Architecture[] {
-    return [...this.trials.values()].filter((t) => !FINISHED_STATES.includes(t.state)).map((t) => t.arch);
+    return pendingOf(this.trials.values(), this.toldIds);
   }
 
   /** The highest trial seq so far. */
