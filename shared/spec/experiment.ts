@@ -143,6 +143,8 @@ export const experimentSpecSchema = z
       .default({ type: 'local', pricePerHour: 0 }),
     parallel: z.int().positive().max(256).optional(),
     seed: z.int().default(0),
+    /** Zero-cost proxy scores for bo's warm-up and surrogate: a CSV from `nasflow proxies --all --scores` and its column. */
+    proxy: z.object({ scores: z.string().min(1, 'expected the path of a scores CSV'), column: z.string().min(1).default('synflow') }).strict().optional(),
   })
   .strict();
 

@@ -19,6 +19,7 @@ import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
 import { isSupernetArch } from './supernet.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
+import { tableScorer } from '../proxies/scores.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 
 /** A reservation that no limit bounds (a year of compute). */
@@ -181,7 +182,7 @@ export class SearchState {
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
     if (withStrategy) {
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}) };
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}) };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
     }

@@ -36,6 +36,7 @@ import { EDGE_NODES, liveNodes } from '../space/cell.js';
 import type { Architecture, Space } from '../space/space.js';
 import { distances, ehvi2d, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
 import { candidatePool } from './bo-pool.js';
+import { Rng } from '../rng.js';
 import { BaseStrategy, intOption, numberOption, parseOptions, switchOption, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
 
 /** `strategy: { name: bo, options: { ... } }`; ranges keep a proposal's cost bounded (the GP is cubic in `maxTrain`). */
@@ -64,11 +65,15 @@ export const boOptions = z.object({
   separate: switchOption().optional(),
   /** Two objectives, 1: acquisition = exact expected hypervolume improvement (0: improvement of the optimistic point). */
   ehvi: switchOption().optional(),
+  /** With a zero-cost proxy (spec `proxy:`): each of the `init` trials is the best-scoring of this many random candidates (0: random). */
+  proxyPool: intOption(0, 100_000).optional(),
+  /** With a zero-cost proxy: scale of the proxy score as a surrogate feature (0: not a feature). */
+  proxyWeight: numberOption(0, 100).optional(),
 }).strict();
 
 type Options = { -readonly [K in keyof z.infer<typeof boOptions>]-?: number };
 
-const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1, separate: 1, ehvi: 1 };
+const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1, separate: 1, ehvi: 1, proxyPool: 200, proxyWeight: 2 };
 
 /** `maxTrain` with several objectives, unless given: the front needs its dominated neighbours in the model too. */
 const MAX_TRAIN_MULTI = 150;
@@ -82,6 +87,8 @@ export class BayesianOptimization extends BaseStrategy {
   private readonly counts: number = 0;
   private readonly hyperCache = new Map<number, { theta: number; noise: number }[]>();
   private readonly cell: CellLayout | undefined;
+  /** The proxy feature's position in the encoding and its scale (see `proxyFeature`); undefined: none. */
+  private readonly proxy: ProxyFeature | undefined;
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
@@ -97,6 +104,10 @@ export class BayesianOptimization extends BaseStrategy {
       this.counts = this.cell.ops.length;
       for (let k = 0; k < this.counts; k++) this.kinds.push('numeric');
     }
+    if (ctx.proxy && this.opt.proxyWeight > 0) {
+      this.proxy = proxyFeature(ctx.proxy, this.space, ctx.seed, this.kinds.length, this.opt.proxyWeight);
+      this.kinds.push('numeric');
+    }
   }
 
   /** Surrogate features of an architecture: the space's encoding, plus op counts (see `opCounts`). */
@@ -104,12 +115,31 @@ export class BayesianOptimization extends BaseStrategy {
     const x = this.space.encode(a, this.scratch);
     out.set(x);
     if (this.counts) opCounts(x, this.cell as CellLayout, out, x.length, this.opt.opCounts);
+    if (this.proxy) out[this.proxy.at] = this.proxy.value(a);
     return out;
+  }
+
+  /** An initial trial: the best-scoring of `proxyPool` random candidates by the proxy, or a random one without it. */
+  private warmNew(): Architecture | undefined {
+    const score = this.ctx.proxy;
+    if (!score || this.opt.proxyPool <= 0) return this.randomNew();
+    let best: Architecture | undefined;
+    let bestScore = -Infinity;
+    for (let i = 0; i < this.opt.proxyPool; i++) {
+      const a = this.randomNew();
+      if (!a) break;
+      const v = score(a);
+      if (best === undefined || v > bestScore) {
+        best = a;
+        bestScore = v;
+      }
+    }
+    return best;
   }
 
   protected proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined {
     const done = this.completed();
-    if (done.length + pending.length + batch.length < this.opt.init || done.length < 2) return this.randomNew();
+    if (done.length + pending.length + batch.length < this.opt.init || done.length < 2) return this.warmNew();
     const data = this.trainingSet(done);
     const dims = this.kinds.length;
     const believers = [...pending, ...batch];
@@ -256,6 +286,30 @@ export class BayesianOptimization extends BaseStrategy {
     const ranks = nondominatedRanks(pts);
     return pts.filter((_, i) => ranks[i] === 0);
   }
+}
+
+/** The proxy score as a surrogate feature: at position `at`, scaled into [0, weight]. */
+interface ProxyFeature {
+  readonly at: number;
+  value(a: Architecture): number;
+}
+
+/**
+ * Scales a proxy's scores by their range over a fixed random sample of the
+ * space (its own seeded generator: the strategy's is untouched, so a
+ * restored strategy scales the same), clipped to [0, 1] then times
+ * `weight`; a score of -Infinity (a network with no path) is 0.
+ */
+function proxyFeature(score: (a: Architecture) => number, space: Space, seed: number, at: number, weight: number): ProxyFeature {
+  const rng = Rng.seeded(seed + 0x9e3779b9);
+  const ref: number[] = [];
+  for (let i = 0; i < 256; i++) {
+    const v = score(space.sample(rng));
+    if (Number.isFinite(v)) ref.push(v);
+  }
+  const lo = ref.length ? Math.min(...ref) : 0;
+  const span = (ref.length ? Math.max(...ref) : 1) - lo || 1;
+  return { at, value: (a) => weight * Math.min(1, Math.max(0, (score(a) - lo) / span)) };
 }
 
 /** Ranks mapped to normal quantiles (ties share their mean rank). */

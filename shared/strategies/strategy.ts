@@ -82,6 +82,8 @@ export interface StrategyContext {
   readonly seed: number;
   /** Strategy-specific options (validated by each strategy). */
   readonly options?: Readonly<Record<string, unknown>>;
+  /** A zero-cost proxy score per architecture (higher: predicted better), where the spec names one; bo uses it. */
+  readonly proxy?: (arch: Architecture) => number;
 }
 
 export interface StrategyState {
