@@ -27,6 +27,8 @@ interface BenchFlags {
   referenceTrials: string;
   firstSeed: string;
   workers: string;
+  proxyScores?: string;
+  proxyColumn: string;
 }
 
 function positiveInt(name: string, raw: string, issues: SpecIssue[]): number {
@@ -52,9 +54,11 @@ export function registerBench(program: Command): void {
     .option('--fidelities <list>', 'cost-to-regret mode: epochs=column per fidelity, lowest first', '12=val_acc_12ep,200=val_acc_200ep')
     .option('--eta <n>', 'cost-to-regret mode: default reduction factor', '3')
     .option('--tell <first|last>', 'cost-to-regret mode: tell the strategy a trial\'s first result (its lowest rung) or its last', 'first')
-    .option('--first-seed <n>', 'cost-to-regret mode: seeds run are this one and the next --seeds − 1 (fresh seeds check a choice made on others)', '0')
+    .option('--first-seed <n>', 'seeds run are this one and the next --seeds − 1 (fresh seeds check a choice made on others)', '0')
     .option('--reference-trials <n>', 'cost-to-regret mode: the full-fidelity search whose regret is the target runs this many trials', '100')
     .option('--workers <n>', 'trials running at once in each simulated search (results arrive asynchronously, in simulated time)', '1')
+    .option('--proxy-scores <file.csv>', 'the searches use these precomputed zero-cost proxy scores (nasflow proxies --all --scores); their compute time is reported apart')
+    .option('--proxy-column <name>', 'the proxy of --proxy-scores used', 'synflow')
     .option('--out <file.json>', 'write the results as JSON')
     .option('--quiet', 'no progress on stderr')
     .action(async (flags: BenchFlags) => {
@@ -76,6 +80,7 @@ export function registerBench(program: Command): void {
       for (const s of strategies) if (!isStrategyName(s)) issues.push({ path: '--strategies', message: `unknown strategy "${s}" (expected ${STRATEGY_NAMES.join(', ')} or all)` });
       if (flags.isomorphs !== 'merge' && flags.isomorphs !== 'distinct') issues.push({ path: '--isomorphs', message: `expected merge or distinct, got ${JSON.stringify(flags.isomorphs)}` });
       const workers = positiveInt('--workers', flags.workers, issues);
+      if (!/^\d+$/.test(flags.firstSeed)) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
       if (flags.schedulers) return costToRegret(flags, strategies, seeds, workers, issues);
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
@@ -95,6 +100,8 @@ export function registerBench(program: Command): void {
         trials,
         workers,
         budgets: budgets.filter((b) => b <= trials),
+        ...(Number(flags.firstSeed) > 0 ? { firstSeed: Number(flags.firstSeed) } : {}),
+        ...(flags.proxyScores ? { proxyScores: { file: flags.proxyScores, column: flags.proxyColumn } } : {}),
         onProgress: (name, seed) => {
           doneRuns++;
           if (flags.quiet) return;

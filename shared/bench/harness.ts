@@ -21,6 +21,7 @@ import { MemoryExperimentStore } from '../store/memory.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
 import { DEFAULT_STRATEGY } from '../strategies/index.js';
 import type { BenchTable } from './table.js';
+import { loadScores } from '../proxies/scores.js';
 
 export interface BenchOptions {
   readonly table: BenchTable;
@@ -42,6 +43,10 @@ export interface BenchOptions {
   readonly workers?: number;
   /** Called after each (strategy, seed) run. */
   readonly onProgress?: (strategy: string, seed: number) => void;
+  /** The first seed run (default 0): fresh seeds check a choice made on others. */
+  readonly firstSeed?: number;
+  /** Precomputed zero-cost proxy scores the searches use (the spec's `proxy:`), from `nasflow proxies --all --scores`. */
+  readonly proxyScores?: { readonly file: string; readonly column: string };
 }
 
 export interface BudgetStats {
@@ -63,6 +68,9 @@ export interface BenchReport {
   trials: number;
   workers: number;
   strategies: Record<string, StrategyStats>;
+  firstSeed?: number;
+  /** The proxy scores used, and what computing them cost (apart: the searches read them precomputed). */
+  proxyScores?: { file: string; column: string; msPerArch: number; networks: number };
 }
 
 /** The cell space every NAS-Bench-201 table is over. */
@@ -143,6 +151,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     ...(o.noisy ? { noisy: o.noisy } : {}),
     isomorphism: o.isomorphism ?? 'merge',
   };
+  if (o.firstSeed) report.firstSeed = o.firstSeed;
+  if (o.proxyScores) report.proxyScores = { ...o.proxyScores, ...proxyCost(o.proxyScores.file, o.proxyScores.column) };
   if (o.objectives) return runHv(o, space, budgets, report);
   const objective = o.objective as string;
   const truth = o.table.column(objective);
@@ -152,8 +162,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const regrets = budgets.map(() => [] as number[]);
     let askMs = 0;
     let asks = 0;
-    for (let seed = 0; seed < o.seeds; seed++) {
-      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}) });
+    const first = o.firstSeed ?? 0;
+    for (let seed = first; seed < first + o.seeds; seed++) {
+      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}), ...(o.proxyScores ? { proxy: { scores: o.proxyScores.file, column: o.proxyScores.column } } : {}) });
       const run = await simulateSearch(o.table, raw, { workers });
       askMs += run.strategyCost.ms;
       asks += run.strategyCost.asks;
@@ -180,6 +191,16 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     report.strategies[name] = { byBudget, msPerProposal: round(askMs / (asks || 1), 3) };
   }
   return report;
+}
+
+/** Mean milliseconds per distinct network of a scores file's `<column>_ms` (isomorphic rows repeat their network's). */
+function proxyCost(file: string, column: string): { msPerArch: number; networks: number } {
+  const ms = loadScores(file, `${column}_ms`);
+  const space = benchSpace();
+  const seen = new Map<string, number>();
+  for (const [arch, v] of ms) seen.set(space.key(space.fromArchStr(arch)), v);
+  const values = [...seen.values()];
+  return { msPerArch: round(mean(values), 2), networks: values.length };
 }
 
 /**
