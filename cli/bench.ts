@@ -108,10 +108,10 @@ export function registerBench(program: Command): void {
           const elapsed = (Date.now() - started) / 1000;
           const eta = (elapsed / doneRuns) * (total - doneRuns);
           if (!process.stderr.isTTY) {
-            if (seed + 1 === seeds) process.stderr.write(`${name}: ${seeds} seeds done (${doneRuns}/${total} runs, ${elapsed.toFixed(0)}s)\n`);
+            if (seed + 1 - Number(flags.firstSeed) === seeds) process.stderr.write(`${name}: ${seeds} seeds done (${doneRuns}/${total} runs, ${elapsed.toFixed(0)}s)\n`);
             return;
           }
-          process.stderr.write(`\r${name} seed ${seed + 1}/${seeds}  (${doneRuns}/${total} runs, ${elapsed.toFixed(0)}s, eta ${eta.toFixed(0)}s)   `);
+          process.stderr.write(`\r${name} seed ${seed + 1 - Number(flags.firstSeed)}/${seeds}  (${doneRuns}/${total} runs, ${elapsed.toFixed(0)}s, eta ${eta.toFixed(0)}s)   `);
         },
       });
       if (!flags.quiet && process.stderr.isTTY) process.stderr.write('\n');
@@ -211,7 +211,8 @@ export function formatReport(r: BenchReport): string {
     ? `hypervolume regret (${r.objectives?.join(' max, ')} min; optimum HV ${r.optimum.toFixed(4)}), ${r.seeds} seeds\n`
     : `mean regret of ${r.objective}${r.noisy ? ` (noisy: ${r.noisy})` : ''} (hit rate), optimum ${r.optimum}, ${r.seeds} seeds${r.workers > 1 ? `, ${r.workers} workers` : ''}\n`;
   const w = hv ? 9 : 14;
-  let s = head + 'strategy'.padEnd(11) + budgets.map((b) => b.padStart(w)).join('') + '  ms/proposal\n';
+  const proxy = r.proxyScores ? `proxy scores: ${r.proxyScores.column} from ${r.proxyScores.file}, computed apart: ${r.proxyScores.msPerArch} ms per network (${r.proxyScores.networks} networks)\n` : '';
+  let s = head + proxy + 'strategy'.padEnd(11) + budgets.map((b) => b.padStart(w)).join('') + '  ms/proposal\n';
   for (const n of names) {
     const st = r.strategies[n]!;
     s += (n + (n === r.default ? '*' : '')).padEnd(11);

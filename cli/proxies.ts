@@ -5,7 +5,7 @@
  * column over a seeded sample, or (`--all --scores FILE.csv`) writes every
  * distinct network's scores for `nasflow bench --proxy-scores`.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
 import { initBackend, type BackendChoice } from '../shared/backend/index.js';
@@ -190,8 +190,8 @@ function writeReport(report: object, out: string | undefined): void {
 /**
  * Every distinct network's scores, one CSV row per table row (isomorphic
  * cells share their network's). Rows go to `FILE.partial` as they are
- * scored, so a run that stops resumes where it was; the file is renamed to
- * its name only when complete.
+ * scored, so a run that stops resumes where it was; the file is written
+ * under its name only when complete, and the partial one removed.
  */
 function scoreAll(
   table: BenchTable,
@@ -227,5 +227,6 @@ function scoreAll(
   const tmp = `${o.scores}.tmp`;
   writeFileSync(tmp, out);
   renameSync(tmp, o.scores);
+  rmSync(partial);
   process.stderr.write(`wrote ${o.scores} (${firstOf.size} distinct networks, ${strs.length} rows)\n`);
 }

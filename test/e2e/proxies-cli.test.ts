@@ -5,7 +5,7 @@
  * the flag named and no stack trace.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,28 @@ describe('nasflow proxies', () => {
     }
     expect(report.data).toMatch(/random/);
   }, 180_000);
+
+  it('--all scores every distinct network once, one row per table row, and resumes from its partial file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nasflow-proxies-all-'));
+    // The header and five rows of the real table, plus the first cell again under another index: 5 networks, 6 rows.
+    const lines = readFileSync(TABLE, 'utf8').split('\n');
+    const table = join(dir, 't.csv');
+    writeFileSync(table, [...lines.slice(0, 6), lines[1]!.replace(/^\d+,/, '99,')].join('\n') + '\n');
+    const scores = join(dir, 's.csv');
+    const first = lines[1]!.split(',')[1]!;
+    // A partial file from an earlier run: its row is kept, not scored again.
+    writeFileSync(`${scores}.partial`, `arch_str,params,params_ms\n${first},12345,1.00\n`);
+    const r = cli('--table', table, '--all', '--scores', scores, '--proxies', 'params', '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/5 distinct networks, 6 rows/);
+    const rows = readFileSync(scores, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('arch_str,params,params_ms');
+    expect(rows).toHaveLength(7);
+    expect(rows[1]).toBe(`${first},12345,1.00`);
+    expect(rows[6]).toBe(`${first},12345,1.00`);
+    for (const row of rows.slice(2, 6)) expect(Number(row.split(',')[1])).toBeGreaterThan(1000);
+    expect(existsSync(`${scores}.partial`)).toBe(false);
+  }, 120_000);
 
   it('refuses bad flags by name, without a stack trace', () => {
     const r = cli('--table', TABLE, '--objective', 'val_acc_200ep', '--proxies', 'synflow,zen', '--input', '32x32');
