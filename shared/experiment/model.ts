@@ -41,6 +41,13 @@ export interface Trial {
   readonly bracket?: number;
   /** Created by the finishing phase: a leader trained on to full fidelity at the search's end (`shared/steps/finish.ts`). */
   readonly finishing?: true;
+  /**
+   * Weight inheritance (network morphism): the trial starts from `parentId`'s
+   * trained weights through a function-preserving `transform`, counted as
+   * `startEpoch` epochs already trained. Its result says when the parent's
+   * checkpoint was gone and it trained from scratch (metric `inherited` 0).
+   */
+  readonly inherit?: { readonly parentId: string; readonly transform: string; readonly startEpoch: number };
   /** Final metrics at this fidelity (validation metrics, params, flops, latency_ms, test_accuracy, ...). */
   readonly metrics?: Readonly<Record<string, number>>;
   /** Objective values in the experiment's objective order. */

@@ -155,7 +155,7 @@ export class ProcessPoolEvaluator implements Evaluator {
         const msg: ToWorker = {
           type: 'run',
           artifacts: this.o.artifacts,
-          trial: { id: trial.id, network, data: this.o.data, epochs: trial.fidelity, seed: this.o.seed * 100003 + trial.seq, evaluateTest: this.o.finalEpochs === undefined || trial.fidelity >= this.o.finalEpochs },
+          trial: { id: trial.id, network, data: this.o.data, epochs: trial.fidelity, seed: this.o.seed * 100003 + trial.seq, evaluateTest: this.o.finalEpochs === undefined || trial.fidelity >= this.o.finalEpochs, ...(trial.inherit ? { inherit: trial.inherit } : {}) },
           ...(job.parent ? { copyCheckpointFrom: job.parent.id } : {}),
           ...(job.supernet ? { supernet: job.supernet } : {}),
         };

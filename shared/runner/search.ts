@@ -20,6 +20,7 @@ import type { Experiment, Trial } from '../experiment/model.js';
 import { parseExperimentSpec } from '../spec/experiment.js';
 import { epochStep } from '../steps/epoch.js';
 import { finalizeStep } from '../steps/finalize.js';
+import { startEpochOf } from '../steps/inherit.js';
 import type { StepPorts } from '../steps/ports.js';
 import { proposeStep, type StepOptions } from '../steps/propose.js';
 import { jobKeys } from '../steps/job.js';
@@ -194,7 +195,7 @@ async function evaluate(ports: StepPorts, deps: RunnerDeps, trial: Trial, option
       get network() {
         return spec.compiledSpace.network(trial.arch);
       },
-      startEpoch: parent?.fidelity ?? 0,
+      startEpoch: startEpochOf(trial, parent),
       ...(parent ? { parent } : {}),
       deadlineSeconds: (reservation?.reserved.hours ?? 0) * 3600,
       ...(isSupernetTrial(trial) ? { supernet: supernetJobSchema.parse(await getJson(ports.artifacts, jobKeys(trial.id).trial)) } : {}),

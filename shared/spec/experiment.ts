@@ -120,6 +120,22 @@ const budgetSchema = z
   .strict()
   .refine((b) => b.trials !== undefined || b.hours !== undefined || b.dollars !== undefined || b.minutes !== undefined, 'expected at least one limit: trials, hours, dollars or minutes');
 
+/** The share of a trial's epochs an inheriting child trains, unless the spec says otherwise (docs/morphism.md: measured). */
+export const DEFAULT_INHERIT_EPOCHS = 1 / 3;
+
+const inheritanceSchema = z.union(
+  [
+    z.boolean(),
+    z
+      .object({
+        /** The share of a trial's epochs (its fidelity) an inheriting child trains, in (0, 1]; at least one epoch. */
+        epochs: z.number({ error: 'expected the share of epochs an inheriting child trains, in (0, 1]' }).gt(0, 'expected a share above 0').max(1, 'expected a share of at most 1').default(DEFAULT_INHERIT_EPOCHS),
+      })
+      .strict(),
+  ],
+  { error: (iss) => `expected true, false or { epochs: share in (0, 1] }, got ${JSON.stringify(iss.input)}` },
+);
+
 export const experimentSpecSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected 1-64 letters, digits, dot, dash or underscore'),
@@ -145,6 +161,8 @@ export const experimentSpecSchema = z
     seed: z.int().default(0),
     /** Zero-cost proxy scores for bo's warm-up and surrogate: a CSV from `nasflow proxies --all --scores` and its column. */
     proxy: z.object({ scores: z.string().min(1, 'expected the path of a scores CSV'), column: z.string().min(1).default('synflow') }).strict().optional(),
+    /** Weight inheritance (docs/morphism.md): a mutated child starts from its parent's trained weights and trains `epochs` of its epochs. */
+    inheritance: inheritanceSchema.optional(),
   })
   .strict();
 
@@ -184,6 +202,9 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
   }
   if (r.success && space) {
     const d = r.data.dataset;
+    if (d.source === 'table' && r.data.inheritance !== undefined && r.data.inheritance !== false) {
+      issues.push({ path: 'inheritance', message: 'weight inheritance needs trained weights: a table dataset answers without training (remove inheritance or train on real data)' });
+    }
     if (d.source === 'table' && space.kind !== 'cell') issues.push({ path: 'space.kind', message: 'a table dataset answers cell spaces only: use kind: cell' });
     if ((typeof r.data.strategy === 'string' ? r.data.strategy : r.data.strategy.name) === 'oneshot') issues.push(...oneshotSpecIssues(d.source, space, raw));
     const known = d.source === 'table' ? Object.keys(d.metrics) : TRAINING_METRICS;

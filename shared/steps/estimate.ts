@@ -20,6 +20,7 @@ import { Rng } from '../rng.js';
 import type { Network } from '../space/network.js';
 import type { Architecture, Space } from '../space/space.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
+import { startEpochOf } from './inherit.js';
 
 /**
  * Estimated seconds to train `epochs` more epochs of `arch` in a trial that
@@ -389,7 +390,7 @@ export class TrialCostModel {
       for (const e of t.curve ?? []) this.observeEpoch(t.arch, e.metrics);
       if (t.state !== 'COMPLETED' || t.cost?.hours === undefined || !t.metrics) continue;
       const parent = t.parentId ? byId.get(t.parentId) : undefined;
-      this.observeTrial({ arch: t.arch, metrics: t.metrics, seconds: t.cost.hours * 3600, epochs: t.fidelity - (parent?.fidelity ?? 0) });
+      this.observeTrial({ arch: t.arch, metrics: t.metrics, seconds: t.cost.hours * 3600, epochs: t.fidelity - startEpochOf(t, parent) });
     }
     return this;
   }

@@ -57,6 +57,8 @@ export const trainJobSchema = z.object({
   evaluateTest: z.boolean().optional(),
   /** A promotion continues this trial's checkpoint. */
   parentId: z.string().optional(),
+  /** Weight inheritance (`Trial.inherit`): start from this trial's weights through a function-preserving transform. */
+  inherit: z.object({ parentId: z.string().min(1), transform: z.string(), startEpoch: z.int().nonnegative() }).optional(),
 });
 
 export const trialJobSchema = z.union([tableJobSchema, trainJobSchema, supernetJobSchema]);
@@ -110,6 +112,7 @@ export function trialJob(spec: ExperimentSpec, rawSpace: unknown, trial: Trial, 
     seed: spec.seed * 100003 + trial.seq,
     evaluateTest: true,
     ...(parent ? { parentId: parent.id } : {}),
+    ...(trial.inherit ? { inherit: trial.inherit } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
 import { isSupernetArch } from './supernet.js';
+import { inheritanceFor, startEpochOf } from './inherit.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import { tableScorer } from '../proxies/scores.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
@@ -260,7 +261,9 @@ export class SearchState {
       arch = p[0] as Architecture;
     }
     const seq = this.maxSeq() + 1;
-    const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0), arch, next.fidelity);
+    // Weight inheritance (steps/inherit.ts): a child of a trained trial trains fewer epochs.
+    const inherit = next.kind === 'new' ? inheritanceFor(this.spec, arch, next.fidelity, this.trials.values()) : undefined;
+    const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? inherit?.startEpoch ?? 0), arch, next.fidelity);
     const trial: Trial = {
       id: trialIdOf(this.experimentId, seq),
       experimentId: this.experimentId,
@@ -273,6 +276,7 @@ export class SearchState {
       ...(next.bracket !== undefined ? { bracket: next.bracket } : {}),
       ...(parent ? { parentId: parent.id } : {}),
       ...(ctx.next ? { finishing: true as const } : {}),
+      ...(inherit ? { inherit } : {}),
       createdAt: new Date(ctx.now()).toISOString(),
     };
     const exp = (await store.getExperiment(this.experimentId)) as Experiment;
@@ -339,7 +343,7 @@ export class SearchState {
     const r = await store.getReservation(trial.id);
     if (r) return r;
     const parent = trial.parentId ? this.trials.get(trial.parentId) : undefined;
-    const hours = (2 * estimateSeconds(trial.fidelity - (parent?.fidelity ?? 0), trial.arch, trial.fidelity)) / 3600;
+    const hours = (2 * estimateSeconds(trial.fidelity - startEpochOf(trial, parent), trial.arch, trial.fidelity)) / 3600;
     try {
       await store.reserve(this.experimentId, trial.id, { hours, dollars: hours * this.spec.instance.pricePerHour }, limitsOf(this.spec));
       return await store.getReservation(trial.id);

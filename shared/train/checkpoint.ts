@@ -19,6 +19,8 @@ export interface TrainingPosition {
   readonly seen: number;
   /** Seconds spent training so far, over every run of this trial. */
   readonly trainSeconds: number;
+  /** A trial that was to inherit its parent's weights: whether it did, and how (or why not). */
+  readonly inherited?: { readonly ok: boolean; readonly note: string };
 }
 
 interface Header {

@@ -20,6 +20,7 @@ import { loadData, type DataSpec } from '../data/sources.js';
 import { buildModel, logitsModel } from '../model/build.js';
 import { measureLatency, modelCost, trainingBytes, type ModelCost } from '../model/cost.js';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type TrainingPosition } from './checkpoint.js';
+import { inheritWeights } from '../morph/inherit.js';
 import { exportModel } from './export.js';
 import { encodePredictions } from './predictions.js';
 import { makeOptimizer, stepContext, trainStep } from './step.js';
@@ -39,6 +40,12 @@ export interface TrialSpec {
   readonly maxMemoryBytes?: number;
   /** Also measure test accuracy (for the final leaderboard; the search never sees it). */
   readonly evaluateTest?: boolean;
+  /**
+   * Weight inheritance: without a checkpoint of its own, the trial starts from
+   * `parentId`'s weights through a function-preserving transform, at epoch
+   * `startEpoch`; if that cannot be done it trains from scratch and says so.
+   */
+  readonly inherit?: { readonly parentId: string; readonly transform: string; readonly startEpoch: number };
 }
 
 export type TrialStatus = 'COMPLETED' | 'FAILED' | 'INTERRUPTED';
@@ -137,6 +144,27 @@ function peakRss(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/** The inheritance note a new position carries over from the last. */
+const inheritedOf = (pos: TrainingPosition): Pick<TrainingPosition, 'inherited'> => (pos.inherited ? { inherited: pos.inherited } : {});
+
+/**
+ * A trial that inherits starts at its parent's weights, counted as
+ * `startEpoch` epochs trained; when they cannot be had it starts from
+ * scratch at epoch 0. Either way the position remembers it (a resumed trial
+ * reports it too). The calibration sample: the first training examples.
+ */
+async function inherit(trial: TrialSpec, how: NonNullable<TrialSpec['inherit']>, model: tfl.LayersModel, train: DeviceData, numClasses: number, store: ArtifactStore): Promise<TrainingPosition> {
+  const sample = tf.slice(train.x, 0, Math.min(256, train.size));
+  try {
+    const r = await inheritWeights(store, how.parentId, { model, network: trial.network }, { seed: trial.seed, numClasses, sample });
+    const start: TrainingPosition = { epoch: 0, step: 0, lossSum: 0, correct: 0, seen: 0, trainSeconds: 0 };
+    if (r.ok) return { ...start, epoch: Math.min(how.startEpoch, trial.epochs - 1), inherited: { ok: true, note: `inherited from ${how.parentId} (${r.transform})` } };
+    return { ...start, inherited: { ok: false, note: r.reason } };
+  } finally {
+    sample.dispose();
+  }
+}
+
 /**
  * Trains a trial to `trial.epochs` epochs, resuming from its checkpoint when
  * one exists. Never throws for a failing architecture: NaN loss and
@@ -185,6 +213,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
 
     train = onDevice(splits.train, cache).data;
     validation = onDevice(splits.validation, cache).data;
+    if (saved === undefined && trial.inherit !== undefined) pos = await inherit(trial, trial.inherit, model, train, numClasses, env.store);
     const ctx = stepContext(model, logits, optimizer, numClasses, net.training.weightDecay);
     const checkEvery = env.checkEvery ?? 50;
     const steps = Math.ceil(train.size / batchSize);
@@ -218,7 +247,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
           const [l, c] = readSums();
           tf.dispose([lossSum, correct]);
           const trainSeconds = pos.trainSeconds + (performance.now() - t0) / 1000;
-          await checkpoint({ epoch, step, lossSum: l, correct: c, seen, trainSeconds });
+          await checkpoint({ epoch, step, lossSum: l, correct: c, seen, trainSeconds, ...inheritedOf(pos) });
           return { ...base, status: 'INTERRUPTED', reason: 'interrupted', epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss(), ...timings(trainSeconds) } };
         }
         const n = Math.min(batchSize, train.size - step * batchSize);
@@ -259,7 +288,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
         samples_per_sec: (seen - (pos.step > 0 ? pos.seen : 0)) / epochSeconds,
         train_seconds: trainSeconds,
       };
-      pos = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, seen: 0, trainSeconds };
+      pos = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, seen: 0, trainSeconds, ...inheritedOf(pos) };
       await checkpoint(pos);
       await env.sink.report({ epoch: epoch + 1, metrics: last });
     }
@@ -287,6 +316,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     }
     if (valProbs !== undefined) await env.store.put(keys.validationPredictions, encodePredictions({ n: validation.size, classes: numClasses, probs: valProbs, labels: splits.validation.y }));
     final['peak_rss_bytes'] = peakRss();
+    if (pos.inherited !== undefined) final['inherited'] = pos.inherited.ok ? 1 : 0;
     const modelKey = await exportModel(model, env.store, keys.model, {
       trial: trial.id,
       classes: numClasses,
@@ -295,7 +325,8 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     } as Record<string, unknown>);
     final['final_seconds'] = (performance.now() - tFinal) / 1000;
     Object.assign(final, timings(pos.trainSeconds));
-    return { ...base, status: 'COMPLETED', epochsCompleted: pos.epoch, metrics: final, modelKey };
+    const scratch = pos.inherited?.ok === false ? { reason: `trained from scratch: ${pos.inherited.note}` } : {};
+    return { ...base, status: 'COMPLETED', epochsCompleted: pos.epoch, metrics: final, modelKey, ...scratch };
   } finally {
     if (!cache && train !== undefined) tf.dispose([train.x, train.y]);
     if (!cache && validation !== undefined) tf.dispose([validation.x, validation.y]);

@@ -19,10 +19,11 @@ beforeAll(async () => {
 function scramble(model: tfl.LayersModel, seed: number): void {
   const rng = Rng.seeded(seed);
   for (const w of model.weights) {
-    const n = w.shape.reduce((a, b) => a * b, 1);
+    const shape = w.shape as number[];
+    const n = shape.reduce((a, b) => a * b, 1);
     const positive = /variance|gamma/.test(w.name);
     const data = Float32Array.from({ length: n }, () => (positive ? rng.uniform(0.5, 2) : rng.uniform(-0.5, 0.5)));
-    w.write(tf.tensor(data, w.shape));
+    w.write(tf.tensor(data, shape));
   }
 }
 
