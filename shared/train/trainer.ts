@@ -147,6 +147,9 @@ function peakRss(): number {
 /** The inheritance note a new position carries over from the last. */
 const inheritedOf = (pos: TrainingPosition): Pick<TrainingPosition, 'inherited'> => (pos.inherited ? { inherited: pos.inherited } : {});
 
+/** Metric `inherited` of a trial that was to inherit: 1 when it did, 0 when it trained from scratch. */
+const inheritedMetric = (pos: TrainingPosition): Metrics => (pos.inherited ? { inherited: pos.inherited.ok ? 1 : 0 } : {});
+
 /**
  * A trial that inherits starts at its parent's weights, counted as
  * `startEpoch` epochs trained; when they cannot be had it starts from
@@ -248,7 +251,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
           tf.dispose([lossSum, correct]);
           const trainSeconds = pos.trainSeconds + (performance.now() - t0) / 1000;
           await checkpoint({ epoch, step, lossSum: l, correct: c, seen, trainSeconds, ...inheritedOf(pos) });
-          return { ...base, status: 'INTERRUPTED', reason: 'interrupted', epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss(), ...timings(trainSeconds) } };
+          return { ...base, status: 'INTERRUPTED', reason: 'interrupted', epochsCompleted: epoch, metrics: { ...last, ...costMetrics, ...inheritedMetric(pos), peak_rss_bytes: peakRss(), ...timings(trainSeconds) } };
         }
         const n = Math.min(batchSize, train.size - step * batchSize);
         const [newLoss, newCorrect] = tf.tidy(() => {
@@ -316,7 +319,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     }
     if (valProbs !== undefined) await env.store.put(keys.validationPredictions, encodePredictions({ n: validation.size, classes: numClasses, probs: valProbs, labels: splits.validation.y }));
     final['peak_rss_bytes'] = peakRss();
-    if (pos.inherited !== undefined) final['inherited'] = pos.inherited.ok ? 1 : 0;
+    Object.assign(final, inheritedMetric(pos));
     const modelKey = await exportModel(model, env.store, keys.model, {
       trial: trial.id,
       classes: numClasses,
