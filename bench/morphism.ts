@@ -130,14 +130,18 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const results: Record<string, ChildResult[]> = {};
-for (const transform of transforms) {
+const results: Record<string, ChildResult[]> = Object.fromEntries(transforms.map((t) => [t, []]));
+const nextParentIndex = new Map<string, number>();
+
+/** One more child of `transform` (false when no parent in `children × 10` tries has one). */
+async function oneChild(transform: string): Promise<boolean> {
   const space = spaceOf(transform);
-  results[transform] = [];
-  let k = 0;
-  for (let tries = 0; results[transform].length < children && tries < children * 10; tries++) {
+  const list = results[transform]!;
+  for (let tries = 0; tries < 10; tries++) {
     // Parents are shared between transforms: the k-th parent of the space, trained once.
-    const p = await parentAt(space, k++);
+    const k = nextParentIndex.get(transform) ?? 0;
+    nextParentIndex.set(transform, k + 1);
+    const p = await parentAt(space, k);
     const pn = space.network(p.arch);
     const options = space.neighbours(p.arch, rng).filter((c) => {
       const plan = planMorph(pn, space.network(c), data.train.shape);
@@ -159,42 +163,61 @@ for (const transform of transforms) {
       scratchEpochs: epochsTo(target, undefined, scratch.acc, EPOCHS),
       inheritedEpochs: epochsTo(target, p.acc, inherited.acc, EPOCHS),
     };
-    results[transform].push(r);
-    process.stderr.write(`${transform} ${results[transform].length}/${children}: parent ${p.acc.toFixed(3)}, scratch ${scratch.acc.map((a) => a.toFixed(3)).join(' ')}, inherited ${inherited.acc.map((a) => a.toFixed(3)).join(' ')} → ${r.inheritedEpochs}/${r.scratchEpochs}\n`);
+    list.push(r);
+    process.stderr.write(`${transform} ${list.length}/${children}: parent ${p.acc.toFixed(3)}, scratch ${scratch.acc.map((a) => a.toFixed(3)).join(' ')}, inherited ${inherited.acc.map((a) => a.toFixed(3)).join(' ')} → ${r.inheritedEpochs}/${r.scratchEpochs}\n`);
+    return true;
   }
+  return false;
 }
 
-const epochRatio: Record<string, number> = {};
-const detail: Record<string, unknown> = {};
-for (const [t, rs] of Object.entries(results)) {
-  if (rs.length === 0) continue;
-  epochRatio[t] = median(rs.map((r) => r.inheritedEpochs / r.scratchEpochs));
-  const hist: Record<string, number> = {};
-  for (const r of rs) hist[String(r.inheritedEpochs)] = (hist[String(r.inheritedEpochs)] ?? 0) + 1;
-  detail[t] = {
-    children: rs.length,
-    medianInheritedEpochs: median(rs.map((r) => r.inheritedEpochs)),
-    medianScratchEpochs: median(rs.map((r) => r.scratchEpochs)),
-    inheritedEpochsHistogram: hist,
-    medianParentAccuracy: median(rs.map((r) => r.parentAccuracy)),
-    medianTarget: median(rs.map((r) => r.target)),
-    /** The child's accuracy after one inherited epoch minus its 3-epoch scratch accuracy (children that trained ≥ 1 epoch). */
-    medianOneEpochGain: rs.some((r) => r.inherited.length > 0) ? median(rs.filter((r) => r.inherited.length > 0).map((r) => r.inherited[0]! - r.target)) : null,
-    runs: rs,
+/** The summary so far (written after every child, so a cut-short run still leaves its figures). */
+function summary(): Record<string, unknown> {
+  const epochRatio: Record<string, number> = {};
+  const detail: Record<string, unknown> = {};
+  for (const [t, rs] of Object.entries(results)) {
+    if (rs.length === 0) continue;
+    epochRatio[t] = median(rs.map((r) => r.inheritedEpochs / r.scratchEpochs));
+    const hist: Record<string, number> = {};
+    for (const r of rs) hist[String(r.inheritedEpochs)] = (hist[String(r.inheritedEpochs)] ?? 0) + 1;
+    const trained = rs.filter((r) => r.inherited.length > 0);
+    detail[t] = {
+      children: rs.length,
+      medianInheritedEpochs: median(rs.map((r) => r.inheritedEpochs)),
+      medianScratchEpochs: median(rs.map((r) => r.scratchEpochs)),
+      inheritedEpochsHistogram: hist,
+      medianParentAccuracy: median(rs.map((r) => r.parentAccuracy)),
+      medianTarget: median(rs.map((r) => r.target)),
+      /** Children whose parent was already at the target (0 epochs: the transform kept the parent's accuracy). */
+      atTargetBeforeTraining: rs.filter((r) => r.inheritedEpochs === 0).length,
+      /** The inherited child's accuracy after one epoch minus its 3-epoch scratch accuracy, over children that trained. */
+      medianOneEpochGain: trained.length > 0 ? median(trained.map((r) => r.inherited[0]! - r.target)) : null,
+      runs: rs,
+    };
+  }
+  return {
+    epochRatio,
+    children: Math.min(...Object.values(results).map((rs) => rs.length)),
+    childrenAsked: children,
+    dataset,
+    examples: { train: trainSize, validation: valSize },
+    epochs: EPOCHS,
+    spaces: { chain: chainSpace.spec, cell: cellSpace.spec },
+    backend: backend.name,
+    seconds: (performance.now() - started) / 1000,
+    loadavg: { start: load0, end: loadavg() },
+    detail,
   };
 }
-const result = {
-  epochRatio,
-  children,
-  dataset,
-  examples: { train: trainSize, validation: valSize },
-  epochs: EPOCHS,
-  spaces: { chain: chainSpace.spec, cell: cellSpace.spec },
-  backend: backend.name,
-  seconds: (performance.now() - started) / 1000,
-  loadavg: { start: load0, end: loadavg() },
-  detail,
-};
+
+// Round-robin over the transforms, so a run cut short has as many children of each.
+const open = new Set(transforms);
+for (let round = 0; round < children && open.size > 0; round++) {
+  for (const t of [...open]) {
+    if (!(await oneChild(t))) open.delete(t);
+    if (out) writeFileSync(out, `${JSON.stringify(summary(), null, 2)}\n`);
+  }
+}
+const result = summary() as { epochRatio: Record<string, number>; children: number; seconds: number };
 const text = JSON.stringify(result, null, 2);
 if (out) writeFileSync(out, `${text}\n`);
-process.stdout.write(`${JSON.stringify({ epochRatio, children, seconds: result.seconds })}\n`);
+process.stdout.write(`${JSON.stringify({ epochRatio: result.epochRatio, children: result.children, seconds: result.seconds })}\n`);

@@ -242,6 +242,11 @@ async function loadTrials(st: DetailState, box: HTMLElement): Promise<void> {
     st.page++;
     void loadTrials(st, box);
   });
+  // Weight inheritance: which trial's weights a child started from, through which transform.
+  const lineage = (t: TrialRow) =>
+    t.inherit
+      ? h('div', { class: 'lineage', 'data-parent': t.inherit.parentId }, `← ${t.inherit.parentId.split('/').pop() ?? t.inherit.parentId} (${t.inherit.transform}${t.metrics?.['inherited'] === 0 ? ', trained from scratch' : `, from epoch ${t.inherit.startEpoch}`})`)
+      : undefined;
   const row = (t: TrialRow) =>
     h(
       'tr',
@@ -252,7 +257,7 @@ async function loadTrials(st: DetailState, box: HTMLElement): Promise<void> {
       ...objectives.map((o, i) => h('td', { class: 'num' }, fmt(t.values?.[i] ?? t.metrics?.[o.metric]))),
       h('td', { class: 'num' }, fmt(t.fidelity)),
       h('td', { class: 'num' }, fmt(t.cost?.hours)),
-      h('td', {}, t.reason ?? ''),
+      h('td', {}, lineage(t), t.reason ?? ''),
     );
   box.replaceChildren(
     h(
