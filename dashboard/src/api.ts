@@ -1,4 +1,5 @@
 /** Calls to the nasflow API (mounted under /api by `nasflow serve`). */
+import type { ReportInsights } from '../../shared/analysis/insights.js';
 import type { ApiErrorBody, ChartData, ExperimentDetail, ExperimentSummary, TrialRow } from '../../shared/api/index.js';
 
 export type { ChartData, ExperimentDetail, ExperimentSummary, TrialRow };
@@ -31,6 +32,7 @@ export const api = {
   list: () => call<{ experiments: ExperimentSummary[] }>('/experiments'),
   get: (id: string, top = 10) => call<ExperimentDetail>(`/experiments/${enc(id)}?top=${top}`),
   charts: (id: string) => call<ChartData>(`/experiments/${enc(id)}/charts`),
+  insights: (id: string) => call<ReportInsights>(`/experiments/${enc(id)}/insights`),
   trials: (id: string, q: { limit: number; cursor?: string; state?: string }) =>
     call<{ trials: TrialRow[]; nextCursor?: string }>(
       `/experiments/${enc(id)}/trials?limit=${q.limit}${q.cursor ? `&cursor=${enc(q.cursor)}` : ''}${q.state ? `&state=${enc(q.state)}` : ''}`,

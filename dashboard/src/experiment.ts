@@ -4,6 +4,7 @@
  * page by page, live while the search runs, and the stop button.
  */
 import { formatDuration } from '../../shared/report/format.js';
+import { insightsSections } from '../../shared/report/insights-html.js';
 import { api, ApiError, type ChartData, type ExperimentDetail, type TrialRow } from './api.js';
 import { drawBestSoFar, drawCurves, drawScatter, drawTradeOff, type BestAxis } from './charts.js';
 import { h } from './dom.js';
@@ -61,6 +62,8 @@ export async function renderDetail(id: string, gen: number): Promise<void> {
   );
   const board = h('div', { id: 'leaderboard-box' });
   const trials = h('div', { id: 'trials-box' });
+  // What the search learned: server-computed, drawn as inline SVG (every text in it escaped).
+  const learned = h('div', { id: 'insights-box', class: 'insights' });
   let shown = false;
 
   const refresh = async (): Promise<void> => {
@@ -69,7 +72,7 @@ export async function renderDetail(id: string, gen: number): Promise<void> {
     st.detail = d;
     // The skeleton goes up with the first answer, so an unknown id shows its error instead.
     if (!shown) {
-      app.replaceChildren(head, cards, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, h('h2', {}, 'Trials'), trials);
+      app.replaceChildren(head, cards, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, learned, h('h2', {}, 'Trials'), trials);
       shown = true;
     }
     renderHead(st, head, cards);
@@ -83,6 +86,13 @@ export async function renderDetail(id: string, gen: number): Promise<void> {
       drawAll(st);
       renderBoard(st, board);
       await drawCurveChart(st);
+      // Not awaited: the trials table need not wait for the forest.
+      void api.insights(id).then(
+        (ins) => {
+          if (current(gen)) learned.innerHTML = insightsSections(ins);
+        },
+        () => undefined,
+      );
       if (st.page === 0) await loadTrials(st, trials);
     }
     const live = LIVE_STATES.includes(d.state);

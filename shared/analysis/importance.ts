@@ -60,6 +60,8 @@ export interface InsightOptions {
   readonly seed?: number;
   /** Points of a numeric decision's partial dependence (default 21). */
   readonly points?: number;
+  /** At most this many rows, evenly spaced in creation order (default 2,000: the forest grows as n log n per tree). */
+  readonly maxTrials?: number;
 }
 
 /** Fewest rows worth decomposing. */
@@ -105,6 +107,8 @@ export function searchInsights(space: Space, trials: readonly Trial[], objective
   if (!objective) return undefined;
   const picked = analysisTrials(trials, objectives);
   if (!picked || picked.rows.length < MIN_TRIALS) return undefined;
+  const cap = options.maxTrials ?? 2000;
+  if (picked.rows.length > cap) picked.rows = Array.from({ length: cap }, (_, i) => picked.rows[Math.floor((i * picked.rows.length) / cap)]!);
   const y = picked.rows.map((t) => objectiveValues(t, objectives)[0]!);
   if (y.every((v) => v === y[0])) return undefined;
   const codes = picked.rows.map((t) => space.encode(t.arch));

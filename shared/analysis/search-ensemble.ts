@@ -41,7 +41,7 @@ export interface SearchEnsemble {
 export interface SearchEnsembleOptions {
   readonly rounds?: number;
   readonly metric?: SelectionMetric;
-  /** At most this many best-ranked models are candidates (default 50). */
+  /** At most this many best-ranked models are candidates (default 50), among the top 4 × this of the leaderboard. */
   readonly maxCandidates?: number;
 }
 
@@ -58,7 +58,9 @@ export async function searchEnsemble(
   options: SearchEnsembleOptions = {},
 ): Promise<SearchEnsemble | undefined> {
   const found: { trialId: string; rank: number; val: Predictions; test?: Predictions }[] = [];
-  for (const e of leaderboard(trials, objectives)) {
+  const max = options.maxCandidates ?? 50;
+  // Only the top of the leaderboard is looked at: a search of thousands of table trials stores no predictions at all.
+  for (const e of leaderboard(trials, objectives).slice(0, 4 * max)) {
     const keys = trialArtifactKeys(e.trialId);
     const val = await loadPredictions(artifacts, keys.validationPredictions);
     if (!val) continue;
@@ -66,7 +68,7 @@ export async function searchEnsemble(
     found.push({ trialId: e.trialId, rank: e.rank, val, ...(test ? { test } : {}) });
   }
   const withTest = found.filter((c) => c.test !== undefined);
-  const candidates = (withTest.length >= 2 ? withTest : found).slice(0, options.maxCandidates ?? 50);
+  const candidates = (withTest.length >= 2 ? withTest : found).slice(0, max);
   if (candidates.length < 2) return undefined;
   const rounds = options.rounds ?? 25;
   const metric = options.metric ?? 'log_loss';

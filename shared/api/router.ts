@@ -21,6 +21,7 @@
  * | `GET /experiments/{id}/trials/{trialId}` | one trial, whole (curve included) |
  * | `POST /experiments/{id}/stop` | `202` sets `stopRequestedAt`; `409` once finished |
  * | `GET /experiments/{id}/charts` | best-so-far series, scatter, trade-offs, Pareto set: bounded size |
+ * | `GET /experiments/{id}/insights` | what the search learned: decision importance, partial dependence, per-edge op effects, the ensemble (`{}` until there is enough) |
  * | `GET /experiments/{id}/curves?trials=a,b&metric=` | learning curves of up to 20 trials (a promotion's curve continues its parent's) |
  * | `GET /experiments/{id}/trials/{trialId}/architecture.svg` | the cell DAG or layer chain picture |
  * | `GET /experiments/{id}/trials/{trialId}/model.tar.gz` | the TensorFlow.js model folder |
@@ -30,12 +31,13 @@
  * field by field), 404, 405, 409, 413 (body over `maxBodyBytes`), 503 (store busy), 500.
  */
 import { parse as parseYaml } from 'yaml';
+import { experimentInsights, type ReportInsights } from '../analysis/insights.js';
 import { TRIAL_STATES as TRIAL_STATE_NAMES } from '../contract.js';
 import { DataError, NotFoundError } from '../errors.js';
 import type { Experiment, Trial, TrialState } from '../experiment/model.js';
 import { networkSvg } from '../report/architecture.js';
 import { archSummary, specSpace } from '../report/report.js';
-import type { ExperimentStore } from '../store/experiment-store.js';
+import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
 import type { ArtifactStore } from '../train/ports.js';
 import { BadRequestError, errorResponse, json, MAX_BODY_BYTES, payloadTooLarge, responseForError, type ApiHandler, type ApiRequest, type ApiResponse } from './http.js';
 import { MAX_TOP, modelPrefix, specInfo, ViewCache, type BestScore, type ExperimentView, type LeaderboardRow } from './views.js';
@@ -214,6 +216,7 @@ export function createApi(deps: ApiDeps): ApiHandler {
   const now = deps.now ?? Date.now;
   const views = new ViewCache(store, artifacts, { minRefreshMs: deps.minRefreshMs ?? 1000, now });
   const spaces = new Map<string, ReturnType<typeof specSpace>>();
+  const insights = new Map<string, { version: string; value: ReportInsights }>();
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
 
   async function experiment(id: string, req: ApiRequest): Promise<Experiment> {
@@ -287,6 +290,20 @@ export function createApi(deps: ApiDeps): ApiHandler {
       if (bad) return bad;
       const v = await views.get(await experiment(id, req));
       return json(200, v.charts);
+    }
+    if (seg.length === 3 && sub === 'insights') {
+      const bad = allow(['GET']);
+      if (bad) return bad;
+      const e = await experiment(id, req);
+      const v = await views.get(e);
+      // Recomputed only when the experiment's view changed (a forest and the stored predictions are not free).
+      let memo = insights.get(e.id);
+      if (memo?.version !== v.version) {
+        memo = { version: v.version, value: await experimentInsights(e, await listAllTrials(store, e.id), artifacts) };
+        if (insights.size > 64) insights.clear();
+        insights.set(e.id, memo);
+      }
+      return json(200, memo.value);
     }
     if (seg.length === 3 && sub === 'curves') {
       const bad = allow(['GET']);

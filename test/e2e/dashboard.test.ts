@@ -227,6 +227,11 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     expect(charts.pareto?.[0]).toBe(report.tradeOffs.find((t) => t.x === 'latency_ms')?.points.filter((p) => p.front).length);
     expect(charts.curves?.length).toBe(5);
     for (const id of ['best', 'scatter', 'pareto', 'curves']) expect(await inkFraction(page, id), id).toBeGreaterThan(0.01);
+    // What the search learned, as pictures: one importance bar per cell edge, partial dependence and the per-edge effects.
+    await page.waitForSelector('#insights-box svg.importance');
+    expect(await page.$$eval('#insights-box svg.importance rect', (r) => r.length)).toBe(6);
+    expect(await page.$$eval('#insights-box svg.dependence', (r) => r.length)).toBe(6);
+    expect(await page.$$eval('#insights-box svg.cell-effects rect', (r) => r.length)).toBe(30);
 
     // The top architecture's TensorFlow.js model downloads as a .tar.gz holding the stored files.
     expect(await page.$$eval('#leaderboard a.model', (as) => as.map((a) => a.closest('tr')?.getAttribute('data-trial')))).toEqual([top[0]?.trialId]);
