@@ -6,7 +6,7 @@
  * single model, both measured on the test split the search never saw:
  * accuracy, error, log loss, expected calibration error.
  *
- *   npm run bench:ensemble -- [--out FILE] [--home DIR] [--cases fashion-mnist,mnist,csv] [--reuse]
+ *   npm run bench:ensemble -- [--out FILE] [--home DIR] [--cases fashion-mnist,mnist,csv] [--reuse] [--seed N]
  *
  * Goals: Fashion-MNIST (a 20-minute search) test error of the ensemble
  * ≤ 0.9 × the single model's; MNIST and a CSV never worse than the single model.
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: 'fashion-mnist,mnist,csv' },
     reuse: { type: 'boolean', default: false },
     python: { type: 'string', default: '/usr/bin/python3' },
+    /** Replaces every case's seed (a fresh search: `--seed 50`). */
+    seed: { type: 'string' },
   },
 });
 
@@ -114,7 +116,8 @@ async function runCase(name: string): Promise<object> {
   const t0 = performance.now();
   if (!args.reuse || !existsSync(join(home, 'nasflow.db'))) {
     const specFile = join(home, 'spec.json');
-    writeFileSync(specFile, JSON.stringify(CASES[name]!(home), null, 1));
+    const spec = CASES[name]!(home);
+    writeFileSync(specFile, JSON.stringify(args.seed === undefined ? spec : { ...spec, seed: Number(args.seed) }, null, 1));
     execFileSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'search', specFile, '--home', home], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   const searchSeconds = (performance.now() - t0) / 1000;
