@@ -3,6 +3,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runFidelityBench, type FidelityBenchReport } from '../shared/bench/fidelity.js';
 import { runBench, type BenchReport } from '../shared/bench/harness.js';
+import { transferSource } from '../shared/transfer/bench.js';
 import { BenchTable } from '../shared/bench/table.js';
 import { SpecError, type SpecIssue } from '../shared/errors.js';
 import { SCHEDULER_NAMES, type TellPolicy } from '../shared/schedulers/index.js';
@@ -29,6 +30,9 @@ interface BenchFlags {
   workers: string;
   proxyScores?: string;
   proxyColumn: string;
+  transferFrom?: string;
+  transferTrials: string;
+  transferShuffle?: boolean;
 }
 
 function positiveInt(name: string, raw: string, issues: SpecIssue[]): number {
@@ -59,6 +63,9 @@ export function registerBench(program: Command): void {
     .option('--workers <n>', 'trials running at once in each simulated search (results arrive asynchronously, in simulated time)', '1')
     .option('--proxy-scores <file.csv>', 'the searches use these precomputed zero-cost proxy scores (nasflow proxies --all --scores); their compute time is reported apart')
     .option('--proxy-column <name>', 'the proxy of --proxy-scores used', 'synflow')
+    .option('--transfer-from <csv:column>', 'transfer mode: before each seed, the default strategy searches this column (of this table; "-" for --table) for --transfer-trials trials, and the search learns from it (warmStart)')
+    .option('--transfer-trials <n>', 'transfer mode: trials of the source search', '200')
+    .option('--transfer-shuffle', 'transfer mode: permute the source\'s values across architectures (an unrelated task of the same shape)')
     .option('--out <file.json>', 'write the results as JSON')
     .option('--quiet', 'no progress on stderr')
     .action(async (flags: BenchFlags) => {
@@ -82,8 +89,12 @@ export function registerBench(program: Command): void {
       const workers = positiveInt('--workers', flags.workers, issues);
       if (!/^\d+$/.test(flags.firstSeed)) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
       if (flags.schedulers) return costToRegret(flags, strategies, seeds, workers, issues);
+      const firstSeed = Number(flags.firstSeed);
+      if (!Number.isInteger(firstSeed) || firstSeed < 0) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
+      const transferFlags = transferFlagIssues(flags, Boolean(objectives), issues);
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
+      const transfer = transferFlags ? transferSource({ ...transferFlags, table: transferFlags.path === '-' ? table : BenchTable.load(transferFlags.path), isomorphism: flags.isomorphs as 'merge' | 'distinct', workers }) : undefined;
       if (objectives) objectives.forEach((c) => table.requireColumn(c));
       else table.requireColumn(flags.objective as string);
       if (flags.noisy) table.requireColumn(flags.noisy, true);
@@ -97,8 +108,10 @@ export function registerBench(program: Command): void {
         strategies,
         isomorphism: flags.isomorphs as 'merge' | 'distinct',
         seeds,
+        firstSeed,
         trials,
         workers,
+        ...(transfer ? { transfer } : {}),
         budgets: budgets.filter((b) => b <= trials),
         ...(Number(flags.firstSeed) > 0 ? { firstSeed: Number(flags.firstSeed) } : {}),
         ...(flags.proxyScores ? { proxyScores: { file: flags.proxyScores, column: flags.proxyColumn } } : {}),
@@ -118,6 +131,22 @@ export function registerBench(program: Command): void {
       process.stdout.write(formatReport(report));
       writeOut(flags.out, report);
     });
+}
+
+/** `--transfer-*` checked: the source's table path and column, trials and shuffle (undefined without --transfer-from). */
+function transferFlagIssues(flags: BenchFlags, hv: boolean, issues: SpecIssue[]): { path: string; column: string; trials: number; shuffle: boolean } | undefined {
+  if (!flags.transferFrom) {
+    if (flags.transferShuffle) issues.push({ path: '--transfer-shuffle', message: 'needs --transfer-from' });
+    return undefined;
+  }
+  const at = flags.transferFrom.lastIndexOf(':');
+  const path = at > 0 ? flags.transferFrom.slice(0, at) : '';
+  const column = at > 0 ? flags.transferFrom.slice(at + 1) : '';
+  if (!path || !column) issues.push({ path: '--transfer-from', message: `expected CSV:COLUMN ("-:COLUMN" for the --table), got ${JSON.stringify(flags.transferFrom)}` });
+  if (hv) issues.push({ path: '--transfer-from', message: 'transfer mode is for one objective (--objective)' });
+  if (flags.noisy) issues.push({ path: '--transfer-from', message: 'transfer mode does not support --noisy' });
+  const trials = positiveInt('--transfer-trials', flags.transferTrials, issues);
+  return { path, column, trials, shuffle: Boolean(flags.transferShuffle) };
 }
 
 function writeOut(out: string | undefined, report: unknown): void {

@@ -12,6 +12,7 @@ import { registerProxies } from './proxies.js';
 import { registerSearch } from './search.js';
 import { registerServe } from './serve.js';
 import { registerSpace } from './space.js';
+import { registerImport } from './transfer.js';
 
 // A closed pipe (`nasflow ... | head`) is the reader's choice, not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -28,6 +29,7 @@ registerProxies(program);
 registerSpace(program);
 registerLatencyPredict(program);
 registerServe(program);
+registerImport(program);
 
 try {
   await program.parseAsync(process.argv);

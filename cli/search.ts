@@ -27,13 +27,14 @@ import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
 import { exportEnsemble } from './export-ensemble.js';
 import { positiveFlag } from './flags.js';
+import { writeTrialsFile } from './transfer.js';
 import { readSpecFile } from './space.js';
 
 interface HomeFlags {
   home?: string;
 }
 
-function homeOf(flags: HomeFlags): string {
+export function homeOf(flags: HomeFlags): string {
   return resolve(flags.home ?? process.env.NASFLOW_HOME ?? '.nasflow');
 }
 
@@ -43,7 +44,7 @@ function checkHome(home: string): void {
 }
 
 /** The SQLite store in `home`; a folder that cannot hold it or a file that is not one is a DataError naming it. */
-function openStore(home: string): SqliteExperimentStore {
+export function openStore(home: string): SqliteExperimentStore {
   checkHome(home);
   const db = join(home, 'nasflow.db');
   try {
@@ -303,9 +304,11 @@ export function registerSearch(program: Command): void {
     .option('--top <k>', 'how many models', '3')
     .option('--out <dir>', 'output folder (default: ./<experiment id>-export)')
     .option('--ensemble', 'also write the ensemble (greedy selection over the stored validation predictions) to <out>/ensemble: members, weights, predict.mjs')
+    .option('--trials <file.json>', 'instead: write the experiment\'s spec and finished trials to this file, for nasflow import in another store (a source for warmStart)')
     .action(
-      withStore(async (store, h, id: string | undefined, flags: HomeFlags & { top: string; out?: string; ensemble?: boolean }) => {
+      withStore(async (store, h, id: string | undefined, flags: HomeFlags & { top: string; out?: string; ensemble?: boolean; trials?: string }) => {
         const exp = await pick(store, id);
+        if (flags.trials) return writeTrialsFile(store, exp, flags.trials);
         const k = positiveFlag('--top', flags.top);
         const trials = await listAllTrials(store, exp.id);
         const report = buildReport(exp, trials);

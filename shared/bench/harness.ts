@@ -33,6 +33,8 @@ export interface BenchOptions {
   readonly objectives?: readonly [string, string];
   readonly strategies: readonly string[];
   readonly seeds: number;
+  /** Seeds run are this one and the next `seeds − 1` (default 0). */
+  readonly firstSeed?: number;
   readonly trials: number;
   readonly budgets: readonly number[];
   /** `distinct` treats isomorphic cells as separate arms (as the table records them); default `merge`. */
@@ -41,6 +43,12 @@ export interface BenchOptions {
   readonly strategyOptions?: Readonly<Record<string, unknown>>;
   /** Trials running at once (default 1: results in proposal order, the figures of issue 2). */
   readonly workers?: number;
+  /**
+   * Transfer mode (shared/transfer/bench.ts): before each seed's search, runs
+   * its source search into the store the search will use and returns the
+   * spec's `warmStart` naming it.
+   */
+  readonly transfer?: (seed: number, store: ExperimentStore) => Promise<Record<string, unknown>>;
   /** Called after each (strategy, seed) run. */
   readonly onProgress?: (strategy: string, seed: number) => void;
   /** The first seed run (default 0): fresh seeds check a choice made on others. */
@@ -96,12 +104,13 @@ export interface SimulatedSearch {
 export async function simulateSearch(
   table: BenchTable,
   raw: Record<string, unknown>,
-  options: { readonly workers: number; readonly resume?: boolean; readonly onFinished?: (trial: Trial) => boolean | void },
+  options: { readonly workers: number; readonly resume?: boolean; readonly onFinished?: (trial: Trial) => boolean | void; readonly store?: ExperimentStore; readonly id?: string },
 ): Promise<SimulatedSearch> {
   const spec = parseExperimentSpec(raw);
   if (spec.dataset.source !== 'table') throw new Error('simulateSearch needs a table dataset');
-  const store: ExperimentStore = new MemoryExperimentStore();
-  const id = 'bench';
+  // A given store may hold earlier searches (transfer's sources).
+  const store: ExperimentStore = options.store ?? new MemoryExperimentStore();
+  const id = options.id ?? 'bench';
   await store.createExperiment({ id, name: spec.name, spec: raw, state: 'QUEUED', createdAt: new Date(0).toISOString() });
   const clock = new SimulatedClock();
   const evaluator = new TableTrialEvaluator(spec.dataset, spec.compiledSpace, spec.seed, { clock, table, resume: options.resume ?? true });
@@ -164,8 +173,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     let asks = 0;
     const first = o.firstSeed ?? 0;
     for (let seed = first; seed < first + o.seeds; seed++) {
-      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}), ...(o.proxyScores ? { proxy: { scores: o.proxyScores.file, column: o.proxyScores.column } } : {}) });
-      const run = await simulateSearch(o.table, raw, { workers });
+      const store = new MemoryExperimentStore();
+      const warmStart = o.transfer ? await o.transfer(seed, store) : undefined;
+      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}), ...(o.proxyScores ? { proxy: { scores: o.proxyScores.file, column: o.proxyScores.column } } : {}), ...(warmStart ? { warmStart } : {}) });
+      const run = await simulateSearch(o.table, raw, { workers, store });
       askMs += run.strategyCost.ms;
       asks += run.strategyCost.asks;
       let bestSeen = -Infinity;

@@ -68,6 +68,12 @@ export class BenchTable {
     return this.rowByArch.get(archStr);
   }
 
+  /** This table with one more numeric column `name` (values by row), e.g. a permuted copy of another. */
+  withColumn(name: string, values: ArrayLike<number>): BenchTable {
+    const cells = this.cells.map((r, i) => [...r, String(values[i])]);
+    return new BenchTable(this.path, [...this.columns, name], cells, this.lines);
+  }
+
   archStrs(): string[] {
     const k = this.columns.indexOf('arch_str');
     return this.cells.map((r) => r[k] as string);

@@ -136,6 +136,14 @@ const inheritanceSchema = z.union(
   { error: (iss) => `expected true, false or { epochs: share in (0, 1] }, got ${JSON.stringify(iss.input)}` },
 );
 
+/** `warmStart`: earlier experiments of the same space as sources (up to five, as SageMaker's warm start), architectures evaluated first. */
+const warmStartSchema = z
+  .object({
+    experiments: z.array(z.string().min(1, 'expected an experiment id'), { error: 'expected a list of experiment ids' }).max(5, 'expected at most 5 source experiments').default([]),
+    architectures: z.array(z.unknown(), { error: 'expected a list of architectures ({ values: { ... } })' }).max(1000, 'expected at most 1000 architectures').default([]),
+  })
+  .strict();
+
 export const experimentSpecSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected 1-64 letters, digits, dot, dash or underscore'),
@@ -163,6 +171,8 @@ export const experimentSpecSchema = z
     proxy: z.object({ scores: z.string().min(1, 'expected the path of a scores CSV'), column: z.string().min(1).default('synflow') }).strict().optional(),
     /** Weight inheritance (docs/morphism.md): a mutated child starts from its parent's trained weights and trains `epochs` of its epochs. */
     inheritance: inheritanceSchema.optional(),
+    /** Learn from earlier searches (shared/transfer): their trials as sources, listed architectures first. */
+    warmStart: warmStartSchema.optional(),
   })
   .strict();
 
@@ -215,6 +225,7 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
       if (!known.includes(c.metric)) issues.push({ path: formatPath(['constraints', i]), message: `unknown metric "${c.metric}" (this dataset reports ${known.join(', ')})` });
     });
   }
+  if (r.success && space) r.data.warmStart?.architectures.forEach((a, i) => issues.push(...architectureIssues(space, a, ['warmStart', 'architectures', i])));
   const rawFidelity = (raw as { fidelity?: unknown } | null)?.fidelity;
   if (rawFidelity !== undefined) {
     try {
@@ -235,6 +246,17 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
   }
   if (issues.length || !r.success || !space) throw new SpecError(issues);
   return { ...r.data, compiledSpace: space };
+}
+
+/** Why `raw` is not an architecture of `space`, each issue under `path`. */
+function architectureIssues(space: Space, raw: unknown, path: readonly (string | number)[]): SpecIssue[] {
+  try {
+    space.parseArchitecture(raw);
+    return [];
+  } catch (e) {
+    if (e instanceof SpecError) return e.issues.map((x) => ({ path: `${formatPath(path)}.${x.path}`, message: x.message }));
+    throw e;
+  }
 }
 
 /** The spec's fidelity schedule; without one, every trial trains `epochs` epochs. */

@@ -73,7 +73,7 @@ export async function finalizeStep(ports: StepPorts, input: FinalizeInput, optio
     const stopRequested = exp.stopRequestedAt !== undefined;
     const deadline = deadlineOf(spec, exp);
     // `wouldStop` may ask the strategy: a warm state is asked through a throwaway copy, so it stays as the store has it.
-    const probe = () => (ports.warm?.experimentId === exp.id ? SearchState.rebuild(spec, exp, [...state.trials.values()]) : state);
+    const probe = () => (ports.warm?.experimentId === exp.id ? SearchState.rebuild(spec, exp, [...state.trials.values()], true, state.sources) : state);
     const why = stopRequested ? 'stop-requested' : await state.wouldStop({ store, now: ports.now, estimateSeconds: options.estimateSeconds ?? estimatorFor(spec, [...state.trials.values()]), inFlight: 0, ...(deadline !== undefined ? { deadline } : {}) }, probe);
     // Continue only when the slots drained for the history limit: a slot that ended for its budget
     // ends the search, as the local runner does (no execution loops on a budget that frees up later).

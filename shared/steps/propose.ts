@@ -16,6 +16,7 @@ import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/mode
 import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
+import { loadSources } from '../transfer/source.js';
 import { monthToDateDollars } from './caps.js';
 import { estimatorFor, type EstimateSeconds } from './estimate.js';
 import { finishMove } from './finish.js';
@@ -92,7 +93,8 @@ export async function loadSearch(ports: StepPorts, experimentId: string, withStr
   const list = () => listAllTrials(ports.store, experimentId);
   const trials = await repairFinished(ports.store, spec, await list(), list);
   // A warm search always has its strategy: the next step may propose.
-  const state = SearchState.rebuild(spec, exp, trials, withStrategy || warm !== undefined);
+  const strategy = withStrategy || warm !== undefined;
+  const state = SearchState.rebuild(spec, exp, trials, strategy, strategy ? await loadSources(ports.store, spec) : []);
   warm?.keep(spec, state);
   return { exp, spec, state, trials };
 }

@@ -22,6 +22,8 @@ import { inheritanceFor, startEpochOf } from './inherit.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import { tableScorer } from '../proxies/scores.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
+import { withEnqueued } from '../transfer/enqueue.js';
+import type { SourceTask } from '../transfer/source.js';
 
 /** A reservation that no limit bounds (a year of compute). */
 export const UNBOUNDED_HOURS = 24 * 365;
@@ -157,6 +159,8 @@ export class SearchState {
     private envelope: SnapshotEnvelope | undefined,
     /** Which result of an architecture the strategy is told (the spec's `fidelity.tell`). */
     private readonly tellPolicy: TellPolicy,
+    /** The earlier searches the strategy learns from (`warmStart.experiments`, read by `loadSources`). */
+    readonly sources: readonly SourceTask[] = [],
   ) {}
 
   /** Milliseconds spent in the strategy's ask and tell, and the asks made (what a proposal costs, without the store). */
@@ -175,19 +179,22 @@ export class SearchState {
    * the replay tells what was told before the snapshot, then repeats the asks
    * made after it (before a crash recorded them), then tells the rest.
    * `withStrategy: false` rebuilds the scheduler and the trial index only.
+   * `sources`: the trials of `warmStart.experiments` (shared/transfer).
    */
-  static rebuild(spec: ExperimentSpec, exp: Experiment, all: readonly Trial[], withStrategy = true): SearchState {
+  static rebuild(spec: ExperimentSpec, exp: Experiment, all: readonly Trial[], withStrategy = true, sources: readonly SourceTask[] = []): SearchState {
     const fidelity = fidelityOf(spec);
     const ctx0 = schedulerCtx(spec);
     const scheduler = all.length ? schedulerFromTrials(fidelity, ctx0, all) : createScheduler(fidelity, ctx0);
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
     if (withStrategy) {
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}) };
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}), ...(sources.length ? { sources } : {}) };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
+      const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
+      strategy = withEnqueued(strategy, spec.compiledSpace, first);
     }
-    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell);
+    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources);
     s.lastSeq = env?.lastSeq ?? 0;
     for (const t of all) s.trials.set(t.id, t);
     if (!strategy) return s;

@@ -10,6 +10,7 @@ import type { Experiment } from '../experiment/model.js';
 import { fidelityOf, parseExperimentSpec } from '../spec/experiment.js';
 import { datasetFileIssues } from '../spec/preflight.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
+import { loadSources } from '../transfer/source.js';
 
 /** A readable, sortable experiment id: name, UTC time, random suffix. */
 export function newExperimentId(name: string, now = new Date()): string {
@@ -42,6 +43,13 @@ export async function submitExperiment(
     if (b.minutes !== undefined && b.minutes * 60 < first) issues.push({ path: 'budget.minutes', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 60).toPrecision(3)} minutes` });
     const price = spec.instance.pricePerHour;
     if (b.dollars !== undefined && price > 0 && b.dollars < (first / 3600) * price) issues.push({ path: 'budget.dollars', message: `too small for one trial: a first-rung trial costs about $${((first / 3600) * price).toFixed(4)} at $${price}/hour` });
+  }
+  // warmStart's sources: each stored, over the same space, with the same objective.
+  try {
+    await loadSources(store, spec);
+  } catch (e) {
+    if (e instanceof SpecError) issues.push(...e.issues);
+    else throw e;
   }
   if (issues.length) throw new SpecError(issues);
   return store.createExperiment({ id: options.id ?? newExperimentId(spec.name), name: spec.name, spec: rawSpec, state: 'QUEUED', createdAt: new Date().toISOString() });

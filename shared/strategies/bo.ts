@@ -37,6 +37,7 @@ import type { Architecture, Space } from '../space/space.js';
 import { distances, ehvi2d, expectedImprovement, fitGp, normQuantile, predict, type FeatureKind, type GpFit } from './gp.js';
 import { candidatePool } from './bo-pool.js';
 import { Rng } from '../rng.js';
+import { TransferModel } from '../transfer/model.js';
 import { BaseStrategy, intOption, numberOption, parseOptions, switchOption, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
 
 /** `strategy: { name: bo, options: { ... } }`; ranges keep a proposal's cost bounded (the GP is cubic in `maxTrain`). */
@@ -89,6 +90,8 @@ export class BayesianOptimization extends BaseStrategy {
   private readonly cell: CellLayout | undefined;
   /** The proxy feature's position in the encoding and its scale (see `proxyFeature`); undefined: none. */
   private readonly proxy: ProxyFeature | undefined;
+  /** Earlier searches' model of this task (one objective, `ctx.sources`; see shared/transfer/model.ts). */
+  private readonly transfer: TransferModel | undefined;
 
   constructor(ctx: StrategyContext, state?: StrategyState) {
     super(ctx, state);
@@ -108,6 +111,8 @@ export class BayesianOptimization extends BaseStrategy {
       this.proxy = proxyFeature(ctx.proxy, this.space, ctx.seed, this.kinds.length, this.opt.proxyWeight);
       this.kinds.push('numeric');
     }
+    const t = ctx.sources?.length && this.objectives.length <= 1 ? new TransferModel(ctx.sources, (a, out) => this.encode(a, out), this.kinds, ctx.seed) : undefined;
+    this.transfer = t?.active ? t : undefined;
   }
 
   /** Surrogate features of an architecture: the space's encoding, plus op counts (see `opCounts`). */
@@ -139,7 +144,8 @@ export class BayesianOptimization extends BaseStrategy {
 
   protected proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined {
     const done = this.completed();
-    if (done.length + pending.length + batch.length < this.opt.init || done.length < 2) return this.warmNew();
+    const count = done.length + pending.length + batch.length;
+    if (count < this.opt.init || done.length < 2) return this.transfer?.zeroShot(count, (a) => this.isNew(a)) ?? this.warmNew();
     const data = this.trainingSet(done);
     const dims = this.kinds.length;
     const believers = [...pending, ...batch];
@@ -155,6 +161,9 @@ export class BayesianOptimization extends BaseStrategy {
     });
     const fit = fits[0] as GpFit;
     const pool = candidatePool({ space: this.space, objectives: this.objectives, rng: this.rng, taken: this.taken, options: this.opt }, done, data.order, data.scores);
+    // Transfer: the ensemble's weights (target first) and the sources' best as candidates.
+    const tw = this.transfer?.weights(this.refitPoint(done.length), () => fitGp(data.X, data.n, this.kinds, data.ys, hypers[0]));
+    if (tw) for (const a of (this.transfer as TransferModel).seeds(tw, 10)) if (this.isNew(a) && !pool.some((b) => this.space.key(b) === this.space.key(a))) pool.push(a);
     if (pool.length === 0) return this.randomNew();
     const x = new Float64Array(dims);
     const kstar = new Float64Array(fit.n);
@@ -166,13 +175,17 @@ export class BayesianOptimization extends BaseStrategy {
     const ref = front.length ? front[0]!.map(() => 3) : [];
     const hv0 = multi ? hypervolume(front, ref) : 0;
     let incumbent = -Infinity;
-    if (!multi) for (let i = 0; i < fit.n; i++) incumbent = Math.max(incumbent, predict(fit, fit.X.subarray(i * dims, (i + 1) * dims), this.kinds, kstar, v, false).mean[0] as number);
+    const single = (p: { mean: number[]; variance: number }, at: Float64Array, withVar = true) => (tw ? (this.transfer as TransferModel).predict(at, { mean: p.mean[0] as number, variance: p.variance }, tw, withVar) : { mean: p.mean[0] as number, variance: p.variance });
+    if (!multi) for (let i = 0; i < fit.n; i++) {
+      const at = fit.X.subarray(i * dims, (i + 1) * dims);
+      incumbent = Math.max(incumbent, single(predict(fit, at, this.kinds, kstar, v, false), at, false).mean);
+    }
     for (const a of pool) {
       this.encode(a, x);
       let acq: number;
       if (!multi) {
-        const p = predict(fit, x, this.kinds, kstar, v);
-        acq = expectedImprovement(p.mean[0] as number, p.variance, incumbent);
+        const p = single(predict(fit, x, this.kinds, kstar, v), x);
+        acq = expectedImprovement(p.mean, p.variance, incumbent);
       } else {
         // Outputs are maximised internally; the front lives in minimisation space.
         const means: number[] = [];
@@ -242,8 +255,7 @@ export class BayesianOptimization extends BaseStrategy {
    * the groups share one training set and distance matrix.
    */
   private hypers(done: readonly Observation[], groups: readonly number[]): { theta: number; noise: number }[] {
-    const at = this.opt.init + Math.floor((done.length - this.opt.init) / this.opt.refitEvery) * this.opt.refitEvery;
-    const point = Math.max(2, Math.min(done.length, at));
+    const point = this.refitPoint(done.length);
     const hit = this.hyperCache.get(point);
     if (hit) return hit;
     const data = this.trainingSet(done.slice(0, point));
@@ -254,6 +266,12 @@ export class BayesianOptimization extends BaseStrategy {
     });
     this.hyperCache.set(point, hs);
     return hs;
+  }
+
+  /** The trials told at the last refit point, with `told` trials told so far. */
+  private refitPoint(told: number): number {
+    const at = this.opt.init + Math.floor((told - this.opt.init) / this.opt.refitEvery) * this.opt.refitEvery;
+    return Math.max(2, Math.min(told, at));
   }
 
   /** Refits with pending architectures observed at the current posterior mean. */

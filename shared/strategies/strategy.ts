@@ -19,6 +19,7 @@ import { nondominatedRanks } from '../objectives/pareto.js';
 import type { Objective } from '../objectives/objectives.js';
 import { Rng, type RngState } from '../rng.js';
 import type { Architecture, Space } from '../space/space.js';
+import type { SourceTask } from '../transfer/source.js';
 import { describeInput, formatPath, zodIssues } from '../space/spec.js';
 
 /** Where a spec holds a strategy's options; errors name fields under it. */
@@ -84,6 +85,8 @@ export interface StrategyContext {
   readonly options?: Readonly<Record<string, unknown>>;
   /** A zero-cost proxy score per architecture (higher: predicted better), where the spec names one; bo uses it. */
   readonly proxy?: (arch: Architecture) => number;
+  /** Earlier searches of the same space (`warmStart.experiments`); bo learns from them (shared/transfer). */
+  readonly sources?: readonly SourceTask[];
 }
 
 export interface StrategyState {

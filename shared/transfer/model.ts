@@ -1,0 +1,223 @@
+/**
+ * Transfer in Bayesian optimisation: a ranking-weighted ensemble of per-task
+ * surrogates (RGPE, Feurer et al. 2018, "Scalable Meta-Learning for Bayesian
+ * Optimization"), plus a zero-shot initial design from the sources' best.
+ *
+ * - One GP per source, fitted once to its best `SOURCE_TRAIN` observations
+ *   (copula-transformed, as bo's own model), with hyperparameters by
+ *   marginal likelihood.
+ * - Each model's weight is the share of bootstrap resamples of the target's
+ *   own observations on which it misranks the fewest pairs; the target's
+ *   model is judged by its leave-one-out predictions, so it cannot win by
+ *   having seen the points. A source whose median loss is worse than the
+ *   target model's 95th percentile gets weight 0 (RGPE's guard against
+ *   negative transfer): an unrelated source fades as the target's own
+ *   observations accumulate.
+ * - The ensemble's mean is Σ wᵢ μᵢ and its variance Σ wᵢ² σᵢ².
+ * - Weights are recomputed at bo's hyperparameter refit points from the
+ *   trials told up to that point, with an RNG seeded by the point, so a
+ *   rebuilt strategy finds the same weights.
+ */
+import { Rng } from '../rng.js';
+import type { Architecture } from '../space/space.js';
+import { fitGp, normQuantile, predict, type FeatureKind, type GpFit } from '../strategies/gp.js';
+import type { SourceTask } from './source.js';
+
+/** Source observations each source's GP is fitted to (its best): the GP is cubic in it, and a prediction quadratic. */
+export const SOURCE_TRAIN = 64;
+/** Bootstrap resamples of the target's observations behind each weight. */
+export const BOOTSTRAPS = 64;
+/** Initial-design trials taken from the sources' best (the rest of bo's init stays random). */
+export const ZERO_SHOT = 5;
+
+/** A prediction of the ensemble at one point (standardised units). */
+export interface Prediction {
+  readonly mean: number;
+  readonly variance: number;
+}
+
+interface SourceModel {
+  readonly id: string;
+  readonly fit: GpFit;
+  /** Source architectures, best first (for the zero-shot design and the candidate pool). */
+  readonly ranked: readonly Architecture[];
+}
+
+/** The sources' models for one target search (one objective). */
+export class TransferModel {
+  private readonly models: SourceModel[];
+  private readonly weightCache = new Map<number, number[]>();
+  private readonly kstar = new Float64Array(SOURCE_TRAIN);
+  private readonly v = new Float64Array(SOURCE_TRAIN);
+
+  constructor(
+    sources: readonly SourceTask[],
+    private readonly encode: (a: Architecture, out: Float64Array) => Float64Array,
+    private readonly kinds: readonly FeatureKind[],
+    /** The search's seed (the bootstrap's RNG is seeded by it and the refit point). */
+    private readonly seed: number,
+  ) {
+    const dims = kinds.length;
+    this.models = [];
+    for (const s of sources) {
+      const obs = s.observations.filter((o) => o.values !== undefined && o.feasible !== false);
+      if (obs.length < 3) continue;
+      const sign = s.goal === 'max' ? 1 : -1;
+      const vals = obs.map((o) => sign * (o.values?.[0] as number));
+      const order = [...obs.keys()].sort((a, b) => (vals[b] as number) - (vals[a] as number) || a - b);
+      const chosen = order.slice(0, SOURCE_TRAIN);
+      const n = chosen.length;
+      const X = new Float64Array(n * dims);
+      chosen.forEach((i, r) => this.encode(obs[i]!.arch, X.subarray(r * dims, (r + 1) * dims)));
+      // Normal quantiles of the ranks among all the source's observations (the best has the highest).
+      const N = obs.length;
+      const y = new Float64Array(n);
+      chosen.forEach((_, r) => (y[r] = normQuantile((N - 1 - r + 0.5) / N)));
+      standardise(y);
+      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), ranked: order.map((i) => obs[i]!.arch) });
+    }
+  }
+
+  /** Whether any source has a model. */
+  get active(): boolean {
+    return this.models.length > 0;
+  }
+
+  /** The best source architecture not yet taken, round-robin over sources (the `k`-th zero-shot trial). */
+  zeroShot(k: number, isNew: (a: Architecture) => boolean): Architecture | undefined {
+    if (k >= ZERO_SHOT || !this.models.length) return undefined;
+    const pos = this.models.map(() => 0);
+    for (let turn = 0; turn < 10_000; turn++) {
+      const m = turn % this.models.length;
+      const list = this.models[m]!.ranked;
+      while ((pos[m] as number) < list.length && !isNew(list[pos[m] as number]!)) pos[m] = (pos[m] as number) + 1;
+      if ((pos[m] as number) < list.length) return list[pos[m] as number];
+      if (pos.every((p, j) => p >= this.models[j]!.ranked.length)) return undefined;
+    }
+    return undefined;
+  }
+
+  /** The best `k` architectures of each source whose weight is above zero (candidates for the acquisition). */
+  seeds(weights: readonly number[], k: number): Architecture[] {
+    return this.models.flatMap((m, j) => ((weights[j + 1] as number) > 0 ? m.ranked.slice(0, k) : []));
+  }
+
+  /**
+   * Weights [target, source₁, …] at refit point `point` (cached), from the
+   * target GP `fit` on its training set (called on a cache miss only).
+   */
+  weights(point: number, fit: () => GpFit): number[] {
+    const hit = this.weightCache.get(point);
+    if (hit) return hit;
+    const w = this.computeWeights(point, fit());
+    this.weightCache.set(point, w);
+    return w;
+  }
+
+  /** The model names in weight order (for reports): `target`, then each source's experiment id. */
+  get names(): string[] {
+    return ['target', ...this.models.map((m) => m.id)];
+  }
+
+  private computeWeights(point: number, fit: GpFit): number[] {
+    const { n, X, dims } = fit;
+    const y = fit.ys[0] as Float64Array;
+    const k = this.models.length + 1;
+    if (n < 3) return [0, ...this.models.map(() => 1 / (k - 1))];
+    const preds: Float64Array[] = [looMeans(fit)];
+    for (const m of this.models) {
+      const p = new Float64Array(n);
+      for (let i = 0; i < n; i++) p[i] = predict(m.fit, X.subarray(i * dims, (i + 1) * dims), this.kinds, this.kstar, this.v, false).mean[0] as number;
+      preds.push(p);
+    }
+    const rng = Rng.seeded((this.seed * 1_000_003 + point) >>> 0);
+    const wins = new Float64Array(k);
+    const losses = preds.map(() => new Float64Array(BOOTSTRAPS));
+    const idx = new Int32Array(n);
+    for (let b = 0; b < BOOTSTRAPS; b++) {
+      for (let i = 0; i < n; i++) idx[i] = rng.int(n);
+      let best = Infinity;
+      for (let m = 0; m < k; m++) {
+        const l = rankingLoss(preds[m] as Float64Array, y, idx);
+        (losses[m] as Float64Array)[b] = l;
+        best = Math.min(best, l);
+      }
+      let ties = 0;
+      for (let m = 0; m < k; m++) if ((losses[m] as Float64Array)[b] === best) ties++;
+      for (let m = 0; m < k; m++) if ((losses[m] as Float64Array)[b] === best) wins[m] = (wins[m] as number) + 1 / ties;
+    }
+    const target95 = quantile(losses[0] as Float64Array, 0.95);
+    const w = Array.from(wins, (x) => x / BOOTSTRAPS);
+    for (let m = 1; m < k; m++) if (quantile(losses[m] as Float64Array, 0.5) > target95) w[m] = 0;
+    const sum = w.reduce((a, b) => a + b, 0);
+    if (sum <= 0) return [1, ...this.models.map(() => 0)];
+    return w.map((x) => x / sum);
+  }
+
+  /** The ensemble at encoded point `x`, given the target model's prediction there. */
+  predict(x: Float64Array, target: Prediction, weights: readonly number[], withVar = true): Prediction {
+    const wt = weights[0] as number;
+    let mean = wt * target.mean;
+    let variance = wt * wt * target.variance;
+    this.models.forEach((m, j) => {
+      const w = weights[j + 1] as number;
+      if (w <= 0) return;
+      const p = predict(m.fit, x, this.kinds, this.kstar, this.v, withVar);
+      mean += w * (p.mean[0] as number);
+      variance += w * w * p.variance;
+    });
+    return { mean, variance };
+  }
+}
+
+/** Leave-one-out posterior means of a GP's training points (one output): yᵢ − αᵢ / (K⁻¹)ᵢᵢ. */
+function looMeans(fit: GpFit): Float64Array {
+  const { n, L } = fit;
+  const y = fit.ys[0] as Float64Array;
+  const alpha = fit.alpha[0] as Float64Array;
+  // diag(K⁻¹) = column sums of squares of L⁻¹ (lower triangular, by forward substitution per column).
+  const diag = new Float64Array(n);
+  const col = new Float64Array(n);
+  for (let c = 0; c < n; c++) {
+    col.fill(0);
+    for (let i = c; i < n; i++) {
+      let s = i === c ? 1 : 0;
+      for (let j = c; j < i; j++) s -= (L[i * n + j] as number) * (col[j] as number);
+      col[i] = s / (L[i * n + i] as number);
+      diag[c] = (diag[c] as number) + (col[i] as number) ** 2;
+    }
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = (y[i] as number) - (alpha[i] as number) / (diag[i] as number);
+  return out;
+}
+
+/** Misranked pairs of a bootstrap sample `idx`: pairs ordered one way by `pred` and the other by `y`. */
+function rankingLoss(pred: Float64Array, y: Float64Array, idx: Int32Array): number {
+  let loss = 0;
+  const n = idx.length;
+  for (let a = 0; a < n; a++) {
+    const i = idx[a] as number;
+    for (let b = 0; b < n; b++) {
+      const j = idx[b] as number;
+      if ((pred[i] as number) < (pred[j] as number) !== (y[i] as number) < (y[j] as number)) loss++;
+    }
+  }
+  return loss;
+}
+
+function quantile(xs: Float64Array, q: number): number {
+  const s = Array.from(xs).sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+}
+
+function standardise(y: Float64Array): void {
+  const n = y.length;
+  let mean = 0;
+  for (const v of y) mean += v;
+  mean /= n;
+  let sd = 0;
+  for (const v of y) sd += (v - mean) ** 2;
+  sd = Math.sqrt(sd / n) || 1;
+  for (let i = 0; i < n; i++) y[i] = ((y[i] as number) - mean) / sd;
+}
