@@ -21,9 +21,9 @@ export interface SourceTask {
   readonly observations: readonly Observation[];
 }
 
-/** A space's identity for transfer: its decisions (names, domains, conditions) and fixed fields. */
+/** A space's identity for transfer: its parsed spec (isomorphism included), decisions (names, domains, conditions) and fixed fields. */
 export function spaceSignature(space: Space): string {
-  return JSON.stringify({ decisions: space.decisions, fixed: space.fixed });
+  return JSON.stringify({ spec: space.spec, decisions: space.decisions, fixed: space.fixed });
 }
 
 /** The observations of a source's trials: completed ones, the highest fidelity of each architecture, in finishing order. */

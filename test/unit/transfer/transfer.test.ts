@@ -1,0 +1,100 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { benchSpec, simulateSearch } from '../../../shared/bench/harness.js';
+import { BenchTable } from '../../../shared/bench/table.js';
+import { SpecError } from '../../../shared/errors.js';
+import { Rng } from '../../../shared/rng.js';
+import { Space, type Architecture } from '../../../shared/space/space.js';
+import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
+import { MemoryExperimentStore } from '../../../shared/store/memory.js';
+import { SqliteExperimentStore } from '../../../shared/store/sqlite.js';
+import { listAllTrials } from '../../../shared/store/experiment-store.js';
+import type { FeatureKind } from '../../../shared/strategies/gp.js';
+import { fitGp, normQuantile } from '../../../shared/strategies/gp.js';
+import { exportTrials, importTrials } from '../../../shared/transfer/exchange.js';
+import { TransferModel } from '../../../shared/transfer/model.js';
+import { loadSources, type SourceTask } from '../../../shared/transfer/source.js';
+
+const TABLE = join(__dirname, '../../../../shared/benchmarks/nb201-cifar10.csv');
+
+describe('transfer weights', () => {
+  it('a shuffled source weighs less than a related one on a synthetic pair of tasks', () => {
+    // Arrange: target f(x) = Σ w·x over a cell space; a related source (f plus small noise) and an unrelated one (f's values permuted).
+    const space = Space.fromSpec({ kind: 'cell' });
+    const kinds: FeatureKind[] = space.decisions.map(() => 'categorical');
+    const rng = Rng.seeded(3);
+    const f = (a: Architecture) => space.encode(a).reduce((s, v, i) => s + v * ((i % 3) + 1) - (v === 0 ? 2 : 0), 0);
+    const archs = Array.from({ length: 120 }, () => space.sample(rng));
+    const ys = archs.map(f);
+    const perm = rng.shuffled([...ys.keys()]);
+    const related: SourceTask = { experimentId: 'related', goal: 'max', observations: archs.map((arch, i) => ({ arch, status: 'completed', values: [(ys[i] as number) + rng.normal() * 0.3] })) };
+    const shuffled: SourceTask = { experimentId: 'shuffled', goal: 'max', observations: archs.map((arch, i) => ({ arch, status: 'completed', values: [ys[perm[i] as number] as number] })) };
+    const model = new TransferModel([shuffled, related], (a, out) => out.set(space.encode(a)) ?? out, kinds, 0);
+    // The target's own 12 observations (few: its own model ranks them poorly) (other architectures), copula-transformed as bo does.
+    const own = Array.from({ length: 12 }, () => space.sample(rng));
+    const vals = own.map(f);
+    const order = [...vals.keys()].sort((a, b) => (vals[a] as number) - (vals[b] as number));
+    const y = new Float64Array(own.length);
+    order.forEach((i, r) => (y[i] = normQuantile((r + 0.5) / own.length)));
+    const X = new Float64Array(own.length * kinds.length);
+    own.forEach((a, i) => X.set(space.encode(a), i * kinds.length));
+    // Act
+    const w = model.weights(12, () => fitGp(X, own.length, kinds, [y]));
+    // Assert: [target, shuffled, related]
+    expect(model.names).toEqual(['target', 'shuffled', 'related']);
+    expect(w[2]).toBeGreaterThan((w[1] as number) + 0.3);
+    expect(w[1]).toBeLessThan(0.1);
+    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+  });
+});
+
+describe('warm start through the steps', () => {
+  const table = BenchTable.load(TABLE);
+  const spec = (seed: number, column: string, over: Record<string, unknown> = {}) => benchSpec(table, { metrics: { y: column }, objectives: [{ metric: 'y', goal: 'max' }], strategy: 'bo', seed, workers: 1 }, { budget: { trials: 12 }, ...over });
+
+  it('listed architectures come first, the source experiment informs the search, and a different space is refused', async () => {
+    // Arrange: a source search of 40 trials in the store.
+    const store = new MemoryExperimentStore();
+    await simulateSearch(table, spec(1, 'val_acc_12ep', { budget: { trials: 40 } }), { workers: 1, store, id: 'src' });
+    const first = { values: { '1<-0': 'nor_conv_3x3', '2<-0': 'nor_conv_3x3', '2<-1': 'skip_connect', '3<-0': 'nor_conv_3x3', '3<-1': 'nor_conv_3x3', '3<-2': 'skip_connect' } };
+    // Act
+    const run = await simulateSearch(table, spec(2, 'val_acc_200ep', { warmStart: { experiments: ['src'], architectures: [first] } }), { workers: 1, store, id: 'tgt' });
+    // Assert: the enqueued architecture is trial 1; the sources' best follows (the zero-shot design).
+    const space = Space.fromSpec({ kind: 'cell' });
+    expect(space.key(run.trials[0]!.arch)).toBe(space.key(space.parseArchitecture(first)));
+    const [src] = await loadSources(store, parseExperimentSpec(spec(2, 'val_acc_200ep', { warmStart: { experiments: ['src'] } })));
+    const best = [...src!.observations].sort((a, b) => (b.values![0] as number) - (a.values![0] as number))[0]!;
+    expect(run.trials.slice(1, 6).map((t) => space.key(t.arch))).toContain(space.key(best.arch));
+    const other = { ...spec(3, 'val_acc_200ep', { warmStart: { experiments: ['src'] } }), space: { kind: 'cell', isomorphism: 'distinct' } };
+    await expect(loadSources(store, parseExperimentSpec(other))).rejects.toThrow(/warmStart\.experiments\[0\].*different space/);
+  });
+
+  it('a bad warmStart is refused naming the field', () => {
+    expect(() => parseExperimentSpec(spec(0, 'val_acc_200ep', { warmStart: { experiments: 'src', architectures: [{ values: { '1<-0': 'conv9' } }] } }))).toThrow(SpecError);
+    try {
+      parseExperimentSpec(spec(0, 'val_acc_200ep', { warmStart: { architectures: [{ values: { x: 1 } }] } }));
+    } catch (e) {
+      expect((e as SpecError).issues.map((i) => i.path)).toContain('warmStart.architectures[0].values.x');
+    }
+  });
+
+  it('trials exported from one store and imported into another round-trip', async () => {
+    // Arrange
+    const a = new MemoryExperimentStore();
+    await simulateSearch(table, spec(4, 'val_acc_12ep', { budget: { trials: 15 } }), { workers: 1, store: a, id: 'src' });
+    const exp = (await a.getExperiment('src'))!;
+    const doc = JSON.parse(JSON.stringify(await exportTrials(a, exp)));
+    const b = new SqliteExperimentStore(join(mkdtempSync(join(tmpdir(), 'nasflow-import-')), 'nasflow.db'));
+    // Act
+    const r = await importTrials(b, doc);
+    // Assert: same trials, same results, same order; a second import is refused.
+    expect(r).toEqual({ experimentId: 'src', trials: 15 });
+    const strip = (ts: Awaited<ReturnType<typeof listAllTrials>>) => ts.sort((x, y) => x.finishedSeq! - y.finishedSeq!).map((t) => ({ id: t.id, arch: t.arch, values: t.values, state: t.state, finishedSeq: t.finishedSeq }));
+    expect(strip(await listAllTrials(b, 'src'))).toEqual(strip(await listAllTrials(a, 'src')));
+    await expect(importTrials(b, doc)).rejects.toThrow(/already in this store/);
+    await expect(importTrials(b, { ...doc, format: 'x' })).rejects.toThrow(SpecError);
+    await b.close();
+  });
+});
