@@ -89,8 +89,6 @@ export function registerBench(program: Command): void {
       const workers = positiveInt('--workers', flags.workers, issues);
       if (!/^\d+$/.test(flags.firstSeed)) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
       if (flags.schedulers) return costToRegret(flags, strategies, seeds, workers, issues);
-      const firstSeed = Number(flags.firstSeed);
-      if (!Number.isInteger(firstSeed) || firstSeed < 0) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
       const transferFlags = transferFlagIssues(flags, Boolean(objectives), issues);
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
@@ -108,7 +106,6 @@ export function registerBench(program: Command): void {
         strategies,
         isomorphism: flags.isomorphs as 'merge' | 'distinct',
         seeds,
-        firstSeed,
         trials,
         workers,
         ...(transfer ? { transfer } : {}),

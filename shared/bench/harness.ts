@@ -33,8 +33,6 @@ export interface BenchOptions {
   readonly objectives?: readonly [string, string];
   readonly strategies: readonly string[];
   readonly seeds: number;
-  /** Seeds run are this one and the next `seeds − 1` (default 0). */
-  readonly firstSeed?: number;
   readonly trials: number;
   readonly budgets: readonly number[];
   /** `distinct` treats isomorphic cells as separate arms (as the table records them); default `merge`. */
