@@ -1,7 +1,8 @@
 /**
  * One-shot benchmark on real training: `npm run bench:oneshot -- --dataset
  * fashion-mnist --out FILE.json [--quick] [--first-seed N] [--train N]
- * [--epochs N] [--search-runs N] [--no-search] [--backend wasm|auto]`.
+ * [--epochs N] [--search-runs N] [--no-search] [--sampling uniform|fair]
+ * [--standalone EARLIER.json] [--backend wasm|auto]`.
  *
  * Space: the NAS-Bench-201 cell (5 ops, 6 edges) in a small skeleton that
  * trains here in minutes: 8 channels, 3 stages of 1 cell, on a subset of the
@@ -23,13 +24,13 @@
  * The two arms run interleaved (one-shot run r, then bo run r) so load
  * drift hits both alike. Prints JSON; `--out FILE` writes it.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendChoice } from '../shared/backend/index.js';
 import { permutation, take, type DataSplits } from '../shared/data/dataset.js';
 import { loadData } from '../shared/data/sources.js';
-import { cellSupernetOf, calibrationBatches, runOneShot, toDevice } from '../shared/oneshot/oneshot.js';
+import { cellSupernetOf, calibrationBatches, runOneShot, toDevice, type Sampling } from '../shared/oneshot/oneshot.js';
 import { scorePath } from '../shared/oneshot/score.js';
 import { trainSupernet } from '../shared/oneshot/train.js';
 import { Rng } from '../shared/rng.js';
@@ -58,6 +59,11 @@ const candidates = Number(arg('candidates') ?? (quick ? 30 : 300));
 /** The search scores a candidate on fewer examples than the ranking does (2 calibration batches, 500 validation images). */
 const SEARCH_SCORING = { calibrationBatches: 2, scoreExamples: 500 };
 const finalists = Number(arg('finalists') ?? (quick ? 2 : 3));
+const sampling = (arg('sampling') ?? 'uniform') as Sampling;
+/** The name a sampling is reported under in `kendallTau`. */
+const RELAXATION: Record<Sampling, string> = { uniform: 'spos', fair: 'fairnas' };
+/** Stand-alone results of an earlier run with the same setup (`ranking` rows), reused instead of training the 24 again. */
+const standalonePath = arg('standalone');
 const MACRO = { channels: 8, stages: 3, cellsPerStage: 1 };
 
 /** Kendall's τ-b between two equally long lists. */
@@ -108,6 +114,16 @@ async function alone(arch: Architecture, data: DataSplits, s: number, backend: A
   return { val: r.metrics['val_accuracy']!, test: r.metrics['test_accuracy']!, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Stand-alone validation accuracies by arch_str from an earlier output with the same setup. */
+function standaloneRows(path: string): Map<string, { val: number; test: number; seconds: number }> {
+  const prior = JSON.parse(readFileSync(path, 'utf8')) as { setup: { dataset: string; seed: number; trainSize: number; valSize: number; epochs: number; skeleton: unknown }; ranking: Array<{ arch: string; val: number; trainSeconds: number }> };
+  const p = prior.setup;
+  if (p.dataset !== dataset || p.seed !== seed || p.trainSize !== trainSize || p.valSize !== valSize || p.epochs !== epochs || JSON.stringify(p.skeleton) !== JSON.stringify(MACRO)) {
+    throw new Error(`--standalone ${path}: its setup ${JSON.stringify(p)} differs from this run's`);
+  }
+  return new Map(prior.ranking.map((r) => [r.arch, { val: r.val, test: NaN, seconds: r.trainSeconds }]));
+}
+
 /** Weight of the parametric ops on live edges (3×3 counts 9, 1×1 counts 1): spreads the 24 across the space. */
 function weightOf(arch: Architecture): number {
   const ops = (space.network(arch) as CellNetwork).ops;
@@ -124,7 +140,7 @@ const s = cellSupernetOf(space, { shape: data.train.shape, numClasses: data.trai
 const train = toDevice(data.train);
 const validation = toDevice(data.validation);
 const calibration = calibrationBatches(train, 4, 128);
-await trainSupernet(s.net, s.sample, train, data.train.numClasses, { epochs, batchSize: 64, learningRate: 0.003, seed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s`) });
+await trainSupernet(s.net, sampling === 'fair' ? (r) => s.fairPaths(r) : (r) => [s.sample(r)], train, data.train.numClasses, { epochs, batchSize: 64, learningRate: 0.003, seed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s`) });
 const supernetSeconds = (performance.now() - t0) / 1000;
 const pickRng = Rng.seeded(seed + 17);
 const pool = new Map<string, Architecture>();
@@ -134,19 +150,20 @@ for (let i = 0; i < 4000 && pool.size < 300; i++) {
 }
 const sorted = [...pool.values()].sort((a, b) => weightOf(a) - weightOf(b));
 const picked = Array.from({ length: architectures }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (architectures - 1))]!);
+const reused = standalonePath === undefined ? undefined : standaloneRows(standalonePath);
 const rows: Array<{ arch: string; score: number; val: number; scoreSeconds: number; trainSeconds: number }> = [];
 for (const arch of picked) {
   const ts = performance.now();
   const score = scorePath(s.net, s.pathOf(arch), calibration, validation);
   const scoreSeconds = (performance.now() - ts) / 1000;
-  const a = await alone(arch, data, seed, backend);
+  const a = reused?.get(space.archStr(arch)) ?? (await alone(arch, data, seed, backend));
   rows.push({ arch: space.archStr(arch), score, val: a.val, scoreSeconds, trainSeconds: a.seconds });
   log(`${space.archStr(arch)}: one-shot ${score.toFixed(3)} (${scoreSeconds.toFixed(2)} s), alone ${a.val.toFixed(3)} (${a.seconds.toFixed(1)} s)`);
 }
 tf.dispose([train.x, train.y, validation.x, validation.y, ...calibration]);
 s.net.dispose();
 const tau = kendallTau(rows.map((r) => r.score), rows.map((r) => r.val));
-log(`Kendall tau (spos) ${tau.toFixed(3)}`);
+log(`Kendall tau (${RELAXATION[sampling]}) ${tau.toFixed(3)}`);
 
 // 2. Search at equal wall clock, interleaved.
 const oneshotTest: number[] = [];
@@ -157,7 +174,7 @@ for (let r = 0; r < searchRuns; r++) {
   const rs = seed + 100 + r;
   const d = dataOf(rs);
   const w0 = performance.now();
-  const o = await runOneShot(space, d, { supernetEpochs: epochs, candidates, finalists, seed: rs, ...SEARCH_SCORING });
+  const o = await runOneShot(space, d, { supernetEpochs: epochs, candidates, finalists, seed: rs, sampling, ...SEARCH_SCORING });
   if (o.collapsed) collapsed++;
   let best: { val: number; test: number; arch: string } | undefined;
   for (const f of o.finalists) {
@@ -186,11 +203,11 @@ for (let r = 0; r < searchRuns; r++) {
 }
 
 const result = {
-  kendallTau: { spos: tau },
+  kendallTau: { [RELAXATION[sampling]]: tau },
   architectures,
   search: { oneshotTest, boTest },
   collapsed,
-  setup: { dataset, backend: backend.name, quick, seed, trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
+  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
   ranking: rows,
   runs,
 };

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SpecError } from '../errors.js';
-import type { DataSplits, Dataset } from '../data/dataset.js';
+import { permutation, type DataSplits, type Dataset } from '../data/dataset.js';
 import type { InputSpec } from '../model/build.js';
 import { Rng } from '../rng.js';
 import type { CellNetwork } from '../space/network.js';
@@ -27,6 +27,8 @@ export interface SpaceSupernet<P> {
   pathOf(arch: Architecture): P;
   /** A path drawn uniformly: each choice independently uniform over its candidates. */
   sample(rng: Rng): P;
+  /** Paths that together take every candidate of every choice once (FairNAS's strict fairness), in random pairings. */
+  fairPaths(rng: Rng): P[];
   /** Whether the path is all parameter-free operations (the known one-shot collapse). */
   parameterFree(path: P): boolean;
 }
@@ -49,6 +51,11 @@ export function cellSupernetOf(space: Space, input: InputSpec, seed: number): Sp
     net,
     pathOf: (arch) => (space.network(arch) as CellNetwork).ops,
     sample: (rng) => edgeOps.map((list) => list[rng.int(list.length)]!),
+    fairPaths: (rng) => {
+      const m = Math.max(...edgeOps.map((l) => l.length));
+      const perms = edgeOps.map((l) => permutation(m, rng).map((i) => i % l.length));
+      return Array.from({ length: m }, (_, k) => edgeOps.map((l, e) => l[perms[e]![k]!]!));
+    },
     parameterFree: isParameterFree,
   };
 }
@@ -59,6 +66,9 @@ export function supernetOf(space: Space, input: InputSpec, seed: number): SpaceS
   return cellSupernetOf(space, input, seed) as SpaceSupernet<unknown>;
 }
 
+/** Path sampling while the supernet trains. */
+export type Sampling = 'uniform' | 'fair';
+
 export interface OneShotOptions {
   readonly supernetEpochs: number;
   /** Distinct candidates the evolution scores. */
@@ -67,6 +77,12 @@ export interface OneShotOptions {
   readonly finalists: number;
   /** Training batches the batch-norm statistics of a candidate are recalibrated on (default 4). */
   readonly calibrationBatches?: number;
+  /**
+   * How each batch trains the supernet: `uniform` (SPOS, one path) or `fair`
+   * (every candidate op once per batch, gradients summed; as many forward
+   * passes per batch as an edge has candidates). Default `uniform`.
+   */
+  readonly sampling?: Sampling;
   /** Validation examples a candidate is scored on (default: the whole validation split). */
   readonly scoreExamples?: number;
   readonly seed: number;
@@ -119,7 +135,8 @@ export async function runOneShot(space: Space, splits: DataSplits, o: OneShotOpt
   const calibration = calibrationBatches(train, o.calibrationBatches ?? 4, Math.max(training.batchSize, 128));
   try {
     const t0 = performance.now();
-    const trained = await trainSupernet(s.net, s.sample, train, input.numClasses, {
+    const paths = o.sampling === 'fair' ? (rng: Rng) => s.fairPaths(rng) : (rng: Rng) => [s.sample(rng)];
+    const trained = await trainSupernet(s.net, paths, train, input.numClasses, {
       epochs: o.supernetEpochs,
       batchSize: training.batchSize,
       learningRate: training.learningRate,

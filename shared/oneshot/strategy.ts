@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import type { Architecture } from '../space/space.js';
-import { BaseStrategy, intOption, numberOption, parseOptions, type Observation, type StrategyContext, type StrategyState } from '../strategies/strategy.js';
+import { BaseStrategy, intOption, numberOption, parseOptions, switchOption, type Observation, type StrategyContext, type StrategyState } from '../strategies/strategy.js';
 import { decodeFinalists, isSupernetArch, supernetArch } from './finalists.js';
 
 /** The options of `strategy: oneshot`. */
@@ -25,12 +25,14 @@ export const oneshotOptions = z.object({
   candidates: intOption(1, 1_000_000).optional(),
   /** Best-scored candidates retrained alone as ordinary trials (default 3). */
   finalists: intOption(1, 1000).optional(),
+  /** 1: FairNAS sampling (every op of every edge once per batch; ×ops the supernet's compute); 0: SPOS, one uniform path per batch (default 0). */
+  fair: switchOption().optional(),
 }).strict();
 
 /** The options with their defaults filled in. */
 export function oneshotSettings(options: unknown): Required<z.infer<typeof oneshotOptions>> {
   const o = parseOptions('oneshot', oneshotOptions, options);
-  return { supernetEpochs: o.supernetEpochs ?? 5, dataFraction: o.dataFraction ?? 1, candidates: o.candidates ?? 2000, finalists: o.finalists ?? 3 };
+  return { supernetEpochs: o.supernetEpochs ?? 5, dataFraction: o.dataFraction ?? 1, candidates: o.candidates ?? 2000, finalists: o.finalists ?? 3, fair: o.fair ?? 0 };
 }
 
 export class OneShot extends BaseStrategy {

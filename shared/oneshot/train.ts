@@ -117,10 +117,13 @@ async function loadCheckpoint(net: Supernet<unknown>, opt: PathAdam, bytes: Uint
 }
 
 /**
- * Trains `net` to `t.epochs` epochs on `train`, one uniformly sampled path
- * (`sample`) per batch, continuing from the checkpoint when there is one.
+ * Trains `net` to `t.epochs` epochs on `train`, continuing from the
+ * checkpoint when there is one. Each batch trains the paths `paths` draws:
+ * one uniformly sampled path (SPOS), or several whose gradients are summed
+ * into one update (FairNAS's strict fairness: every op of every edge once
+ * per batch).
  */
-export async function trainSupernet<P>(net: Supernet<P>, sample: (rng: Rng) => P, train: DeviceSplit, numClasses: number, t: SupernetTraining): Promise<SupernetTrained> {
+export async function trainSupernet<P>(net: Supernet<P>, paths: (rng: Rng) => readonly P[], train: DeviceSplit, numClasses: number, t: SupernetTraining): Promise<SupernetTrained> {
   const opt = new PathAdam(t.learningRate);
   try {
     let epoch = 0;
@@ -140,17 +143,23 @@ export async function trainSupernet<P>(net: Supernet<P>, sample: (rng: Rng) => P
       for (let step = 0; step < steps; step++) {
         // A partial epoch is not checkpointed: the next run trains this epoch again from its start.
         if (aborted()) return { epochsDone: epoch, epochsTrained: epoch - first, trainSeconds, interrupted: true };
-        const path = sample(rng);
+        const drawn = paths(rng);
         const lo = step * t.batchSize;
         const n = Math.min(t.batchSize, train.size - lo);
         const loss = tf.tidy(() => {
           const idx = tf.tensor1d(order.subarray(lo, lo + n), 'int32');
           const x = tf.gather(train.x, idx);
           const y = tf.oneHot(tf.gather(train.y, idx), numClasses);
-          // Variables off the path get no gradient and are left alone.
-          const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, net.logits(x, path, true)) as tf.Scalar, vars);
-          opt.apply(vars, grads);
-          return value;
+          // Variables off the paths get no gradient and are left alone.
+          const sum: tf.NamedTensorMap = {};
+          let value: tf.Scalar = tf.scalar(0);
+          for (const path of drawn) {
+            const r = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, net.logits(x, path, true)) as tf.Scalar, vars);
+            for (const [k, g] of Object.entries(r.grads)) sum[k] = sum[k] === undefined ? g : tf.add(sum[k]!, g);
+            value = tf.add(value, r.value);
+          }
+          opt.apply(vars, sum);
+          return tf.div(value, drawn.length);
         });
         lossSum += loss.dataSync()[0]! * n;
         loss.dispose();

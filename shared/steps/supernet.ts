@@ -26,6 +26,8 @@ export const supernetJobSchema = z.object({
   epochs: z.int().positive(),
   candidates: z.int().positive(),
   finalists: z.int().positive(),
+  /** Path sampling: one uniform path per batch (SPOS) or every op once per batch (FairNAS). Absent: uniform. */
+  sampling: z.enum(['uniform', 'fair']).optional(),
   seed: z.int(),
 });
 export type SupernetJob = z.infer<typeof supernetJobSchema>;
@@ -47,6 +49,7 @@ export function supernetJob(spec: ExperimentSpec, rawSpace: unknown, trial: Tria
     epochs: o.supernetEpochs,
     candidates: o.candidates,
     finalists: o.finalists,
+    sampling: o.fair === 1 ? 'fair' : 'uniform',
     seed: spec.seed * 100003 + trial.seq,
   };
 }

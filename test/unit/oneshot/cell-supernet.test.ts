@@ -4,7 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../shared/backend/index.js';
 import { buildModel, logitsModel } from '../../../shared/model/build.js';
 import { CellSupernet, type CellPath } from '../../../shared/oneshot/cell-supernet.js';
+import { cellSupernetOf } from '../../../shared/oneshot/oneshot.js';
 import { recalibrate } from '../../../shared/oneshot/score.js';
+import { Space } from '../../../shared/space/space.js';
 import { trainSupernet } from '../../../shared/oneshot/train.js';
 import { Rng } from '../../../shared/rng.js';
 import { CELL_EDGES, CELL_OPS, DEFAULT_TRAINING, type CellNetwork } from '../../../shared/space/network.js';
@@ -30,7 +32,7 @@ describe('cell supernet', () => {
     const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32');
     // Some SPOS training first, so weights and statistics are not their initial values.
     const sample = (r: Rng): CellPath => CELL_EDGES.map(() => CELL_OPS[r.int(CELL_OPS.length)]!);
-    await trainSupernet(net, sample, { x, y, size: 16 }, 3, { epochs: 2, batchSize: 8, learningRate: 0.01, seed: 1 });
+    await trainSupernet(net, (r) => [sample(r)], { x, y, size: 16 }, 3, { epochs: 2, batchSize: 8, learningRate: 0.01, seed: 1 });
     const paths: CellPath[] = [
       ['nor_conv_3x3', 'nor_conv_1x1', 'skip_connect', 'avg_pool_3x3', 'none', 'nor_conv_3x3'],
       ['none', 'none', 'none', 'none', 'none', 'none'],
@@ -56,5 +58,15 @@ describe('cell supernet', () => {
       model.dispose();
     }
     net.dispose();
+  });
+
+  it('fair paths take every op of every edge exactly once', () => {
+    const space = Space.fromSpec({ kind: 'cell', ...macro });
+    const s = cellSupernetOf(space, input, 2);
+    const paths = s.fairPaths(Rng.seeded(7));
+    expect(paths).toHaveLength(CELL_OPS.length);
+    CELL_EDGES.forEach((_, e) => expect(paths.map((p) => p[e]).sort()).toEqual([...CELL_OPS].sort()));
+    expect(new Set(paths.map((p) => p.join())).size).toBe(paths.length);
+    s.net.dispose();
   });
 });

@@ -64,6 +64,7 @@ describe('oneshot strategy', () => {
     };
     expect(issues({ ...base, strategy: { name: 'oneshot', options: { supernetEpochs: 0 } } }).join()).toMatch(/strategy\.options\.supernetEpochs: expected an integer from 1/);
     expect(issues({ ...base, strategy: { name: 'oneshot', options: { dataFraction: 1.5 } } }).join()).toMatch(/strategy\.options\.dataFraction/);
+    expect(issues({ ...base, strategy: { name: 'oneshot', options: { fair: 2 } } }).join()).toMatch(/strategy\.options\.fair: expected 0 or 1/);
     expect(issues({ ...base, strategy: { name: 'oneshot', options: { epochs: 3 } } }).join()).toMatch(/strategy\.options\.epochs: unknown option for oneshot/);
     expect(issues({ ...base, space: { kind: 'cell', channels: { choice: [8, 16] } } }).join()).toMatch(/space\.channels: strategy oneshot shares weights/);
     expect(issues({ ...base, space: { kind: 'chain', depth: 1, layer: { type: 'dense' } } }).join()).toMatch(/space\.kind: strategy oneshot supports cell spaces/);
