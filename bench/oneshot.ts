@@ -2,7 +2,8 @@
  * One-shot benchmark on real training: `npm run bench:oneshot -- --dataset
  * fashion-mnist --out FILE.json [--quick] [--first-seed N] [--train N]
  * [--epochs N] [--search-runs N] [--no-search] [--sampling uniform|fair]
- * [--standalone EARLIER.json] [--backend wasm|auto]`.
+ * [--standalone EARLIER.json] [--scores-only] [--scores EARLIER.json]
+ * [--backend wasm|auto]`.
  *
  * Space: the NAS-Bench-201 cell (5 ops, 6 edges) in a small skeleton that
  * trains here in minutes: 8 channels, 3 stages of 1 cell, on a subset of the
@@ -64,6 +65,10 @@ const sampling = (arg('sampling') ?? 'uniform') as Sampling;
 const RELAXATION: Record<Sampling, string> = { uniform: 'spos', fair: 'fairnas' };
 /** Stand-alone results of an earlier run with the same setup (`ranking` rows), reused instead of training the 24 again. */
 const standalonePath = arg('standalone');
+/** Only the one-shot scores of the 24 (no stand-alone training): to be joined later with `--scores`. */
+const scoresOnly = flag('scores-only');
+/** One-shot scores from an earlier `--scores-only` run with the same setup and sampling, instead of training a supernet here. */
+const scoresPath = arg('scores');
 const MACRO = { channels: 8, stages: 3, cellsPerStage: 1 };
 
 /** Kendall's τ-b between two equally long lists. */
@@ -124,6 +129,16 @@ function standaloneRows(path: string): Map<string, { val: number; test: number; 
   return new Map(prior.ranking.map((r) => [r.arch, { val: r.val, test: NaN, seconds: r.trainSeconds }]));
 }
 
+/** One-shot scores by arch_str from an earlier `--scores-only` output with the same setup and sampling. */
+function scoreRows(path: string): Map<string, number> {
+  const prior = JSON.parse(readFileSync(path, 'utf8')) as { setup: { dataset: string; seed: number; trainSize: number; valSize: number; epochs: number; skeleton: unknown; sampling: string }; ranking: Array<{ arch: string; score: number }> };
+  const p = prior.setup;
+  if (p.dataset !== dataset || p.seed !== seed || p.trainSize !== trainSize || p.valSize !== valSize || p.epochs !== epochs || p.sampling !== sampling || JSON.stringify(p.skeleton) !== JSON.stringify(MACRO)) {
+    throw new Error(`--scores ${path}: its setup ${JSON.stringify(p)} differs from this run's`);
+  }
+  return new Map(prior.ranking.map((r) => [r.arch, r.score]));
+}
+
 /** Weight of the parametric ops on live edges (3×3 counts 9, 1×1 counts 1): spreads the 24 across the space. */
 function weightOf(arch: Architecture): number {
   const ops = (space.network(arch) as CellNetwork).ops;
@@ -140,7 +155,7 @@ const s = cellSupernetOf(space, { shape: data.train.shape, numClasses: data.trai
 const train = toDevice(data.train);
 const validation = toDevice(data.validation);
 const calibration = calibrationBatches(train, 4, 128);
-await trainSupernet(s.net, sampling === 'fair' ? (r) => s.fairPaths(r) : (r) => [s.sample(r)], train, data.train.numClasses, { epochs, batchSize: 64, learningRate: 0.003, seed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s`) });
+if (scoresPath === undefined) await trainSupernet(s.net, sampling === 'fair' ? (r) => s.fairPaths(r) : (r) => [s.sample(r)], train, data.train.numClasses, { epochs, batchSize: 64, learningRate: 0.003, seed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s`) });
 const supernetSeconds = (performance.now() - t0) / 1000;
 const pickRng = Rng.seeded(seed + 17);
 const pool = new Map<string, Architecture>();
@@ -152,17 +167,18 @@ const sorted = [...pool.values()].sort((a, b) => weightOf(a) - weightOf(b));
 const picked = Array.from({ length: architectures }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (architectures - 1))]!);
 const reused = standalonePath === undefined ? undefined : standaloneRows(standalonePath);
 const rows: Array<{ arch: string; score: number; val: number; scoreSeconds: number; trainSeconds: number }> = [];
+const priorScores = scoresPath === undefined ? undefined : scoreRows(scoresPath);
 for (const arch of picked) {
   const ts = performance.now();
-  const score = scorePath(s.net, s.pathOf(arch), calibration, validation);
+  const score = priorScores?.get(space.archStr(arch)) ?? scorePath(s.net, s.pathOf(arch), calibration, validation);
   const scoreSeconds = (performance.now() - ts) / 1000;
-  const a = reused?.get(space.archStr(arch)) ?? (await alone(arch, data, seed, backend));
+  const a = scoresOnly ? { val: NaN, test: NaN, seconds: 0 } : (reused?.get(space.archStr(arch)) ?? (await alone(arch, data, seed, backend)));
   rows.push({ arch: space.archStr(arch), score, val: a.val, scoreSeconds, trainSeconds: a.seconds });
   log(`${space.archStr(arch)}: one-shot ${score.toFixed(3)} (${scoreSeconds.toFixed(2)} s), alone ${a.val.toFixed(3)} (${a.seconds.toFixed(1)} s)`);
 }
 tf.dispose([train.x, train.y, validation.x, validation.y, ...calibration]);
 s.net.dispose();
-const tau = kendallTau(rows.map((r) => r.score), rows.map((r) => r.val));
+const tau = scoresOnly ? NaN : kendallTau(rows.map((r) => r.score), rows.map((r) => r.val));
 log(`Kendall tau (${RELAXATION[sampling]}) ${tau.toFixed(3)}`);
 
 // 2. Search at equal wall clock, interleaved.
@@ -207,7 +223,7 @@ const result = {
   architectures,
   search: { oneshotTest, boTest },
   collapsed,
-  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
+  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), ...(scoresPath ? { scoresFrom: scoresPath } : {}), trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
   ranking: rows,
   runs,
 };
