@@ -81,8 +81,10 @@ export function leadersOf(spec: ExperimentSpec, trials: Iterable<Trial>, estimat
   const objectives = spec.objectives;
   const goal = objectives[0]?.goal ?? 'max';
   const best = new Map<string, Trial>();
+  const byId = new Map<string, Trial>();
   const attempted = new Set<string>();
   for (const t of trials) {
+    byId.set(t.id, t);
     if (t.fidelity >= max) attempted.add(t.hash);
     if (!isRankable(t, objectives, spec.constraints)) continue;
     const cur = best.get(t.hash);
@@ -90,9 +92,23 @@ export function leadersOf(spec: ExperimentSpec, trials: Iterable<Trial>, estimat
   }
   const value = (t: Trial) => objectiveValues(t, objectives)[0] as number;
   const leaders = [...best.values()].sort((a, b) => better(goal, value(a), value(b)) || b.fidelity - a.fidelity || a.seq - b.seq).slice(0, spec.finish.leaders);
-  const todo = leaders.filter((t) => !attempted.has(t.hash)).map((trial) => ({ trial, seconds: estimateSeconds(max - trial.fidelity, trial.arch, max) }));
+  const todo = leaders.filter((t) => !attempted.has(t.hash)).map((trial) => ({ trial, seconds: secondsOn(trial, max, estimateSeconds, byId) }));
   const weakest = leaders[leaders.length - 1];
   return { todo, open: leaders.length < spec.finish.leaders || (weakest !== undefined && attempted.has(weakest.hash)) };
+}
+
+/**
+ * Seconds to train `trial`'s architecture on from its fidelity to `to`: the
+ * cost model's estimate, or what the trial's own epochs took on this machine
+ * if that is more (a loaded machine is slower than the model learned; a
+ * finishing that overruns the deadline is lost).
+ */
+function secondsOn(trial: Trial, to: number, estimateSeconds: EstimateSeconds, byId: ReadonlyMap<string, Trial>): number {
+  const model = estimateSeconds(to - trial.fidelity, trial.arch, to);
+  const from = trial.parentId ? (byId.get(trial.parentId)?.fidelity ?? 0) : (trial.inherit?.startEpoch ?? 0);
+  const epochs = trial.fidelity - from;
+  const measured = trial.state === 'COMPLETED' && epochs > 0 && (trial.cost?.hours ?? 0) > 0 ? (((trial.cost?.hours as number) * 3600) / epochs) * (to - trial.fidelity) : 0;
+  return Math.max(model, measured);
 }
 
 /** Seconds until the last of `work` ends, each piece given in turn to the slot free first (`busy`: seconds until each slot is free). */
@@ -133,9 +149,9 @@ export function finishMove(ctx: FinishContext, next: NextRun): FinishMove {
   // The scheduler's own promotion of a leader to full fidelity finishes it: only the others are held back.
   const rest = next.fidelity >= max && parent ? todo.filter((l) => l.trial.hash !== parent.hash) : todo;
   // A new trial's architecture is not asked for yet (asking advances the strategy): a typical one's estimate.
-  const explore = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0), parent?.arch, next.fidelity);
+  const explore = parent ? secondsOn(parent, next.fidelity, ctx.estimateSeconds, byId) : ctx.estimateSeconds(next.fidelity, undefined, next.fidelity);
   // Should it lead, finishing it is work too, unless it displaces an unfinished leader (or is finished by the move).
-  const own = open && next.fidelity < max ? ctx.estimateSeconds(max - next.fidelity, parent?.arch, max) : 0;
+  const own = open && next.fidelity < max ? (parent ? Math.max(0, secondsOn(parent, max, ctx.estimateSeconds, byId) - explore) : ctx.estimateSeconds(max - next.fidelity, undefined, max)) : 0;
   const seconds = (rest.reduce((s, l) => s + l.seconds, 0) + own) * margin;
   const price = spec.instance.pricePerHour;
   const hold: BudgetHold = { trials: rest.length + (own > 0 ? 1 : 0), hours: seconds / 3600, dollars: (seconds / 3600) * price };
