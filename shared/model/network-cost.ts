@@ -20,6 +20,8 @@ export interface NetworkCost {
   readonly activations: number;
   /** Layers of the built model, the input and the softmax included. */
   readonly layers: number;
+  /** Weights of the built model (`model.countParams()`: batch-norm moving statistics included). */
+  readonly params: number;
 }
 
 /** One example's shape (`[784]` or `[28, 28, 1]`) and the class count, as `buildModel` takes them. */
@@ -33,10 +35,12 @@ type Kind = 'dense' | 'conv' | 'depthwise';
 class Tally {
   readonly macs: Record<Kind, number> = { dense: 0, conv: 0, depthwise: 0 };
   activations = 0;
+  params = 0;
   layers = 1; // the input layer
-  /** A layer that outputs `shape` and does `macs` multiply-accumulates of `kind`. */
-  add(shape: readonly number[], macs = 0, kind: Kind = 'conv'): readonly number[] {
+  /** A layer that outputs `shape`, does `macs` multiply-accumulates of `kind` and holds `params` weights. */
+  add(shape: readonly number[], macs = 0, kind: Kind = 'conv', params = 0): readonly number[] {
     this.layers++;
+    this.params += params;
     this.macs[kind] += macs;
     this.activations += shape.reduce((a, b) => a * b, 1);
     return shape;
@@ -63,6 +67,8 @@ function chain(t: Tally, net: ChainNetwork, input: readonly number[]): readonly 
         break;
       }
       case 'batchnorm':
+        x = t.add(x, 0, 'conv', 4 * x[x.length - 1]!);
+        break;
       case 'dropout':
         x = t.add(x);
         break;
@@ -70,28 +76,30 @@ function chain(t: Tally, net: ChainNetwork, input: readonly number[]): readonly 
       case 'conv2d':
       case 'sepconv2d': {
         const width = layer.width ?? 1;
+        // A layer followed by batch norm has no bias (the norm's beta is one).
+        const bias = layer.batchNorm === true ? 0 : width;
         let input = x;
         let y: readonly number[];
         if (layer.type === 'dense') {
           input = flatten(t, x);
-          y = t.add([width], input[0]! * width, 'dense');
+          y = t.add([width], input[0]! * width, 'dense', input[0]! * width + bias);
         } else {
           const k = layer.kernel ?? 3;
           const s = layer.stride ?? 1;
           const [h, w, cin] = x as [number, number, number];
           const [ho, wo] = [same(h, s), same(w, s)];
-          if (layer.type === 'conv2d') y = t.add([ho, wo, width], ho * wo * width * k * k * cin);
+          if (layer.type === 'conv2d') y = t.add([ho, wo, width], ho * wo * width * k * k * cin, 'conv', k * k * cin * width + bias);
           else {
             // One layer: a depthwise pass, then a pointwise (1×1) convolution.
-            y = t.add([ho, wo, width], ho * wo * cin * width);
+            y = t.add([ho, wo, width], ho * wo * cin * width, 'conv', k * k * cin + cin * width + bias);
             t.macs.depthwise += ho * wo * cin * k * k;
           }
         }
-        if (layer.batchNorm === true) t.add(y);
+        if (layer.batchNorm === true) t.add(y, 0, 'conv', 4 * width);
         if ((layer.activation ?? 'relu') !== 'linear') t.add(y);
         if (layer.skip === true) {
           const sameShape = input.length === y.length && input.every((d, i) => d === y[i]);
-          if (!sameShape) t.add(y, layer.type === 'dense' ? input[0]! * width : y[0]! * y[1]! * width * input[2]!, layer.type === 'dense' ? 'dense' : 'conv');
+          if (!sameShape) t.add(y, layer.type === 'dense' ? input[0]! * width : y[0]! * y[1]! * width * input[2]!, layer.type === 'dense' ? 'dense' : 'conv', layer.type === 'dense' ? input[0]! * width : input[2]! * width);
           t.add(y);
         }
         if ((layer.dropout ?? 0) > 0) t.add(y);
@@ -108,16 +116,16 @@ function cell(t: Tally, net: CellNetwork, input: readonly number[]): readonly nu
   let c = net.channels;
   const conv = (cin: number, cout: number, k: number, stride: number): void => {
     [h, w] = [same(h, stride), same(w, stride)];
-    t.add([h, w, cout], h * w * cout * k * k * cin);
+    t.add([h, w, cout], h * w * cout * k * k * cin, 'conv', k * k * cin * cout);
   };
   const reluConvBn = (cin: number, cout: number, k: number, stride: number): void => {
     t.add([h, w, cin]);
     conv(cin, cout, k, stride);
-    t.add([h, w, cout]);
+    t.add([h, w, cout], 0, 'conv', 4 * cout);
   };
   const live = liveNodes((e) => net.ops[e] === 'none');
   conv(input[2]!, c, 3, 1);
-  t.add([h, w, c]);
+  t.add([h, w, c], 0, 'conv', 4 * c);
   for (let s = 0; s < net.stages; s++) {
     if (s > 0) {
       const [h0, w0, cin] = [h, w, c];
@@ -125,7 +133,7 @@ function cell(t: Tally, net: CellNetwork, input: readonly number[]): readonly nu
       reluConvBn(cin, c, 3, 2);
       reluConvBn(c, c, 3, 1);
       t.add([same(h0, 2), same(w0, 2), cin]); // the shortcut's average pool
-      t.add([h, w, c], h * w * c * cin); // its 1×1 convolution
+      t.add([h, w, c], h * w * c * cin, 'conv', c * cin); // its 1×1 convolution
       t.add([h, w, c]); // the sum
     }
     for (let i = 0; i < net.cellsPerStage; i++) {
@@ -147,7 +155,7 @@ function cell(t: Tally, net: CellNetwork, input: readonly number[]): readonly nu
       }
     }
   }
-  t.add([h, w, c]);
+  t.add([h, w, c], 0, 'conv', 4 * c); // the final batch norm
   t.add([h, w, c]);
   return t.add([c]);
 }
@@ -156,10 +164,10 @@ function cell(t: Tally, net: CellNetwork, input: readonly number[]): readonly nu
 export function networkCost(net: Network, input: NetworkInput): NetworkCost {
   const t = new Tally();
   const features = net.kind === 'chain' ? chain(t, net, input.shape) : cell(t, net, input.shape);
-  const logits = t.add([input.numClasses], features[0]! * input.numClasses, 'dense');
+  const logits = t.add([input.numClasses], features[0]! * input.numClasses, 'dense', (features[0]! + 1) * input.numClasses);
   t.add(logits); // softmax
   const { dense, conv, depthwise } = t.macs;
-  return { flops: 2 * (dense + conv + depthwise), denseFlops: 2 * dense, convFlops: 2 * conv, depthwiseFlops: 2 * depthwise, activations: t.activations, layers: t.layers };
+  return { flops: 2 * (dense + conv + depthwise), denseFlops: 2 * dense, convFlops: 2 * conv, depthwiseFlops: 2 * depthwise, activations: t.activations, layers: t.layers, params: t.params };
 }
 
 /**

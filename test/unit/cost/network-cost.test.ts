@@ -35,7 +35,7 @@ describe('networkCost: computed from the description, as the built model counts 
     ['NAS-Bench-201 cells on 32×32×3', cellSpace, [32, 32, 3], 10],
   ];
   for (const [name, space, shape, numClasses] of cases) {
-    it(`${name}: FLOPs and layer count equal the built model's for 25 sampled networks`, () => {
+    it(`${name}: FLOPs, parameters and layer count equal the built model's for 25 sampled networks`, () => {
       const rng = Rng.seeded(3);
       let built = 0;
       for (let i = 0; built < 25 && i < 200; i++) {
@@ -51,6 +51,7 @@ describe('networkCost: computed from the description, as the built model counts 
           const c = networkCost(net, { shape, numClasses });
           expect(c.flops).toBe(modelCost(model).flops);
           expect(c.layers).toBe(model.layers.length);
+          expect(c.params).toBe(model.countParams());
           expect(c.activations).toBe(modelCost(model).activationsPerExample);
         } finally {
           model.dispose();
