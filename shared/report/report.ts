@@ -115,6 +115,8 @@ export interface ExperimentReport {
   };
   readonly objectives: readonly Objective[];
   readonly counts: Readonly<Record<TrialState, number>> & { readonly total: number };
+  /** Candidates the static pre-flight kept out before training (a constraint on params, FLOPs or device latency). */
+  readonly screened: number;
   readonly budget: {
     readonly spent: Experiment['spent'];
     readonly reserved: Experiment['reserved'];
@@ -340,6 +342,12 @@ function tradeOff(entries: readonly LeaderboardEntry[], y: Objective, x: string)
   return { x, y: y.metric, yGoal: y.goal, points: coords.map((p, i) => ({ ...p, front: front.has(i) })) };
 }
 
+/** Candidates screened out by the static pre-flight, as the strategy's snapshot counts them (`shared/steps/preflight.ts`). */
+export function screenedOf(experiment: Experiment): number {
+  const n = (experiment.strategyState as { strategy?: { screened?: unknown } } | undefined)?.strategy?.screened;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+}
+
 /** Builds the JSON report of an experiment from its trials. Never throws on partial records. */
 export function buildReport(experiment: Experiment, trials: readonly Trial[], options: ReportOptions = {}): ExperimentReport {
   const objectives = options.objectives ?? specObjectives(experiment.spec);
@@ -375,6 +383,7 @@ export function buildReport(experiment: Experiment, trials: readonly Trial[], op
     },
     objectives,
     counts,
+    screened: screenedOf(experiment),
     budget: {
       spent: experiment.spent,
       reserved: experiment.reserved,

@@ -21,6 +21,7 @@ import { isSupernetArch } from './supernet.js';
 import { inheritanceFor, startEpochOf } from './inherit.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import { tableScorer } from '../proxies/scores.js';
+import { preflightContext } from './preflight.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 import { withEnqueued } from '../transfer/enqueue.js';
 import type { SourceTask } from '../transfer/source.js';
@@ -188,7 +189,7 @@ export class SearchState {
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
     if (withStrategy) {
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}), ...(sources.length ? { sources } : {}) };
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}), ...(sources.length ? { sources } : {}), ...preflightContext(spec) };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
       const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));

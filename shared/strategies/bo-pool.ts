@@ -29,6 +29,8 @@ export interface PoolContext {
   readonly rng: Rng;
   readonly taken: ReadonlySet<string>;
   readonly options: PoolOptions;
+  /** The feasible region known before training (`StrategyContext.admissible`): nothing outside it enters the pool. */
+  readonly admissible?: (arch: Architecture) => boolean;
 }
 
 /**
@@ -54,12 +56,12 @@ function parents(ctx: PoolContext, order: readonly number[], scores: readonly nu
  * `order` ranks `done` best first by `scores`.
  */
 export function candidatePool(ctx: PoolContext, done: readonly Observation[], order: readonly number[], scores: readonly number[]): Architecture[] {
-  const { space, objectives, rng, taken, options: opt } = ctx;
+  const { space, objectives, rng, taken, options: opt, admissible } = ctx;
   const out: Architecture[] = [];
   const keys = new Set<string>();
   const add = (a: Architecture) => {
     const k = space.key(a);
-    if (!taken.has(k) && !keys.has(k)) {
+    if (!taken.has(k) && !keys.has(k) && (!admissible || admissible(a))) {
       keys.add(k);
       out.push(a);
     }

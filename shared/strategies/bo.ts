@@ -160,7 +160,7 @@ export class BayesianOptimization extends BaseStrategy {
       return believers.length ? this.withBelievers(f, own, believers, hyper) : f;
     });
     const fit = fits[0] as GpFit;
-    const pool = candidatePool({ space: this.space, objectives: this.objectives, rng: this.rng, taken: this.taken, options: this.opt }, done, data.order, data.scores);
+    const pool = candidatePool({ space: this.space, objectives: this.objectives, rng: this.rng, taken: this.taken, options: this.opt, admissible: (a) => this.isNew(a) }, done, data.order, data.scores);
     // Transfer: the ensemble's weights (target first) and the sources' best as candidates.
     const tw = this.transfer?.weights(this.refitPoint(done.length), () => fitGp(data.X, data.n, this.kinds, data.ys, hypers[0]));
     if (tw) for (const a of (this.transfer as TransferModel).seeds(tw, 10)) if (this.isNew(a) && !pool.some((b) => this.space.key(b) === this.space.key(a))) pool.push(a);

@@ -87,6 +87,12 @@ export interface StrategyContext {
   readonly proxy?: (arch: Architecture) => number;
   /** Earlier searches of the same space (`warmStart.experiments`); bo learns from them (shared/transfer). */
   readonly sources?: readonly SourceTask[];
+  /**
+   * The feasible region known before training (the static pre-flight,
+   * `shared/steps/preflight.ts`): candidates outside it are never proposed —
+   * they count as taken, so every strategy samples within the region.
+   */
+  readonly admissible?: (arch: Architecture) => boolean;
 }
 
 export interface StrategyState {
@@ -113,11 +119,31 @@ export abstract class BaseStrategy implements Strategy {
   protected readonly seen = new Set<string>();
   /** Canonical keys of the current ask: told ∪ pending ∪ proposed so far. */
   protected taken = new Set<string>();
+  /** Candidates outside the feasible region met so far (kept in the snapshot: what the search reports as screened out). */
+  private screenedCount = 0;
+  private readonly screenedKeys = new Set<string>();
 
   constructor(protected readonly ctx: StrategyContext, state?: StrategyState) {
     this.space = ctx.space;
     this.objectives = ctx.objectives;
     this.rng = state ? Rng.fromState(state.rng) : Rng.seeded(ctx.seed);
+    this.screenedCount = typeof state?.['screened'] === 'number' ? state['screened'] : 0;
+  }
+
+  /** Distinct candidates the static pre-flight kept this strategy from proposing. */
+  get screened(): number {
+    return this.screenedCount;
+  }
+
+  /** Whether `a` is inside the feasible region; a candidate outside it is counted once and taken. */
+  private admit(a: Architecture, key = this.space.key(a)): boolean {
+    if (!this.ctx.admissible || this.ctx.admissible(a)) return true;
+    if (!this.screenedKeys.has(key)) {
+      this.screenedKeys.add(key);
+      this.screenedCount++;
+    }
+    this.taken.add(key);
+    return false;
   }
 
   tell(obs: Observation): void {
@@ -133,8 +159,10 @@ export abstract class BaseStrategy implements Strategy {
     const out: Architecture[] = [];
     for (let i = 0; i < n; i++) {
       if (this.taken.size >= size) break;
-      const a = this.proposeOne(pending, out);
-      if (!a) break;
+      let a = this.proposeOne(pending, out);
+      // A strategy that proposes outside the feasible region (one that does not draw through isNew) asks again.
+      for (let retry = 0; a && !this.admit(a) && retry < 10_000; retry++) a = this.taken.size >= size ? undefined : this.proposeOne(pending, out);
+      if (!a || !this.admit(a)) break;
       this.taken.add(this.space.key(a));
       out.push(a);
     }
@@ -145,15 +173,17 @@ export abstract class BaseStrategy implements Strategy {
   protected abstract proposeOne(pending: readonly Architecture[], batch: readonly Architecture[]): Architecture | undefined;
 
   toJSON(): StrategyState {
-    return { strategy: this.name, rng: this.rng.state(), ...this.extraState() };
+    return { strategy: this.name, rng: this.rng.state(), ...(this.screenedCount > 0 ? { screened: this.screenedCount } : {}), ...this.extraState() };
   }
 
   protected extraState(): Record<string, unknown> {
     return {};
   }
 
+  /** Not taken (told, pending, proposed) and inside the feasible region. */
   protected isNew(a: Architecture): boolean {
-    return !this.taken.has(this.space.key(a));
+    const key = this.space.key(a);
+    return !this.taken.has(key) && this.admit(a, key);
   }
 
   /** A random architecture not yet taken (rejection sampling; undefined if the space seems used up). */

@@ -168,7 +168,7 @@ describe('TrialCostModel', () => {
 describe('fitRates', () => {
   it('recovers the rates that produced exact batch timings', () => {
     const truth = { perLayer: 2e-4, dense: 1e-9, conv: 3e-9, depthwise: 9e-9, activation: 2e-8 };
-    const cost = (layers: number, dense: number, conv: number, dw: number, act: number) => ({ layers, denseFlops: dense, convFlops: conv, depthwiseFlops: dw, activations: act, flops: dense + conv + dw });
+    const cost = (layers: number, dense: number, conv: number, dw: number, act: number) => ({ layers, denseFlops: dense, convFlops: conv, depthwiseFlops: dw, activations: act, flops: dense + conv + dw, params: 0 });
     const probes = [cost(4, 100, 0, 0, 20), cost(12, 200, 0, 0, 60), cost(4, 5e5, 0, 0, 1000), cost(5, 1e3, 2e6, 0, 8e3), cost(5, 1e3, 2e5, 4e5, 8e3), cost(7, 100, 0, 0, 3e4)];
     const samples = probes.map((c) => ({ work: batchWork(c, 16), seconds: batchWork(c, 16).reduce((s, w, i) => s + w * Object.values(truth)[i]!, 0) }));
     const fitted = fitRates(samples);
