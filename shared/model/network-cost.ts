@@ -137,21 +137,30 @@ function cell(t: Tally, net: CellNetwork, input: readonly number[]): readonly nu
       t.add([h, w, c]); // the sum
     }
     for (let i = 0; i < net.cellsPerStage; i++) {
+      // Which tensor each node is (a skip passes its input's through): the built model adds a tensor fed k times once, rescaled by k.
+      const tensorOf = [0];
+      let fresh = 1;
       for (let j = 1; j <= 3; j++) {
         // A node that does not reach the cell's output is not part of the built model.
         if (!(live & (1 << j))) continue;
-        let terms = 0;
+        const uses = new Map<number, number>();
         CELL_EDGES.forEach((edge, e) => {
-          if (Number(edge.split('<-')[0]) !== j) return;
+          const [to, from] = edge.split('<-').map(Number) as [number, number];
+          if (to !== j) return;
           const op = net.ops[e];
           if (op === 'none') return;
-          terms++;
+          let term = tensorOf[from] as number;
           if (op === 'nor_conv_1x1') reluConvBn(c, c, 1, 1);
           else if (op === 'nor_conv_3x3') reluConvBn(c, c, 3, 1);
           else if (op === 'avg_pool_3x3') t.add([h, w, c]);
+          if (op !== 'skip_connect') term = fresh++;
+          uses.set(term, (uses.get(term) ?? 0) + 1);
         });
-        // A node with several terms adds them; with none it is a zero layer.
-        if (terms !== 1) t.add([h, w, c]);
+        const rescaled = [...uses.values()].filter((k) => k > 1).length;
+        for (let k = 0; k < rescaled; k++) t.add([h, w, c]);
+        // A node with several distinct terms adds them; with none it is a zero layer.
+        if (uses.size !== 1) t.add([h, w, c]);
+        tensorOf[j] = uses.size === 1 && rescaled === 0 ? ([...uses.keys()][0] as number) : fresh++;
       }
     }
   }
