@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { isUserError, NasError, printable, SpecError } from '../shared/errors.js';
 import { registerBench } from './bench.js';
+import { registerLatency } from './latency.js';
 import { registerLatencyPredict } from './latency-predict.js';
 import { registerProxies } from './proxies.js';
 import { registerSearch } from './search.js';
@@ -28,6 +29,7 @@ registerBench(program);
 registerProxies(program);
 registerSpace(program);
 registerLatencyPredict(program);
+registerLatency(program);
 registerServe(program);
 registerImport(program);
 
