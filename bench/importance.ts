@@ -23,6 +23,7 @@ import { analysisTrials, searchInsights } from '../shared/analysis/importance.js
 import { specObjectives, specSpace } from '../shared/report/report.js';
 import { listAllTrials } from '../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
+import { spearman } from '../shared/stats/rank.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -87,34 +88,6 @@ const CASES: Record<string, () => object> = {
   }),
 };
 
-/** Spearman's rank correlation, ties given their mean rank. */
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  const ranks = (v: readonly number[]): number[] => {
-    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(v.length);
-    for (let i = 0; i < order.length; ) {
-      let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
-      i = j + 1;
-    }
-    return r;
-  };
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
-  const ma = mean(ra);
-  const mb = mean(rb);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : NaN;
-}
 
 async function runCase(name: string): Promise<object> {
   const home = resolve(args.home, name);

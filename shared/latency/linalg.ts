@@ -85,36 +85,5 @@ export function standardize(c: ArrayLike<number>): Float64Array {
   return Float64Array.from({ length: n }, (_, i) => (sd > 0 ? ((c[i] as number) - mean) / sd : 0));
 }
 
-/** Ranks (1-based) with ties given their average rank. */
-export function ranks(v: ArrayLike<number>): Float64Array {
-  const idx = Array.from({ length: v.length }, (_, i) => i).sort((a, b) => (v[a] as number) - (v[b] as number));
-  const out = new Float64Array(v.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && v[idx[j + 1] as number] === v[idx[i] as number]) j++;
-    const r = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) out[idx[k] as number] = r;
-    i = j + 1;
-  }
-  return out;
-}
-
-/** Spearman's rank correlation (Pearson's on average ranks, so ties count as ties). */
-export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = ra.length;
-  const ma = ra.reduce((s, v) => s + v, 0) / n;
-  const mb = rb.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = (ra[i] as number) - ma;
-    const db = (rb[i] as number) - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
-}
+/** Rank statistics, from their one definition (`shared/stats/rank.ts`). */
+export { ranks, spearman } from '../stats/rank.js';

@@ -89,43 +89,5 @@ export function randomBatch(input: InputSpec, size: number, seed: number): Proxy
   };
 }
 
-/** Spearman's rank correlation of two equally long series (ties share their mean rank); NaN when either is constant. */
-export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = ra.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += ra[i] as number;
-    mb += rb[i] as number;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = (ra[i] as number) - ma;
-    const db = (rb[i] as number) - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
-
-/** Ranks from 0, ties given their mean rank; NaN values rank lowest. */
-function ranks(v: ArrayLike<number>): Float64Array {
-  const n = v.length;
-  const key = (i: number): number => (Number.isNaN(v[i] as number) ? -Infinity : (v[i] as number));
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => key(x) - key(y) || 0);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && key(order[j + 1] as number) === key(order[i] as number)) j++;
-    for (let k = i; k <= j; k++) out[order[k] as number] = (i + j) / 2;
-    i = j + 1;
-  }
-  return out;
-}
+/** The rank correlation every proxy is judged by (re-exported: one definition, `shared/stats/rank.ts`). */
+export { spearman } from '../stats/rank.js';

@@ -39,6 +39,7 @@ import { candidatePool } from './bo-pool.js';
 import { Rng } from '../rng.js';
 import { TransferModel } from '../transfer/model.js';
 import { BaseStrategy, intOption, numberOption, parseOptions, switchOption, type Observation, type StrategyContext, type StrategyState } from './strategy.js';
+import { standardise } from '../stats/standardise.js';
 
 /** `strategy: { name: bo, options: { ... } }`; ranges keep a proposal's cost bounded (the GP is cubic in `maxTrain`). */
 export const boOptions = z.object({
@@ -345,17 +346,6 @@ function copula(vals: readonly number[]): number[] {
   return out;
 }
 
-function standardise(y: Float64Array): void {
-  const n = y.length;
-  let mean = 0;
-  for (const v of y) mean += v;
-  mean /= n;
-  let sd = 0;
-  for (const v of y) sd += (v - mean) ** 2;
-  sd = Math.sqrt(sd / n) || 1;
-  for (let i = 0; i < n; i++) y[i] = ((y[i] as number) - mean) / sd;
-}
-
 /** Where the edges of a NAS-Bench-201 cell sit among the decisions, and its ops. */
 interface CellLayout {
   /** Decision index of each edge, in `CELL_EDGES` order. */
@@ -399,5 +389,3 @@ export function cellOpCounts(space: Space, arch: Architecture): number[] | undef
   opCounts(space.encode(arch), c, out, 0, 6);
   return Array.from(out, (v) => Math.round(v));
 }
-
-

@@ -22,6 +22,7 @@ import { Rng } from '../rng.js';
 import type { Architecture } from '../space/space.js';
 import { fitGp, normQuantile, predict, type FeatureKind, type GpFit } from '../strategies/gp.js';
 import type { SourceTask } from './source.js';
+import { standardise } from '../stats/standardise.js';
 
 /** Source observations each source's GP is fitted to (its best): the GP is cubic in it, and a prediction quadratic. */
 export const SOURCE_TRAIN = 64;
@@ -209,15 +210,4 @@ function rankingLoss(pred: Float64Array, y: Float64Array, idx: Int32Array): numb
 function quantile(xs: Float64Array, q: number): number {
   const s = Array.from(xs).sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
-}
-
-function standardise(y: Float64Array): void {
-  const n = y.length;
-  let mean = 0;
-  for (const v of y) mean += v;
-  mean /= n;
-  let sd = 0;
-  for (const v of y) sd += (v - mean) ** 2;
-  sd = Math.sqrt(sd / n) || 1;
-  for (let i = 0; i < n; i++) y[i] = ((y[i] as number) - mean) / sd;
 }
