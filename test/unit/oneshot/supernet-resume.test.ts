@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,34 +8,8 @@ import { Space } from '../../../shared/space/space.js';
 import type { SupernetJob } from '../../../shared/steps/supernet.js';
 import { FsArtifactStore, getJson, putJson, type EpochReport } from '../../../shared/train/ports.js';
 import type { TrialResult } from '../../../shared/train/trainer.js';
+import { runTrainer } from '../../support/trainer-process.js';
 
-const entry = join(import.meta.dirname, '../../../containers/trainer/entrypoint.ts');
-
-/** Runs the trainer entrypoint as a process; `onLine` sees each JSON log line and may kill it. */
-function run(dir: string, onLine?: (line: Record<string, unknown>, kill: () => void) => void): Promise<{ code: number | null; lines: Array<Record<string, unknown>> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, '--trial-id', 'sn'], { env: { ...process.env, NASFLOW_BACKEND: 'wasm', NASFLOW_ARTIFACTS: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: Array<Record<string, unknown>> = [];
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const line = JSON.parse(text) as Record<string, unknown>;
-          lines.push(line);
-          onLine?.(line, () => child.kill('SIGKILL'));
-        } catch {
-          // not a log line
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, lines }));
-  });
-}
 
 const space = { kind: 'cell', channels: 4, stages: 1, cellsPerStage: 1, batchSize: 32 };
 const job: SupernetJob = {
@@ -55,14 +28,14 @@ describe('supernet job in the trainer container', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nasflow-supernet-'));
     const store = new FsArtifactStore(dir);
     await putJson(store, 'trials/sn/trial.json', job);
-    const first = await run(dir, (line, kill) => {
-      if (line['event'] === 'epoch' && line['epoch'] === 2) kill();
+    const first = await runTrainer(['--trial-id', 'sn'], { NASFLOW_ARTIFACTS: dir }, (line, child) => {
+      if (line['event'] === 'epoch' && line['epoch'] === 2) child.kill('SIGKILL');
     });
     expect(first.code).toBeNull();
     expect(await store.get('trials/sn/checkpoint.bin')).toBeDefined();
     expect(await store.get('trials/sn/result.json')).toBeUndefined();
 
-    const second = await run(dir);
+    const second = await runTrainer(['--trial-id', 'sn'], { NASFLOW_ARTIFACTS: dir });
     expect(second.code).toBe(EXIT.COMPLETED);
     const resumed = second.lines.filter((l) => l['event'] === 'epoch').map((l) => l['epoch']);
     // Only what was left: epochs 3 and 4 (or 4 alone, had epoch 3's checkpoint landed before the kill).

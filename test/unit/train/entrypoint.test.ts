@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,39 +6,8 @@ import { EXIT } from '../../../containers/trainer/entrypoint.js';
 import { FsArtifactStore, getJson, putJson, type EpochReport } from '../../../shared/train/ports.js';
 import type { TrialResult, TrialSpec } from '../../../shared/train/trainer.js';
 import { DEFAULT_TRAINING } from '../../../shared/space/network.js';
+import { runTrainer } from '../../support/trainer-process.js';
 
-const entry = join(import.meta.dirname, '../../../containers/trainer/entrypoint.ts');
-
-interface Run {
-  code: number | null;
-  lines: Array<Record<string, unknown>>;
-}
-
-/** Runs the entrypoint as a plain Node process; `onLine` may signal it. */
-function run(args: string[], env: Record<string, string>, onLine?: (line: Record<string, unknown>, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { env: { ...process.env, NASFLOW_BACKEND: 'wasm', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: Array<Record<string, unknown>> = [];
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const line = JSON.parse(text) as Record<string, unknown>;
-          lines.push(line);
-          onLine?.(line, child);
-        } catch {
-          // not one of ours
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, lines }));
-  });
-}
 
 async function setup(trial: Omit<TrialSpec, 'id'>, id = 'job1'): Promise<{ dir: string; store: FsArtifactStore }> {
   const dir = mkdtempSync(join(tmpdir(), 'nasflow-job-'));
@@ -63,7 +31,7 @@ describe('trainer entrypoint as a process', () => {
   it('SIGTERM checkpoints and exits 75 (retryable); the rerun resumes and completes with exit 0', async () => {
     const { dir, store } = await setup(cnnTrial);
     let signalled = false;
-    const first = await run(['--trial-id', 'job1'], { NASFLOW_ARTIFACTS: dir }, (line, child) => {
+    const first = await runTrainer(['--trial-id', 'job1'], { NASFLOW_ARTIFACTS: dir }, (line, child) => {
       if (line['event'] === 'epoch' && !signalled) {
         signalled = true;
         child.kill('SIGTERM');
@@ -73,7 +41,7 @@ describe('trainer entrypoint as a process', () => {
     expect(await store.get('trials/job1/checkpoint.bin')).toBeDefined();
     expect(await store.get('trials/job1/result.json')).toBeUndefined();
 
-    const second = await run([], { NASFLOW_ARTIFACTS: dir, NASFLOW_TRIAL_ID: 'job1' });
+    const second = await runTrainer([], { NASFLOW_ARTIFACTS: dir, NASFLOW_TRIAL_ID: 'job1' });
     expect(second.code).toBe(EXIT.COMPLETED);
     const result = (await getJson<TrialResult>(store, 'trials/job1/result.json'))!;
     expect(result.status).toBe('COMPLETED');
@@ -90,7 +58,7 @@ describe('trainer entrypoint as a process', () => {
 
   it('a trial that fails for good exits 1 with its result written', async () => {
     const { dir, store } = await setup({ ...cnnTrial, maxMemoryBytes: 1000 }, 'big');
-    const r = await run(['big'], { NASFLOW_ARTIFACTS: dir });
+    const r = await runTrainer(['big'], { NASFLOW_ARTIFACTS: dir });
     expect(r.code).toBe(EXIT.FAILED);
     const result = (await getJson<TrialResult>(store, 'trials/big/result.json'))!;
     expect(result.status).toBe('FAILED');
@@ -99,13 +67,13 @@ describe('trainer entrypoint as a process', () => {
 
   it('a missing trial or bad arguments exit 2 naming the problem', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nasflow-job-'));
-    const missing = await run(['--trial-id', 'nope'], { NASFLOW_ARTIFACTS: dir });
+    const missing = await runTrainer(['--trial-id', 'nope'], { NASFLOW_ARTIFACTS: dir });
     expect(missing.code).toBe(EXIT.INVALID);
     expect(String(missing.lines.find((l) => l['event'] === 'invalid')?.['error'])).toMatch(/trials\/nope\/trial\.json not found/);
-    const bad = await run(['--trial-id', '../etc'], { NASFLOW_ARTIFACTS: dir });
+    const bad = await runTrainer(['--trial-id', '../etc'], { NASFLOW_ARTIFACTS: dir });
     expect(bad.code).toBe(EXIT.INVALID);
     const { dir: d2 } = await setup({ ...cnnTrial, epochs: 0 }, 'zero');
-    const invalid = await run(['zero'], { NASFLOW_ARTIFACTS: d2 });
+    const invalid = await runTrainer(['zero'], { NASFLOW_ARTIFACTS: d2 });
     expect(invalid.code).toBe(EXIT.INVALID);
     expect(String(invalid.lines.find((l) => l['event'] === 'invalid')?.['error'])).toMatch(/epochs/);
   }, 60_000);
