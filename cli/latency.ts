@@ -16,7 +16,7 @@ import { networkCost } from '../shared/model/network-cost.js';
 import { Rng } from '../shared/rng.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
 import { inputShape } from '../shared/spec/preflight.js';
-import { chromiumUnavailable, openChromium } from './latency-chromium.js';
+import { chromiumUnavailable, openChromium } from '../shared/latency/chromium.js';
 import { positiveFlag } from './flags.js';
 import { readSpecFile } from './space.js';
 

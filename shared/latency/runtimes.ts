@@ -3,7 +3,7 @@
  * there. The Node runtimes run in this process (`node-wasm`; `node-native`
  * where `@tensorflow/tfjs-node` is installed); the browser ones
  * (`chromium-wasm`, `chromium-webgl`) in a headless Chromium driven by
- * `cli/latency-chromium.ts`.
+ * `./chromium.ts`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { ModelArtifacts } from '../shared/latency/runtimes.js';
+import type { ModelArtifacts } from './runtimes.js';
 
 const require = createRequire(import.meta.url);
 /** The flags a root, offline machine's Chromium needs (as the dashboard tests use them). */
@@ -26,7 +26,20 @@ function bundleFiles(): Map<string, string> {
   return files;
 }
 
-const PAGE = '<!doctype html><script src="/tf-core.js"></script><script src="/tf-layers.js"></script><script src="/tf-backend-wasm.js"></script>';
+/**
+ * nasflow's one custom layer (`ZeroLayer` of shared/model/build.ts: a cell node
+ * whose incoming edges are all `none`), which the page must know to load a
+ * cell network. Plain page script: a compiled function would carry the
+ * compiler's helpers, which the page does not have.
+ */
+const ZERO_LAYER = `class NasflowZero extends tf.layers.Layer {
+  call(inputs) { return tf.zerosLike(Array.isArray(inputs) ? inputs[0] : inputs); }
+  getClassName() { return 'NasflowZero'; }
+}
+NasflowZero.className = 'NasflowZero';
+tf.serialization.registerClass(NasflowZero);`;
+
+const PAGE = `<!doctype html><script src="/tf-core.js"></script><script src="/tf-layers.js"></script><script src="/tf-backend-wasm.js"></script><script>${ZERO_LAYER}</script>`;
 
 /** A browser session measuring models on one backend. */
 export interface ChromiumSession {
