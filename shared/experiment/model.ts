@@ -3,6 +3,7 @@
  * store adapter (SQLite, DynamoDB) holds them as they are.
  */
 import { FINISHED_TRIAL_STATES, type EXPERIMENT_STATES, type TRIAL_STATES } from '../contract.js';
+import type { DeviceCalibration, TrialLatency } from '../latency/device.js';
 import type { Architecture } from '../space/space.js';
 
 /** PENDING → RUNNING → COMPLETED | FAILED | STOPPED. A finished trial never changes. */
@@ -50,6 +51,8 @@ export interface Trial {
   readonly inherit?: { readonly parentId: string; readonly transform: string; readonly startEpoch: number };
   /** Final metrics at this fidelity (validation metrics, params, flops, latency_ms, test_accuracy, ...). */
   readonly metrics?: Readonly<Record<string, number>>;
+  /** Its latency on the spec's `device`: measured there or predicted, and on which runtime (also `metrics.latency_ms`). */
+  readonly latency?: TrialLatency;
   /** Objective values in the experiment's objective order. */
   readonly values?: readonly number[];
   readonly feasible?: boolean;
@@ -92,6 +95,8 @@ export interface Experiment {
    * The search proposes nothing more, lets running trials finish, and ends STOPPED.
    */
   readonly stopRequestedAt?: string;
+  /** The spec's `device` measured (before the first proposal): a resumed search predicts from it without measuring again. */
+  readonly device?: DeviceCalibration;
   /** Who submitted it, where the host knows callers (on AWS: the caller's IAM principal ARN); only they and admins see it. */
   readonly owner?: string;
 }

@@ -24,6 +24,7 @@ import { Space } from '../space/space.js';
 import { describeInput, zodIssues, formatPath, nestingIssue } from '../space/spec.js';
 import { oneshotSpecIssues } from '../oneshot/spec.js';
 import { DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES, strategyOptionIssues } from '../strategies/index.js';
+import { DEVICE_RUNTIMES } from '../latency/device.js';
 
 const fraction = (what: string) => z.number({ error: `expected ${what}` });
 /** Control characters: never part of a path or a name, and what would reach a terminal raw. */
@@ -136,6 +137,21 @@ const inheritanceSchema = z.union(
   { error: (iss) => `expected true, false or { epochs: share in (0, 1] }, got ${JSON.stringify(iss.input)}` },
 );
 
+/** Most architectures a device calibration measures (each is built and timed before the search starts). */
+export const MAX_DEVICE_MEASURE = 200;
+
+/** `device`: the runtime `latency_ms` is for; `measure` architectures are timed there, the rest predicted (docs/latency.md). */
+const deviceSchema = z
+  .object({
+    runtime: z.enum(DEVICE_RUNTIMES, { error: (iss) => `expected a runtime nasflow measures on: ${DEVICE_RUNTIMES.join(' or ')}, got ${JSON.stringify(iss.input)}` }),
+    measure: z
+      .int({ error: `expected how many architectures to measure: a whole number from 3 to ${MAX_DEVICE_MEASURE}` })
+      .min(3, `expected at least 3 architectures to measure (the fit needs them), at most ${MAX_DEVICE_MEASURE}`)
+      .max(MAX_DEVICE_MEASURE, `expected at most ${MAX_DEVICE_MEASURE} architectures to measure`)
+      .default(10),
+  })
+  .strict();
+
 /** `warmStart`: earlier experiments of the same space as sources (up to five, as SageMaker's warm start), architectures evaluated first. */
 const warmStartSchema = z
   .object({
@@ -173,6 +189,8 @@ export const experimentSpecSchema = z
     inheritance: inheritanceSchema.optional(),
     /** Learn from earlier searches (shared/transfer): their trials as sources, listed architectures first. */
     warmStart: warmStartSchema.optional(),
+    /** The target device of `latency_ms`: measured on `measure` architectures, predicted for the rest (shared/latency/device.ts). */
+    device: deviceSchema.optional(),
   })
   .strict();
 
@@ -217,7 +235,10 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
     }
     if (d.source === 'table' && space.kind !== 'cell') issues.push({ path: 'space.kind', message: 'a table dataset answers cell spaces only: use kind: cell' });
     if ((typeof r.data.strategy === 'string' ? r.data.strategy : r.data.strategy.name) === 'oneshot') issues.push(...oneshotSpecIssues(d.source, space, raw));
-    const known = d.source === 'table' ? Object.keys(d.metrics) : TRAINING_METRICS;
+    if (r.data.device && d.source === 'table' && d.metrics['latency_ms'] !== undefined) {
+      issues.push({ path: 'device', message: `latency_ms is both the table's column "${d.metrics['latency_ms']}" and the device's: remove one (dataset.metrics.latency_ms or device)` });
+    }
+    const known = d.source === 'table' ? [...Object.keys(d.metrics), ...(r.data.device ? ['latency_ms'] : [])] : TRAINING_METRICS;
     r.data.objectives.forEach((o, i) => {
       if (!known.includes(o.metric)) issues.push({ path: formatPath(['objectives', i, 'metric']), message: `unknown metric "${o.metric}" (this dataset reports ${known.join(', ')})` });
     });
@@ -264,5 +285,5 @@ export function fidelityOf(spec: Pick<ExperimentSpec, 'fidelity' | 'epochs'>): F
   return parseFidelitySpec(spec.fidelity ?? { scheduler: 'none', resource: 'epochs', min: spec.epochs, max: spec.epochs, eta: 3 });
 }
 
-/** Metrics every trained trial reports. */
-export const TRAINING_METRICS = ['val_accuracy', 'val_loss', 'accuracy', 'loss', 'params', 'flops', 'latency_ms', 'peak_rss_bytes', 'train_seconds'];
+/** Metrics every trained trial reports (`activation_bytes` and a device's `latency_ms` from the pre-flight, shared/steps/preflight.ts). */
+export const TRAINING_METRICS = ['val_accuracy', 'val_loss', 'accuracy', 'loss', 'params', 'flops', 'activation_bytes', 'latency_ms', 'peak_rss_bytes', 'train_seconds'];

@@ -18,6 +18,7 @@ import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
 import { loadSources } from '../transfer/source.js';
 import { monthToDateDollars } from './caps.js';
+import { ensureDeviceMeasured } from './device.js';
 import { estimatorFor, type EstimateSeconds } from './estimate.js';
 import { finishMove } from './finish.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
@@ -107,6 +108,8 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     if (exp0.state === 'STOPPED') return { action: 'done', reason: 'stop-requested' };
     if (exp0.state === 'COMPLETED' || exp0.state === 'FAILED') return { action: 'done', reason: 'exhausted' };
     if (exp0.state === 'QUEUED') exp0 = await store.updateExperiment(input.experimentId, { state: 'RUNNING', startedAt: new Date(ports.now()).toISOString() }, { leaseOwner: owner });
+    // A spec's device is measured once, before anything is proposed (./device.ts).
+    exp0 = await ensureDeviceMeasured(ports, exp0, specOf(exp0), owner);
     const { exp, spec, state } = await loadSearch(ports, input.experimentId, true, exp0);
     const env = state.snapshot;
     const key = `${input.generation}:${input.slot}`;

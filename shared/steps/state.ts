@@ -21,7 +21,7 @@ import { isSupernetArch } from './supernet.js';
 import { inheritanceFor, startEpochOf } from './inherit.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import { tableScorer } from '../proxies/scores.js';
-import { preflightContext } from './preflight.js';
+import { preflightContext, staticFactsOf, type StaticFacts } from './preflight.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 import { withEnqueued } from '../transfer/enqueue.js';
 import type { SourceTask } from '../transfer/source.js';
@@ -150,6 +150,8 @@ export class SearchState {
   private lastSeq = 0;
   /** The strategy ran out of new architectures. */
   exhausted = false;
+  /** What the pre-flight knows of an architecture, added to its record (`./preflight.ts`: activation bytes, the device's latency). */
+  private statics: ((arch: Architecture) => StaticFacts) | undefined;
 
   private constructor(
     readonly experimentId: string,
@@ -189,13 +191,14 @@ export class SearchState {
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
     if (withStrategy) {
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}), ...(sources.length ? { sources } : {}), ...preflightContext(spec) };
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}), ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device) };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
       const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
       strategy = withEnqueued(strategy, spec.compiledSpace, first);
     }
     const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources);
+    s.statics = staticFactsOf(spec, exp.device);
     s.lastSeq = env?.lastSeq ?? 0;
     for (const t of all) s.trials.set(t.id, t);
     if (!strategy) return s;
@@ -377,7 +380,10 @@ export class SearchState {
    */
   async record(store: ExperimentStore, trial0: Trial, outcome: TrialOutcome, reservation: Reservation | undefined, now: () => number): Promise<{ trial: Trial; experiment: Experiment }> {
     const spec = this.spec;
-    const values = spec.objectives.map((o) => outcome.metrics[o.metric]);
+    // A trained result carries what the pre-flight knew too (a device's latency replaces the trainer's own backend's).
+    const facts = outcome.status !== 'FAILED' ? this.statics?.(trial0.arch) : undefined;
+    const metrics = facts ? { ...outcome.metrics, ...facts.metrics } : outcome.metrics;
+    const values = spec.objectives.map((o) => metrics[o.metric]);
     // The one-shot supernet trial completes without objective values: its result is its finalists.
     const complete = values.every((v) => v !== undefined && Number.isFinite(v));
     const incomplete = outcome.status === 'COMPLETED' && !complete && !isSupernetArch(trial0.arch);
@@ -386,8 +392,9 @@ export class SearchState {
     const hours = Math.min(outcome.seconds / 3600, reservation?.reserved.hours ?? Infinity);
     let trial = await store.transitionTrial(trial0.id, ['PENDING', 'RUNNING'], {
       state: incomplete ? 'FAILED' : outcome.status,
-      metrics: outcome.metrics,
-      ...(complete ? { values: values as number[], feasible: feasible(outcome.metrics, spec.constraints) } : {}),
+      metrics,
+      ...(facts?.latency ? { latency: facts.latency } : {}),
+      ...(complete ? { values: values as number[], feasible: feasible(metrics, spec.constraints) } : {}),
       ...(outcome.reason ? { reason: outcome.reason } : incomplete ? { reason: `missing objective metric(s): ${spec.objectives.filter((_, i) => values[i] === undefined).map((o) => o.metric).join(', ')}` } : {}),
       backend: outcome.backend,
       cost: { reservedHours, reservedDollars: reservedHours * price, hours, dollars: hours * price },

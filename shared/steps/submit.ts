@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { SpecError, type SpecIssue } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
+import { deviceUnavailable } from '../latency/device.js';
 import { fidelityOf, parseExperimentSpec } from '../spec/experiment.js';
 import { datasetFileIssues } from '../spec/preflight.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
@@ -44,6 +45,9 @@ export async function submitExperiment(
     const price = spec.instance.pricePerHour;
     if (b.dollars !== undefined && price > 0 && b.dollars < (first / 3600) * price) issues.push({ path: 'budget.dollars', message: `too small for one trial: a first-rung trial costs about $${((first / 3600) * price).toFixed(4)} at $${price}/hour` });
   }
+  // The device is measured where the search proposes: a runtime this process cannot start is a mistake now, not a FAILED search later.
+  const unavailable = spec.device ? deviceUnavailable(spec.device.runtime) : undefined;
+  if (unavailable) issues.push({ path: 'device.runtime', message: `${spec.device?.runtime} cannot measure where this search runs: ${unavailable}` });
   // warmStart's sources: each stored, over the same space, with the same objective.
   try {
     await loadSources(store, spec);
