@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../shared/rng.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
+import { bundledCli } from '../support/bundled-cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = ['--import', 'tsx', join(ROOT, 'cli/main.ts')];
@@ -69,17 +70,6 @@ budget: { trials: 100 }
 parallel: ${parallel}
 seed: 1
 `;
-
-/**
- * The CLI bundled once (esbuild, as \`npm run build:trainer\` bundles the trainer): a process
- * starts in a fraction of the time \`--import tsx\` takes, which is most of a kill round.
- */
-async function bundledCli(): Promise<{ cmd: string[]; dir: string }> {
-  const dir = join(ROOT, 'node_modules', '.cache', 'nasflow-crash', `cli-${process.pid}-${Date.now().toString(36)}`);
-  const esbuild = await import('esbuild');
-  await esbuild.build({ entryPoints: { main: join(ROOT, 'cli/main.ts') }, bundle: true, splitting: true, platform: 'node', format: 'esm', target: `node${process.versions.node.split('.')[0]}`, packages: 'external', outdir: dir, outExtension: { '.js': '.mjs' }, logLevel: 'error' });
-  return { cmd: [join(dir, 'main.mjs')], dir };
-}
 
 interface TrialRow {
   seq: number;
@@ -153,7 +143,7 @@ describe('kill -9 and resume, on the table', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nasflow-crash-table-'));
     const spec = join(dir, 'spec.yaml');
     writeFileSync(spec, tableSpec(1));
-    const cli = await bundledCli();
+    const cli = await bundledCli('nasflow-crash');
     try {
       const clean = join(dir, 'clean');
       expect(spawnSync(process.execPath, [...cli.cmd, 'search', spec, '--home', clean], { cwd: ROOT }).status).toBe(0);
@@ -179,7 +169,7 @@ describe('kill -9 and resume, on the table', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nasflow-crash-table2-'));
     const spec = join(dir, 'spec.yaml');
     writeFileSync(spec, tableSpec(2));
-    const cli = await bundledCli();
+    const cli = await bundledCli('nasflow-crash');
     try {
       const home = join(dir, 'crashed');
       const kills = await killAt(cli.cmd, spec, home, [50, 90, 95, 96, 97, 98, 99, 100]);

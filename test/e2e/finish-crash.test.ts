@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
+import { bundledCli } from '../support/bundled-cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(ROOT, '../shared/benchmarks/nb201-cifar10.csv');
@@ -31,13 +32,6 @@ budget: { trials: 16 }
 parallel: 1
 seed: 11
 `;
-
-async function bundledCli(): Promise<{ cmd: string[]; dir: string }> {
-  const dir = join(ROOT, 'node_modules', '.cache', 'nasflow-finish-crash', `cli-${process.pid}-${Date.now().toString(36)}`);
-  const esbuild = await import('esbuild');
-  await esbuild.build({ entryPoints: { main: join(ROOT, 'cli/main.ts') }, bundle: true, splitting: true, platform: 'node', format: 'esm', target: `node${process.versions.node.split('.')[0]}`, packages: 'external', outdir: dir, outExtension: { '.js': '.mjs' }, logLevel: 'error' });
-  return { cmd: [join(dir, 'main.mjs')], dir };
-}
 
 /** The home's experiment as the store and `status --json` show it. */
 async function outcome(home: string, cmd: string[]) {
@@ -95,7 +89,7 @@ describe('kill -9 during the finishing phase', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nasflow-finish-crash-'));
     const spec = join(dir, 'spec.yaml');
     writeFileSync(spec, SPEC);
-    const cli = await bundledCli();
+    const cli = await bundledCli('nasflow-finish-crash');
     try {
       const clean = join(dir, 'clean');
       expect(spawnSync(process.execPath, [...cli.cmd, 'search', spec, '--home', clean], { cwd: ROOT }).status).toBe(0);
