@@ -116,6 +116,12 @@ export class BayesianOptimization extends BaseStrategy {
     this.transfer = t?.active ? t : undefined;
   }
 
+  /** The snapshot keeps the latest transfer weights (rebuilt on restore; kept for the report's provenance). */
+  protected override extraState(): Record<string, unknown> {
+    const t = this.transfer?.latest();
+    return t ? { transfer: t } : {};
+  }
+
   /** Surrogate features of an architecture: the space's encoding, plus op counts (see `opCounts`). */
   private encode<T extends Float64Array>(a: Architecture, out: T): T {
     const x = this.space.encode(a, this.scratch);
@@ -163,7 +169,11 @@ export class BayesianOptimization extends BaseStrategy {
     const fit = fits[0] as GpFit;
     const pool = candidatePool({ space: this.space, objectives: this.objectives, rng: this.rng, taken: this.taken, options: this.opt, admissible: (a) => this.isNew(a) }, done, data.order, data.scores);
     // Transfer: the ensemble's weights (target first) and the sources' best as candidates.
-    const tw = this.transfer?.weights(this.refitPoint(done.length), () => fitGp(data.X, data.n, this.kinds, data.ys, hypers[0]));
+    const point = this.refitPoint(done.length);
+    const tw = this.transfer?.weights(point, () => {
+      const at = this.trainingSet(done.slice(0, point));
+      return fitGp(at.X, at.n, this.kinds, at.ys, hypers[0]);
+    });
     if (tw) for (const a of (this.transfer as TransferModel).seeds(tw, 10)) if (this.isNew(a) && !pool.some((b) => this.space.key(b) === this.space.key(a))) pool.push(a);
     if (pool.length === 0) return this.randomNew();
     const x = new Float64Array(dims);

@@ -9,10 +9,16 @@
  * - Each model's weight is the share of bootstrap resamples of the target's
  *   own observations on which it misranks the fewest pairs; the target's
  *   model is judged by its leave-one-out predictions, so it cannot win by
- *   having seen the points. A source whose median loss is worse than the
- *   target model's 95th percentile gets weight 0 (RGPE's guard against
- *   negative transfer): an unrelated source fades as the target's own
- *   observations accumulate.
+ *   having seen the points. A source gets weight 0 (guards against negative
+ *   transfer) when its median loss is worse than the target model's 95th
+ *   percentile (RGPE's rule), or when it ranks the target's observations
+ *   better than a random order on fewer than 95 % of the resamples (`CREDIBLE`):
+ *   without this second rule a source unrelated to the target still won
+ *   about a third of the resamples while the target's own model was young,
+ *   and steered trials 10-30 (issue 17's no-harm goal).
+ * - The zero-shot trials (the sources' best, proposed first) are what makes a
+ *   related source credible at the first refit point: the source predicts
+ *   them above the random initial trials, and on a related target they are.
  * - The ensemble's mean is Σ wᵢ μᵢ and its variance Σ wᵢ² σᵢ².
  * - Weights are recomputed at bo's hyperparameter refit points from the
  *   trials told up to that point, with an RNG seeded by the point, so a
@@ -30,6 +36,19 @@ export const SOURCE_TRAIN = 64;
 export const BOOTSTRAPS = 64;
 /** Initial-design trials taken from the sources' best (the rest of bo's init stays random). */
 export const ZERO_SHOT = 5;
+/**
+ * A source counts only if it ranks the target's observations better than a
+ * random order on at least this share of the bootstrap resamples (a one-sided
+ * test at 5 %): a source that merely ties the target's own young model on
+ * ranking loss would otherwise keep a share of the weight by chance.
+ */
+export const CREDIBLE = 0.95;
+
+/** The ensemble's weights at one refit point (`point` trials told), by model: `target` and each source's experiment id. */
+export interface TransferWeights {
+  readonly point: number;
+  readonly weights: Readonly<Record<string, number>>;
+}
 
 /** A prediction of the ensemble at one point (standardised units). */
 export interface Prediction {
@@ -120,6 +139,14 @@ export class TransferModel {
     return ['target', ...this.models.map((m) => m.id)];
   }
 
+  /** The weights at the latest refit point computed, by model name (what the report shows), or undefined before the first. */
+  latest(): TransferWeights | undefined {
+    if (this.weightCache.size === 0) return undefined;
+    const point = Math.max(...this.weightCache.keys());
+    const w = this.weightCache.get(point) as number[];
+    return { point, weights: Object.fromEntries(this.names.map((name, i) => [name, Math.round((w[i] as number) * 1000) / 1000])) };
+  }
+
   private computeWeights(point: number, fit: GpFit): number[] {
     const { n, X, dims } = fit;
     const y = fit.ys[0] as Float64Array;
@@ -134,6 +161,7 @@ export class TransferModel {
     const rng = Rng.seeded((this.seed * 1_000_003 + point) >>> 0);
     const wins = new Float64Array(k);
     const losses = preds.map(() => new Float64Array(BOOTSTRAPS));
+    const belowChance = new Float64Array(k);
     const idx = new Int32Array(n);
     for (let b = 0; b < BOOTSTRAPS; b++) {
       for (let i = 0; i < n; i++) idx[i] = rng.int(n);
@@ -143,6 +171,8 @@ export class TransferModel {
         (losses[m] as Float64Array)[b] = l;
         best = Math.min(best, l);
       }
+      const chance = chanceLoss(y, idx);
+      for (let m = 0; m < k; m++) if (((losses[m] as Float64Array)[b] as number) < chance) belowChance[m] = (belowChance[m] as number) + 1;
       let ties = 0;
       for (let m = 0; m < k; m++) if ((losses[m] as Float64Array)[b] === best) ties++;
       for (let m = 0; m < k; m++) if ((losses[m] as Float64Array)[b] === best) wins[m] = (wins[m] as number) + 1 / ties;
@@ -150,6 +180,7 @@ export class TransferModel {
     const target95 = quantile(losses[0] as Float64Array, 0.95);
     const w = Array.from(wins, (x) => x / BOOTSTRAPS);
     for (let m = 1; m < k; m++) if (quantile(losses[m] as Float64Array, 0.5) > target95) w[m] = 0;
+    for (let m = 1; m < k; m++) if ((belowChance[m] as number) < CREDIBLE * BOOTSTRAPS) w[m] = 0;
     const sum = w.reduce((a, b) => a + b, 0);
     if (sum <= 0) return [1, ...this.models.map(() => 0)];
     return w.map((x) => x / sum);
@@ -205,6 +236,14 @@ function rankingLoss(pred: Float64Array, y: Float64Array, idx: Int32Array): numb
     }
   }
   return loss;
+}
+
+/** The expected ranking loss of a random order on bootstrap sample `idx`: one per pair of draws with different values (a misranked pair counts twice). */
+function chanceLoss(y: Float64Array, idx: Int32Array): number {
+  let pairs = 0;
+  const n = idx.length;
+  for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) if ((y[idx[a] as number] as number) !== (y[idx[b] as number] as number)) pairs++;
+  return pairs;
 }
 
 function quantile(xs: Float64Array, q: number): number {

@@ -50,6 +50,38 @@ describe('transfer weights', () => {
   });
 });
 
+describe('transfer credibility', () => {
+  it('while the target model is young, a source that ranks the target no better than chance gets weight 0; a related one keeps a share', () => {
+    // Arrange: target f over a cell space; per draw, 6 target observations (too few for the target's own model to rank
+    // them: RGPE's rule alone keeps the permuted source in most draws) and, as sources, f plus noise and f permuted.
+    const space = Space.fromSpec({ kind: 'cell' });
+    const kinds: FeatureKind[] = space.decisions.map(() => 'categorical');
+    const f = (a: Architecture) => space.encode(a).reduce((s, v, i) => s + v * ((i % 3) + 1) - (v === 0 ? 2 : 0), 0);
+    const weightsOf = (seed: number) => {
+      const rng = Rng.seeded(100 + seed);
+      const archs = Array.from({ length: 120 }, () => space.sample(rng));
+      const ys = archs.map(f);
+      const perm = rng.shuffled([...ys.keys()]);
+      const task = (id: string, v: (i: number) => number): SourceTask => ({ experimentId: id, goal: 'max', observations: archs.map((arch, i) => ({ arch, status: 'completed', values: [v(i)] })) });
+      const own = Array.from({ length: 6 }, () => space.sample(rng));
+      const vals = own.map(f);
+      const order = [...vals.keys()].sort((a, b) => (vals[a] as number) - (vals[b] as number));
+      const y = new Float64Array(own.length);
+      order.forEach((i, r) => (y[i] = normQuantile((r + 0.5) / own.length)));
+      const X = new Float64Array(own.length * kinds.length);
+      own.forEach((a, i) => X.set(space.encode(a), i * kinds.length));
+      const fit = () => fitGp(X, own.length, kinds, [y]);
+      const alone = (t: SourceTask) => new TransferModel([t], (a, out) => out.set(space.encode(a)) ?? out, kinds, seed).weights(6, fit)[1] as number;
+      return { shuffled: alone(task('shuffled', (i) => ys[perm[i] as number] as number)), related: alone(task('related', (i) => (ys[i] as number) + rng.normal() * 0.3)) };
+    };
+    // Act
+    const draws = Array.from({ length: 16 }, (_, seed) => weightsOf(seed));
+    // Assert: a 5 % test lets an unrelated source through about once in 20 draws; six observations are few to prove a related one (most draws do).
+    expect(draws.filter((d) => d.shuffled === 0).length).toBeGreaterThanOrEqual(14);
+    expect(draws.filter((d) => d.related > 0).length).toBeGreaterThanOrEqual(10);
+  });
+});
+
 describe('warm start through the steps', () => {
   const table = BenchTable.load(TABLE);
   const spec = (seed: number, column: string, over: Record<string, unknown> = {}) => benchSpec(table, { metrics: { y: column }, objectives: [{ metric: 'y', goal: 'max' }], strategy: 'bo', seed, workers: 1 }, { budget: { trials: 12 }, ...over });
