@@ -3,6 +3,10 @@
  * for each strategy with 300 and with 5,000 finished trials of history, on
  * the NAS-Bench-201 table. Usage:
  *   npm run bench:proposal -- --table CSV [--objective COL] [--strategies a,b] [--histories 300,5000] [--repeats 50] [--out FILE]
+ * `--transfer-trials N` also measures each strategy given the finished trials
+ * of an earlier search as its source (issue 17's warm start: N distinct
+ * random architectures with their `--source` column values), interleaved
+ * ask by ask with the same strategy without one, and reports both.
  * When Debian's python3-optuna is installed, Optuna's multivariate TPE is
  * measured right after, on the same histories (bench/optuna_proposal_cost.py),
  * and the JSON gives the default strategy's ratio to it.
@@ -10,10 +14,13 @@
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { benchSpace } from '../shared/bench/harness.js';
 import { BenchTable, TableEvaluator } from '../shared/bench/table.js';
 import { Rng } from '../shared/rng.js';
 import { createStrategy, DEFAULT_STRATEGY, STRATEGY_NAMES } from '../shared/strategies/index.js';
+import type { Strategy } from '../shared/strategies/strategy.js';
+import type { SourceTask } from '../shared/transfer/source.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +29,8 @@ const { values: args } = parseArgs({
     strategies: { type: 'string', default: STRATEGY_NAMES.join(',') },
     histories: { type: 'string', default: '300,5000' },
     repeats: { type: 'string', default: '50' },
+    'transfer-trials': { type: 'string' },
+    source: { type: 'string', default: 'val_acc_12ep' },
     out: { type: 'string' },
   },
 });
@@ -34,37 +43,59 @@ const space = benchSpace();
 const evaluator = new TableEvaluator(table, space, { metrics: { y: args.objective as string } });
 const histories = (args.histories as string).split(',').map(Number);
 const repeats = Number(args.repeats);
+const sourceTrials = args['transfer-trials'] === undefined ? 0 : Number(args['transfer-trials']);
+const sources: SourceTask[] = [];
+if (sourceTrials > 0) {
+  const column = new TableEvaluator(table, space, { metrics: { y: args.source as string } });
+  const rng = Rng.seeded(11);
+  const seen = new Set<string>();
+  const observations: SourceTask['observations'][number][] = [];
+  while (observations.length < sourceTrials) {
+    const a = space.sample(rng);
+    if (seen.has(space.key(a))) continue;
+    seen.add(space.key(a));
+    observations.push({ arch: a, status: 'completed', values: [column.evaluate(a, rng).metrics.y as number] });
+  }
+  sources.push({ experimentId: 'source', goal: 'max', observations });
+}
 const results: Record<string, Record<string, { medianMs: number; meanMs: number }>> = {};
 for (const name of (args.strategies as string).split(',')) {
-  results[name] = {};
+  // Without a source, and (--transfer-trials) with one, measured ask by ask in turn.
+  const arms = [name, ...(sources.length ? [`${name}+${sourceTrials} source trials`] : [])];
+  for (const arm of arms) results[arm] = {};
   for (const h of histories) {
-    const strategy = createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed: 1 });
     const rng = Rng.seeded(7);
-    // History: h distinct random architectures with their table values.
+    const strategies: Strategy[] = arms.map((_, i) => createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed: 1, ...(i > 0 ? { sources } : {}) }));
+    // History: h distinct random architectures with their table values (the same for every arm).
     const seen = new Set<string>();
     while (seen.size < h) {
       const a = space.sample(rng);
       const k = space.key(a);
       if (seen.has(k)) continue;
       seen.add(k);
-      strategy.tell({ arch: a, status: 'completed', values: [evaluator.evaluate(a, rng).metrics.y as number] });
+      const obs = { arch: a, status: 'completed' as const, values: [evaluator.evaluate(a, rng).metrics.y as number] };
+      for (const s of strategies) s.tell(obs);
     }
-    strategy.ask(1); // warm caches (enumeration, hyperparameters) outside the timing
-    const times: number[] = [];
+    for (const s of strategies) s.ask(1); // warm caches (enumeration, hyperparameters, transfer weights) outside the timing
+    const times: number[][] = arms.map(() => []);
     for (let i = 0; i < repeats; i++) {
-      const t0 = performance.now();
-      const p = strategy.ask(1);
-      if (p === 'exhausted') break;
-      const arch = p[0]!;
-      const y = evaluator.evaluate(arch, rng).metrics.y as number;
-      strategy.tell({ arch, status: 'completed', values: [y] });
-      times.push(performance.now() - t0);
+      for (const [j, strategy] of strategies.entries()) {
+        const t0 = performance.now();
+        const p = strategy.ask(1);
+        if (p === 'exhausted') continue;
+        const arch = p[0]!;
+        const y = evaluator.evaluate(arch, rng).metrics.y as number;
+        strategy.tell({ arch, status: 'completed', values: [y] });
+        (times[j] as number[]).push(performance.now() - t0);
+      }
     }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)] ?? NaN;
-    const mean = times.reduce((a, b) => a + b, 0) / times.length;
-    results[name][h] = { medianMs: Math.round(median * 1000) / 1000, meanMs: Math.round(mean * 1000) / 1000 };
-    process.stdout.write(`${name.padEnd(10)} history ${String(h).padStart(5)}: median ${median.toFixed(2)} ms, mean ${mean.toFixed(2)} ms per proposal\n`);
+    arms.forEach((arm, j) => {
+      const ts = (times[j] as number[]).sort((a, b) => a - b);
+      const median = ts[Math.floor(ts.length / 2)] ?? NaN;
+      const mean = ts.reduce((a, b) => a + b, 0) / ts.length;
+      (results[arm] as Record<string, { medianMs: number; meanMs: number }>)[h] = { medianMs: Math.round(median * 1000) / 1000, meanMs: Math.round(mean * 1000) / 1000 };
+      process.stdout.write(`${arm.padEnd(10)} history ${String(h).padStart(5)}: median ${median.toFixed(2)} ms, mean ${mean.toFixed(2)} ms per proposal\n`);
+    });
   }
 }
 // The peer, side by side in the same run.
@@ -86,5 +117,5 @@ if (optuna && mine) {
   }
   process.stdout.write(`${DEFAULT_STRATEGY} / optuna tpe-multivariate: ${JSON.stringify(ratios)}\n`);
 }
-const report = { default: DEFAULT_STRATEGY, repeats, results, optunaTpeMultivariate: optuna, ratioToOptuna: ratios };
+const report = { default: DEFAULT_STRATEGY, repeats, ...(sourceTrials ? { sourceTrials, source: args.source } : {}), loadAverage: loadavg()[0], results, optunaTpeMultivariate: optuna, ratioToOptuna: ratios };
 if (args.out) writeFileSync(args.out, JSON.stringify(report, null, 1) + '\n');
