@@ -8,9 +8,11 @@
  * and layers (`networkCost`, from the description: nothing is built or
  * timed) and a backend's per-kernel rates (`Throughput`): measured on the
  * local worker (`calibrateThroughput`), or a per-instance prior where
- * nothing can be measured (a Lambda). Every finished epoch and trial then
- * corrects each part by a recent-weighted median of measured / predicted,
- * so the estimate follows the machine it runs on. A table search costs
+ * nothing can be measured (a Lambda). Every finished epoch corrects the
+ * training rates (`ThroughputFilter`: a fixed correction per kernel family
+ * and a drifting load), every finished trial the other parts (a
+ * recent-weighted median of measured / predicted), so the estimate follows
+ * the machine it runs on. A table search costs
  * its simulated `secondsPerEpoch` per epoch.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -157,57 +159,89 @@ class RecentMedian {
   }
 }
 
-/** Pull of each kernel family's scale towards the common ratio (a share of the observations' total weight). */
-const RIDGE = 0.003;
+/**
+ * Standard deviations, in log space, of the training-throughput model
+ * (`ThroughputFilter`): one epoch's seconds about what the model expects
+ * (timer, other work on the machine); a kernel family's real rate about its
+ * calibrated one (the probes are not the search's networks: about e^±1), as
+ * a part all families share (the backend runs real networks slower or
+ * faster than the probes) and a larger part of its own; the
+ * machine's speed at the first epoch against the calibration's (measured a
+ * moment before, on the same worker); and how far that speed may drift from
+ * one epoch to the next (other jobs come and go).
+ */
+const EPOCH_NOISE = 0.25;
+const FAMILY_SHARED = 0.5;
+const FAMILY_OWN = 0.85;
+const LOAD_PRIOR = 0.1;
+const LOAD_DRIFT = 0.15;
+/** An epoch this many predictive standard deviations off is set aside (something else slowed it), unless the next one is too (the machine changed). */
+const GATE = 3;
 
 /**
- * Per-kernel-family scales of the training rates that best explain recent
- * epochs (least squares on relative error, recent-weighted, pulled slightly
- * towards the common ratio `r`): a measured epoch of a dense net and one of
- * a convolutional net say different things about the calibrated rates,
- * which one common ratio cannot follow. Solved exactly (five unknowns); a
- * scale that would go below a tenth of `r` is held there.
+ * What a training epoch costs on this worker: measured seconds = load ×
+ * Σ_k correction_k × calibrated seconds of kernel family k (per-layer
+ * dispatch, matrix products, convolutions, depthwise convolutions,
+ * element-wise layers). The corrections are fixed (how the backend runs real
+ * networks unlike the probes); the load drifts (a random walk). Both are
+ * tracked by an iterated extended Kalman filter in log space, one epoch at a
+ * time. An epoch updates each family by its share of the epoch's time and its
+ * uncertainty, so convolutional epochs say little about matrix products and
+ * the first dense net's epoch corrects them at once; a rise in speed or
+ * slowness shared by every family is the load, which follows the recent
+ * epochs.
  */
-type EpochObservation = { readonly parts: readonly number[]; readonly measured: number };
+class ThroughputFilter {
+  /** [log load, log correction of each family]. */
+  private x: number[];
+  private P: number[][];
+  private gated = false;
 
-/** `solveScales`, then again without the epochs it explains 3× off (an epoch slowed by something else on the machine). */
-function fitScales(obs: readonly EpochObservation[], r: number): number[] {
-  const first = solveScales(obs, r);
-  const kept = obs.filter((o) => {
-    const q = o.parts.reduce((s, p, k) => s + p * first[k]!, 0) / o.measured;
-    return q > 1 / 3 && q < 3;
-  });
-  return kept.length && kept.length < obs.length ? solveScales(kept, r) : first;
-}
+  constructor(families: number) {
+    const n = families + 1;
+    this.x = new Array<number>(n).fill(0);
+    const prior = (i: number, j: number) => (i === 0 || j === 0 ? (i === j ? LOAD_PRIOR ** 2 : 0) : FAMILY_SHARED ** 2 + (i === j ? FAMILY_OWN ** 2 : 0));
+    this.P = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => prior(i, j)));
+  }
 
-function solveScales(obs: readonly EpochObservation[], r: number): number[] {
-  const n = obs[0]?.parts.length ?? 0;
-  const A = Array.from({ length: n }, () => new Array<number>(n + 1).fill(0));
-  let total = 0;
-  obs.forEach((o, age) => {
-    const w = DECAY ** age;
-    total += w;
-    const x = o.parts.map((p) => p / o.measured);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) A[i]![j]! += w * x[i]! * x[j]!;
-      A[i]![n]! += w * x[i]!;
-    }
-  });
-  for (let i = 0; i < n; i++) {
-    A[i]![i]! += RIDGE * total;
-    A[i]![n]! += RIDGE * total * r;
+  /** Training seconds of an epoch whose calibrated seconds by family are `parts`. */
+  predict(parts: readonly number[], x = this.x): number {
+    return Math.exp(x[0]!) * parts.reduce((s, p, k) => s + p * Math.exp(x[k + 1]!), 0);
   }
-  // Gaussian elimination with partial pivoting (the ridge keeps the system regular).
-  for (let c = 0; c < n; c++) {
-    const p = A.reduce((best, row, i) => (i >= c && Math.abs(row[c]!) > Math.abs(A[best]![c]!) ? i : best), c);
-    [A[c], A[p]] = [A[p]!, A[c]!];
-    for (let i = 0; i < n; i++) {
-      if (i === c) continue;
-      const f = A[i]![c]! / A[c]![c]!;
-      for (let j = c; j <= n; j++) A[i]![j]! -= f * A[c]![j]!;
+
+  observe(parts: readonly number[], measured: number): void {
+    if (!(measured > 0) || !(this.predict(parts) > 0)) return;
+    const n = this.x.length;
+    this.P[0]![0]! += LOAD_DRIFT ** 2;
+    const prior = this.x;
+    let x = prior;
+    let gain: number[] = [];
+    let PH: number[] = [];
+    for (let iteration = 0; iteration < 4; iteration++) {
+      const h = this.predict(parts, x);
+      const H = [1, ...parts.map((p, k) => (p * Math.exp(x[0]! + x[k + 1]!)) / h)];
+      PH = this.P.map((row) => row.reduce((s, v, j) => s + v * H[j]!, 0));
+      const S = H.reduce((s, v, i) => s + v * PH[i]!, 0) + EPOCH_NOISE ** 2;
+      const innovation = Math.log(measured) - Math.log(h) - H.reduce((s, v, i) => s + v * (prior[i]! - x[i]!), 0);
+      if (iteration === 0 && Math.abs(innovation) > GATE * Math.sqrt(S)) {
+        if (!this.gated) {
+          this.gated = true;
+          this.P[0]![0]! -= LOAD_DRIFT ** 2;
+          return;
+        }
+        // The second epoch in a row this far off: the machine's speed changed; let the load jump.
+        this.P[0]![0]! += innovation ** 2;
+        iteration--;
+        this.gated = false;
+        continue;
+      }
+      gain = PH.map((v) => v / S);
+      x = prior.map((v, i) => v + gain[i]! * innovation);
     }
+    this.gated = false;
+    this.x = x;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) this.P[i]![j]! -= gain[i]! * PH[j]!;
   }
-  return A.map((row, i) => Math.max(r / 10, row[n]! / row[i]!));
 }
 
 /** What an estimate is made from: the spec's dataset, space and instance, or the parts a worker pool has. */
@@ -253,9 +287,7 @@ export class TrialCostModel {
   private readonly data: DataSize | undefined;
   private readonly costs = new Map<string, { cost: NetworkCost; net: Network } | null>();
   private readonly trainRatio = new RecentMedian();
-  /** Recent training epochs, newest first: the predicted seconds by kernel family, and the measured seconds. */
-  private readonly epochs: { parts: number[]; measured: number }[] = [];
-  private scales: number[] | undefined;
+  private readonly training = new ThroughputFilter(5);
   private readonly evalRatio = new RecentMedian();
   private readonly fixedRatio = new RecentMedian();
   /** Seconds a run is charged beyond the trainer's own clock (process messages, loading the data). */
@@ -325,9 +357,7 @@ export class TrialCostModel {
       return { train: total, validation: 0, fixed: 0, overhead: 0, total };
     }
     const t = this.throughput;
-    this.scales ??= this.epochs.length ? fitScales(this.epochs, this.trainRatio.value()) : undefined;
-    const parts = passParts(c.cost, this.data.train, c.net.training.batchSize, t.train);
-    const train = epochs * parts.reduce((s, p, k) => s + p * (this.scales?.[k] ?? 1), 0);
+    const train = epochs * this.training.predict(passParts(c.cost, this.data.train, c.net.training.batchSize, t.train));
     // Validation and fixed work take the training ratio until they were measured themselves.
     const validation = epochs * passSeconds(c.cost, this.data.validation, EVAL_BATCH, t.forward) * this.evalRatio.value(this.trainRatio.value());
     const withTest = this.input.finalEpochs === undefined || fidelity >= this.input.finalEpochs;
@@ -359,10 +389,7 @@ export class TrialCostModel {
     const seen = rate !== undefined && rate > 0 ? Math.round(rate * seconds) : this.data.train;
     const parts = passParts(c.cost, seen, c.net.training.batchSize, this.throughput.train);
     this.trainRatio.ratio(seconds, parts.reduce((a, b) => a + b, 0));
-    if (!(seconds > 0)) return;
-    this.epochs.unshift({ parts, measured: seconds });
-    if (this.epochs.length > KEEP) this.epochs.pop();
-    this.scales = undefined;
+    this.training.observe(parts, seconds);
   }
 
   /** One finished (COMPLETED) run: refines validation, fixed work and overhead, and the per-epoch fallback. */
