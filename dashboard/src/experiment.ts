@@ -61,6 +61,7 @@ export async function renderDetail(id: string, gen: number): Promise<void> {
     chartBox('curves', 'Learning curves', undefined, curvesNote),
   );
   const board = h('div', { id: 'leaderboard-box' });
+  const warm = h('div', { id: 'warm-start' });
   const trials = h('div', { id: 'trials-box' });
   // What the search learned: server-computed, drawn as inline SVG (every text in it escaped).
   const learned = h('div', { id: 'insights-box', class: 'insights' });
@@ -72,10 +73,11 @@ export async function renderDetail(id: string, gen: number): Promise<void> {
     st.detail = d;
     // The skeleton goes up with the first answer, so an unknown id shows its error instead.
     if (!shown) {
-      app.replaceChildren(head, cards, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, learned, h('h2', {}, 'Trials'), trials);
+      app.replaceChildren(head, cards, warm, h('h2', {}, 'Charts'), charts, h('h2', {}, 'Leaderboard'), board, learned, h('h2', {}, 'Trials'), trials);
       shown = true;
     }
     renderHead(st, head, cards);
+    renderWarmStart(st, warm);
     if (d.version !== st.version) {
       st.version = d.version;
       const c = await api.charts(id);
@@ -172,6 +174,40 @@ async function drawCurveChart(st: DetailState): Promise<void> {
     : 'Tick trials in the leaderboard to compare their curves.';
 }
 
+/** Where the search's knowledge came from (the spec's warmStart): source experiments with their learned weights, and the listed architectures. */
+function renderWarmStart(st: DetailState, box: HTMLElement): void {
+  const w = st.detail.warmStart;
+  if (!w) {
+    box.replaceChildren();
+    return;
+  }
+  const weights =
+    w.weightsAt !== undefined
+      ? `Weights learned from how well each model ranks this search's own results, at trial ${w.weightsAt}${w.targetWeight !== undefined ? ` (this search's own model: ${fmt(w.targetWeight)})` : ''}; 0: not credible there.`
+      : 'No weights yet: the strategy learns them once the search has results of its own.';
+  box.replaceChildren(
+    h('h2', {}, 'Warm start'),
+    ...(w.sources.length
+      ? [
+          h(
+            'table',
+            { id: 'warm-sources' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'source experiment'), h('th', { class: 'num' }, 'architectures read'), h('th', { class: 'num' }, 'weight'))),
+            h(
+              'tbody',
+              {},
+              w.sources.map((s) =>
+                h('tr', { 'data-source': s.experimentId }, h('td', {}, h('a', { href: `#/experiments/${encodeURIComponent(s.experimentId)}`, class: 'mono' }, s.experimentId)), h('td', { class: 'num', 'data-observations': s.observations ?? '' }, s.observations ?? '–'), h('td', { class: 'num', 'data-weight': s.weight ?? '' }, s.weight === undefined ? '–' : fmt(s.weight))),
+              ),
+            ),
+          ),
+          h('p', { class: 'note' }, weights),
+        ]
+      : []),
+    ...(w.listed ? [h('p', { class: 'note' }, `${w.listed} listed architecture${w.listed === 1 ? '' : 's'} evaluated first (${w.listedTrialIds.length} trial${w.listedTrialIds.length === 1 ? '' : 's'}), tagged "warm start" in the leaderboard.`)] : []),
+  );
+}
+
 function renderBoard(st: DetailState, box: HTMLElement): void {
   const d = st.detail;
   if (!d.leaderboard.length) {
@@ -181,6 +217,7 @@ function renderBoard(st: DetailState, box: HTMLElement): void {
   const objectives = d.objectives;
   const testKeys = [...new Set(d.leaderboard.flatMap((e) => Object.keys(e.test)))].slice(0, 2);
   const extra = (['params', 'latency_ms'] as const).filter((k) => !objectives.some((o) => o.metric === k) && d.leaderboard.some((e) => e[k] !== undefined));
+  const listed = new Set(d.warmStart?.listedTrialIds ?? []);
   const rows = d.leaderboard.map((e) => {
     const tick = h('input', { type: 'checkbox', 'aria-label': `curve of trial ${e.seq}`, checked: st.curves.includes(e.trialId) });
     tick.addEventListener('change', () => {
@@ -193,7 +230,7 @@ function renderBoard(st: DetailState, box: HTMLElement): void {
       'tr',
       { 'data-trial': e.trialId, ...(e.fullFidelity === false ? { class: 'partial', title: 'partial: trained to a lower fidelity than the search\'s full one, not tested' } : {}) },
       h('td', { class: 'num' }, e.rank),
-      h('td', {}, h('span', { class: 'mono' }, `#${e.seq}`), h('div', { class: 'mono muted', title: 'architecture hash' }, e.hash.slice(0, 10))),
+      h('td', {}, h('span', { class: 'mono' }, `#${e.seq}`), listed.has(e.trialId) ? h('span', { class: 'tag warm', title: "listed in the spec's warmStart.architectures: evaluated first" }, 'warm start') : undefined, h('div', { class: 'mono muted', title: 'architecture hash' }, e.hash.slice(0, 10))),
       h('td', { class: 'arch' }, h('img', { src: api.svgUrl(st.id, e.trialId), alt: e.summary ?? e.hash, loading: 'lazy' }), h('div', { class: 'sum mono muted', title: e.summary ?? '' }, e.summary ?? '')),
       ...objectives.map((o, i) => h('td', { class: 'num', 'data-metric': o.metric, 'data-value': e.values[i] ?? '' }, fmt(e.values[i]))),
       ...testKeys.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e.test[k]))),

@@ -42,6 +42,7 @@ import type { ArtifactStore } from '../train/ports.js';
 import { BadRequestError, errorResponse, json, MAX_BODY_BYTES, payloadTooLarge, responseForError, type ApiHandler, type ApiRequest, type ApiResponse } from './http.js';
 import { MAX_TOP, modelPrefix, specInfo, ViewCache, type BestScore, type ExperimentView, type LeaderboardRow } from './views.js';
 import { tarGz } from './tar.js';
+import type { WarmStartProvenance } from '../transfer/provenance.js';
 
 export * from './http.js';
 
@@ -96,6 +97,8 @@ export interface ExperimentDetail extends ExperimentSummary {
   readonly leaderboard: readonly LeaderboardRow[];
   /** Distinct architectures ranked in all. */
   readonly ranked: number;
+  /** What came from earlier searches: source experiments with their learned weights, trials of listed architectures. */
+  readonly warmStart?: WarmStartProvenance;
 }
 
 /** A trial as `GET .../trials` lists it: everything but the curve, plus a one-line architecture summary. */
@@ -273,7 +276,7 @@ export function createApi(deps: ApiDeps): ApiHandler {
       const e = await experiment(id, req);
       const v = await views.get(e);
       const top = intParam(req.query, 'top', 10, 0, MAX_TOP);
-      const detail: ExperimentDetail = { ...summary(e, v), leaderboard: v.leaderboard.slice(0, top), ranked: v.ranked };
+      const detail: ExperimentDetail = { ...summary(e, v), leaderboard: v.leaderboard.slice(0, top), ranked: v.ranked, ...(v.warmStart ? { warmStart: v.warmStart } : {}) };
       return json(200, detail);
     }
 

@@ -18,6 +18,7 @@ import type { Space } from '../space/space.js';
 import { parseExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
 import { trialKeys, type ArtifactStore } from '../train/ports.js';
+import type { WarmStartProvenance } from '../transfer/provenance.js';
 
 /** Points a thinned series keeps at most. */
 export const MAX_POINTS = 1500;
@@ -84,6 +85,8 @@ export interface ExperimentView {
   readonly charts: ChartData;
   readonly space?: Space;
   readonly spaceKind?: 'cell' | 'chain';
+  /** What came from earlier searches (the report's `warmStart`). */
+  readonly warmStart?: WarmStartProvenance;
 }
 
 /** Keeps every `step`-th point of `xs` when there are more than `max`, plus any point `keep` says. */
@@ -220,6 +223,7 @@ export async function computeView(experiment: Experiment, trials: readonly Trial
     ranked: report.leaderboard.length,
     charts,
     ...(space ? { space, spaceKind: space.kind } : {}),
+    ...(report.warmStart ? { warmStart: report.warmStart } : {}),
   };
 }
 

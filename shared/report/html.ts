@@ -66,6 +66,7 @@ function leaderboardTable(report: ExperimentReport): string {
     '<th class="num">fidelity</th>',
   ].join('');
   const front = new Set(report.pareto.trialIds);
+  const listed = new Set(report.warmStart?.listedTrialIds ?? []);
   const columns = 4 + report.objectives.length + valKeys.length + testKeys.length + costKeys.length;
   const rows = entries.map((e, i) => {
     const arch = e.summary ?? JSON.stringify(e.arch.values);
@@ -75,7 +76,7 @@ function leaderboardTable(report: ExperimentReport): string {
       below +
       `<tr${e.rank === 1 ? ' class="best"' : e.fullFidelity ? '' : ' class="partial"'}>` +
       `<td class="num">${e.rank}</td>` +
-      `<td><span class="mono">${escapeHtml(e.trialId.split('/').pop() ?? e.trialId)}</span>${front.has(e.trialId) && report.objectives.length > 1 ? ' <span class="tag" title="on the Pareto front">Pareto</span>' : ''}${e.fullFidelity ? '' : ' <span class="tag" title="trained to a lower fidelity than the search\'s full one; not tested">partial</span>'}` +
+      `<td><span class="mono">${escapeHtml(e.trialId.split('/').pop() ?? e.trialId)}</span>${front.has(e.trialId) && report.objectives.length > 1 ? ' <span class="tag" title="on the Pareto front">Pareto</span>' : ''}${e.fullFidelity ? '' : ' <span class="tag" title="trained to a lower fidelity than the search\'s full one; not tested">partial</span>'}${listed.has(e.trialId) ? ' <span class="tag warm" title="listed in the spec\'s warmStart.architectures: evaluated first">warm start</span>' : ''}` +
       `<div class="hash mono" title="architecture hash">${escapeHtml(e.hash)}</div></td>` +
       `<td class="arch mono" title="${escapeHtml(arch)}">${escapeHtml(arch)}</td>` +
       e.values.map((v) => metricCell(v)).join('') +
@@ -88,6 +89,28 @@ function leaderboardTable(report: ExperimentReport): string {
   });
   return `<div class="table-wrap"><table class="leaderboard"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>` +
     (more > 0 ? `<p class="empty">… and ${more} more in the JSON report.</p>` : '');
+}
+
+/** Where the search's knowledge came from: the source experiments with their learned weights, and the listed architectures. */
+function warmStartSection(report: ExperimentReport): string {
+  const w = report.warmStart;
+  if (!w) return '';
+  const rows = w.sources.map(
+    (s) =>
+      `<tr><td class="mono">${escapeHtml(s.experimentId)}</td><td class="num">${s.observations ?? '–'}</td><td class="num">${s.weight === undefined ? '–' : escapeHtml(formatNumber(s.weight))}</td></tr>`,
+  );
+  const weights =
+    w.weightsAt !== undefined
+      ? `Weights learned from how well each model ranks this search's own results, at trial ${w.weightsAt}${w.targetWeight !== undefined ? ` (this search's own model: ${escapeHtml(formatNumber(w.targetWeight))})` : ''}; 0 means the source was not credible there.`
+      : 'No weights yet: the strategy learns them once the search has its own results (the default strategy, one objective).';
+  return (
+    '<section id="warm-start"><h2>Warm start</h2>' +
+    (rows.length
+      ? `<div class="table-wrap"><table class="sources"><thead><tr><th>source experiment</th><th class="num">architectures read</th><th class="num">weight</th></tr></thead><tbody>${rows.join('')}</tbody></table></div><p class="empty">${weights}</p>`
+      : '') +
+    (w.listed ? `<p class="empty">${w.listed} listed architecture${w.listed === 1 ? '' : 's'} evaluated first: ${w.listedTrialIds.length} trial${w.listedTrialIds.length === 1 ? '' : 's'}, tagged <span class="tag warm">warm start</span> in the leaderboard.</p>` : '') +
+    '</section>'
+  );
 }
 
 function summaryCards(report: ExperimentReport): string {
@@ -138,6 +161,7 @@ th{font-size:12px;color:var(--muted);font-weight:600;white-space:nowrap}.num{tex
 tr.best td{background:#f5f3ff}tr.partial td{color:#6b7280}tr.partial-head td{font-size:12px;color:#6b7280;border-top:2px solid #e5e7eb;padding-top:8px}.goal{color:var(--accent)}.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 .arch{max-width:360px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.hash{color:var(--muted);font-size:11px}
 .tag{font-size:10.5px;background:#fef3c7;color:#92400e;border-radius:4px;padding:0 5px;font-weight:600}
+.tag.warm{background:#dbeafe;color:#1e40af}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}.chart{position:relative;height:300px}.chart-box h3{margin:0 0 6px;font-size:13.5px;color:#374151}
 .gallery{display:flex;flex-wrap:wrap;gap:16px}.arch-card{margin:0;border:1px solid var(--line);border-radius:10px;padding:10px;background:#fff}
 .arch-card figcaption{font-size:12.5px;color:#374151;text-align:center;margin-top:4px}.arch-card svg{display:block;max-width:100%;height:auto}
@@ -239,6 +263,7 @@ export function renderHtml(report: ExperimentReport, trials: readonly Trial[], o
       (ex.reason ? `<div class="sub">${escapeHtml(ex.reason)}</div>` : '') +
       '</header>',
     summaryCards(report),
+    warmStartSection(report),
     `<section><h2>Leaderboard</h2>${leaderboardTable(report)}</section>`,
     options.insights ? insightsSections(options.insights) : '',
     report.bestSoFar.bySeq.length

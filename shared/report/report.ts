@@ -11,6 +11,7 @@ import { paretoFront } from '../objectives/pareto.js';
 import { parseFidelitySpec } from '../schedulers/spec.js';
 import type { Architecture } from '../space/space.js';
 import { Space } from '../space/space.js';
+import { warmStartProvenance, type WarmStartProvenance } from '../transfer/provenance.js';
 
 /** Budget limits to report spending against; absent fields are unlimited. */
 export interface BudgetLimits {
@@ -129,6 +130,8 @@ export interface ExperimentReport {
   readonly pareto: { readonly objectives: readonly Objective[]; readonly trialIds: readonly string[] };
   /** Accuracy against params and against latency, when those metrics were recorded. */
   readonly tradeOffs: readonly TradeOff[];
+  /** What came from earlier searches (the spec's `warmStart`): sources with their learned weights, trials of listed architectures. */
+  readonly warmStart?: WarmStartProvenance;
 }
 
 /** The spec's `epochs` when it leaves them out (`shared/spec/experiment.ts`). */
@@ -366,6 +369,7 @@ export function buildReport(experiment: Experiment, trials: readonly Trial[], op
   const start = startOf(experiment, trials);
   const end = experiment.finishedAt ? Date.parse(experiment.finishedAt) : now.getTime();
   const acc = accuracyObjective(objectives);
+  const warmStart = warmStartProvenance(experiment, trials, space);
   const tradeOffs = acc ? (['params', 'latency_ms', 'flops'] as const).map((x) => tradeOff(entries, acc, x)).filter((t): t is TradeOff => t !== undefined) : [];
 
   return {
@@ -394,5 +398,6 @@ export function buildReport(experiment: Experiment, trials: readonly Trial[], op
     bestSoFar: { metric: objectives[0]?.metric ?? null, goal: objectives[0]?.goal ?? 'max', ...bestSoFar(experiment, trials, objectives, constraints) },
     pareto: { objectives, trialIds: front.map((i) => (entries[i] as LeaderboardEntry).trialId) },
     tradeOffs,
+    ...(warmStart ? { warmStart } : {}),
   };
 }

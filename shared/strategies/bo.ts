@@ -116,10 +116,9 @@ export class BayesianOptimization extends BaseStrategy {
     this.transfer = t?.active ? t : undefined;
   }
 
-  /** The snapshot keeps the latest transfer weights (rebuilt on restore; kept for the report's provenance). */
+  /** The snapshot keeps the sources' sizes and latest weights (rebuilt on restore; kept for the report's provenance). */
   protected override extraState(): Record<string, unknown> {
-    const t = this.transfer?.latest();
-    return t ? { transfer: t } : {};
+    return this.transfer ? { transfer: this.transfer.provenance() } : {};
   }
 
   /** Surrogate features of an architecture: the space's encoding, plus op counts (see `opCounts`). */

@@ -44,10 +44,14 @@ export const ZERO_SHOT = 5;
  */
 export const CREDIBLE = 0.95;
 
-/** The ensemble's weights at one refit point (`point` trials told), by model: `target` and each source's experiment id. */
-export interface TransferWeights {
-  readonly point: number;
-  readonly weights: Readonly<Record<string, number>>;
+/** What a search's transfer model says about its sources (kept in the strategy's snapshot; see shared/transfer/provenance.ts). */
+export interface TransferProvenance {
+  /** Each source's observations (distinct architectures), by experiment id. */
+  readonly observations: Readonly<Record<string, number>>;
+  /** Trials told at the refit point the weights are from. */
+  readonly point?: number;
+  /** The ensemble's weights there, by model: `target` and each source's experiment id. */
+  readonly weights?: Readonly<Record<string, number>>;
 }
 
 /** A prediction of the ensemble at one point (standardised units). */
@@ -59,6 +63,8 @@ export interface Prediction {
 interface SourceModel {
   readonly id: string;
   readonly fit: GpFit;
+  /** Distinct architectures the source observed. */
+  readonly observations: number;
   /** Source architectures, best first (for the zero-shot design and the candidate pool). */
   readonly ranked: readonly Architecture[];
 }
@@ -94,7 +100,7 @@ export class TransferModel {
       const y = new Float64Array(n);
       chosen.forEach((_, r) => (y[r] = normQuantile((N - 1 - r + 0.5) / N)));
       standardise(y);
-      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), ranked: order.map((i) => obs[i]!.arch) });
+      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), observations: obs.length, ranked: order.map((i) => obs[i]!.arch) });
     }
   }
 
@@ -139,12 +145,13 @@ export class TransferModel {
     return ['target', ...this.models.map((m) => m.id)];
   }
 
-  /** The weights at the latest refit point computed, by model name (what the report shows), or undefined before the first. */
-  latest(): TransferWeights | undefined {
-    if (this.weightCache.size === 0) return undefined;
+  /** What the snapshot keeps for the report: each source's observations, and the weights at the latest refit point computed (once there is one). */
+  provenance(): TransferProvenance {
+    const observations = Object.fromEntries(this.models.map((m) => [m.id, m.observations]));
+    if (this.weightCache.size === 0) return { observations };
     const point = Math.max(...this.weightCache.keys());
     const w = this.weightCache.get(point) as number[];
-    return { point, weights: Object.fromEntries(this.names.map((name, i) => [name, Math.round((w[i] as number) * 1000) / 1000])) };
+    return { observations, point, weights: Object.fromEntries(this.names.map((name, i) => [name, Math.round((w[i] as number) * 1000) / 1000])) };
   }
 
   private computeWeights(point: number, fit: GpFit): number[] {

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { benchSpec, simulateSearch } from '../../../shared/bench/harness.js';
 import { BenchTable } from '../../../shared/bench/table.js';
 import { SpecError } from '../../../shared/errors.js';
+import { renderHtml } from '../../../shared/report/html.js';
+import { buildReport } from '../../../shared/report/report.js';
 import { Rng } from '../../../shared/rng.js';
 import { Space, type Architecture } from '../../../shared/space/space.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
@@ -101,6 +103,35 @@ describe('warm start through the steps', () => {
     expect(run.trials.slice(1, 6).map((t) => space.key(t.arch))).toContain(space.key(best.arch));
     const other = { ...spec(3, 'val_acc_200ep', { warmStart: { experiments: ['src'] } }), space: { kind: 'cell', isomorphism: 'distinct' } };
     await expect(loadSources(store, parseExperimentSpec(other))).rejects.toThrow(/warmStart\.experiments\[0\].*different space/);
+  });
+
+  it('the report marks what came from where: sources with their observations and learned weights, trials of listed architectures', async () => {
+    // Arrange: a source search, then a warm-started one listing two architectures.
+    const store = new MemoryExperimentStore();
+    await simulateSearch(table, spec(1, 'val_acc_12ep', { budget: { trials: 40 } }), { workers: 1, store, id: 'src' });
+    const listed = [
+      { values: { '1<-0': 'nor_conv_3x3', '2<-0': 'nor_conv_3x3', '2<-1': 'skip_connect', '3<-0': 'nor_conv_3x3', '3<-1': 'nor_conv_3x3', '3<-2': 'skip_connect' } },
+      { values: { '1<-0': 'nor_conv_1x1', '2<-0': 'avg_pool_3x3', '2<-1': 'nor_conv_3x3', '3<-0': 'skip_connect', '3<-1': 'nor_conv_1x1', '3<-2': 'nor_conv_3x3' } },
+    ];
+    await simulateSearch(table, spec(2, 'val_acc_200ep', { budget: { trials: 25 }, warmStart: { experiments: ['src'], architectures: listed } }), { workers: 1, store, id: 'tgt' });
+    const exp = (await store.getExperiment('tgt'))!;
+    const trials = await listAllTrials(store, 'tgt');
+    // Act
+    const report = buildReport(exp, trials);
+    const html = renderHtml(report, trials);
+    // Assert: 40 source architectures read, the weights of the last refit point (20), the first two trials listed.
+    const w = report.warmStart!;
+    expect(w.sources.map((s) => [s.experimentId, s.observations])).toEqual([['src', 40]]);
+    expect(w.weightsAt).toBe(20);
+    expect((w.targetWeight as number) + (w.sources[0]!.weight as number)).toBeCloseTo(1, 2);
+    expect(w.listed).toBe(2);
+    expect(w.listedTrialIds).toEqual(trials.sort((a, b) => a.seq - b.seq).slice(0, 2).map((t) => t.id));
+    expect(html).toContain('<section id="warm-start">');
+    expect(html).toContain('<td class="mono">src</td><td class="num">40</td>');
+    const tagged = report.leaderboard.slice(0, 25).filter((e) => w.listedTrialIds.includes(e.trialId)).length;
+    expect(html.split('<span class="tag warm" title=').length - 1).toBe(tagged);
+    // A search without warmStart has none.
+    expect(buildReport((await store.getExperiment('src'))!, await listAllTrials(store, 'src')).warmStart).toBeUndefined();
   });
 
   it('a bad warmStart is refused naming the field', () => {
