@@ -9,21 +9,11 @@ import { modelCost } from '../model/cost.js';
 import type { Network } from '../space/network.js';
 import { gradientProxies, jacobCov, naswot, type ProxyBatch } from './data-proxies.js';
 import { layerGraph } from './graph.js';
+import type { ProxyName } from './names.js';
 import { synflow } from './synflow.js';
 
 export type { ProxyBatch } from './data-proxies.js';
-
-/** Every proxy, in the order they are reported. */
-export const PROXY_NAMES = ['synflow', 'naswot', 'jacob_cov', 'snip', 'grad_norm', 'fisher', 'params', 'flops'] as const;
-export type ProxyName = (typeof PROXY_NAMES)[number];
-
-/** Proxies that run on a batch of data (the rest need none). */
-export const DATA_PROXIES: ReadonlySet<ProxyName> = new Set(['naswot', 'jacob_cov', 'snip', 'grad_norm', 'fisher']);
-
-/** Whether a string names a proxy. */
-export function isProxyName(s: string): s is ProxyName {
-  return (PROXY_NAMES as readonly string[]).includes(s);
-}
+export { DATA_PROXIES, isProxyName, PROXY_NAMES, type ProxyName } from './names.js';
 
 /** One network's scores (higher: predicted better) and the milliseconds each took, model build included. */
 export interface ProxyScores {

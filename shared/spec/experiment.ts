@@ -23,6 +23,7 @@ import { parseFidelitySpec, type FidelitySpec } from '../schedulers/spec.js';
 import { Space } from '../space/space.js';
 import { describeInput, zodIssues, formatPath, nestingIssue } from '../space/spec.js';
 import { oneshotSpecIssues } from '../oneshot/spec.js';
+import { PROXY_NAMES } from '../proxies/names.js';
 import { DEFAULT_STRATEGY, isStrategyName, STRATEGY_NAMES, strategyOptionIssues } from '../strategies/index.js';
 import { DEVICE_RUNTIMES } from '../latency/device.js';
 
@@ -45,6 +46,34 @@ export const MAX_SECONDS_PER_EPOCH = 60;
 export const MAX_BUDGET_MINUTES = 30 * 24 * 60;
 /** Most epochs a trial trains. */
 export const MAX_EPOCHS = 10_000;
+
+/**
+ * `proxy:` — either precomputed scores (`{ scores: FILE.csv, column }`, from
+ * `nasflow proxies --all --scores`) or live scoring (`{ live: naswot,
+ * candidates, batch }`): the search scores candidates itself on the
+ * dataset's training examples (docs/proxies.md).
+ */
+const proxySchema = z
+  .object({
+    scores: z.string().min(1, 'expected the path of a scores CSV').optional(),
+    column: z.string().min(1).optional(),
+    live: z.enum(PROXY_NAMES, { error: `expected one of ${PROXY_NAMES.join(', ')}` }).optional(),
+    candidates: z.int({ error: 'expected a whole number of candidates from 1 to 100000' }).min(1, 'expected a whole number of candidates from 1 to 100000').max(100_000, 'expected a whole number of candidates from 1 to 100000').optional(),
+    batch: z.int({ error: 'expected a whole number of examples from 2 to 1024' }).min(2, 'expected a whole number of examples from 2 to 1024').max(1024, 'expected a whole number of examples from 2 to 1024').optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if ((p.scores === undefined) === (p.live === undefined)) ctx.addIssue({ code: 'custom', path: [p.live === undefined ? 'scores' : 'live'], message: 'expected exactly one of scores (a precomputed scores CSV) or live (a proxy scored during the search)' });
+    if (p.live !== undefined && p.column !== undefined) ctx.addIssue({ code: 'custom', path: ['column'], message: 'column names a column of a scores CSV: it goes with scores, not live' });
+    if (p.scores !== undefined && p.candidates !== undefined) ctx.addIssue({ code: 'custom', path: ['candidates'], message: 'candidates are scored live: it goes with live, not scores (bo option proxyPool sets the warm-up pool of precomputed scores)' });
+    if (p.scores !== undefined && p.batch !== undefined) ctx.addIssue({ code: 'custom', path: ['batch'], message: 'batch is the live data proxies\' batch: it goes with live, not scores' });
+  })
+  .transform((p) => (p.live !== undefined ? { live: p.live, candidates: p.candidates ?? DEFAULT_LIVE_CANDIDATES, batch: p.batch ?? DEFAULT_LIVE_BATCH } : { scores: p.scores as string, column: p.column ?? 'synflow' }));
+
+/** Candidates a live proxy scores for bo's warm-up (its `init` trials are the best of them). */
+export const DEFAULT_LIVE_CANDIDATES = 200;
+/** Training examples in a live data proxy's batch. */
+export const DEFAULT_LIVE_BATCH = 64;
 
 const datasetSchema = z.discriminatedUnion(
   'source',
@@ -183,8 +212,8 @@ export const experimentSpecSchema = z
       .default({ type: 'local', pricePerHour: 0 }),
     parallel: z.int().positive().max(256).optional(),
     seed: z.int().default(0),
-    /** Zero-cost proxy scores for bo's warm-up and surrogate: a CSV from `nasflow proxies --all --scores` and its column. */
-    proxy: z.object({ scores: z.string().min(1, 'expected the path of a scores CSV'), column: z.string().min(1).default('synflow') }).strict().optional(),
+    /** Zero-cost proxy for bo's warm-up and surrogate: precomputed scores (`scores`, a table search) or scored live on the dataset (`live`, shared/proxies/live.ts). */
+    proxy: proxySchema.optional(),
     /** Weight inheritance (docs/morphism.md): a mutated child starts from its parent's trained weights and trains `epochs` of its epochs. */
     inheritance: inheritanceSchema.optional(),
     /** Learn from earlier searches (shared/transfer): their trials as sources, listed architectures first. */
@@ -234,6 +263,9 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
       issues.push({ path: 'inheritance', message: 'weight inheritance needs trained weights: a table dataset answers without training (remove inheritance or train on real data)' });
     }
     if (d.source === 'table' && space.kind !== 'cell') issues.push({ path: 'space.kind', message: 'a table dataset answers cell spaces only: use kind: cell' });
+    const proxy = r.data.proxy;
+    if (proxy?.live !== undefined && d.source === 'table') issues.push({ path: 'proxy.live', message: 'a live proxy scores networks on the dataset\'s examples: a table dataset has none (use proxy.scores, from nasflow proxies --all --scores)' });
+    if (proxy && (typeof r.data.strategy === 'string' ? r.data.strategy : r.data.strategy.name) !== 'bo') issues.push({ path: 'proxy', message: 'only strategy bo uses a proxy (its warm-up and surrogate): set strategy: bo or remove proxy' });
     if ((typeof r.data.strategy === 'string' ? r.data.strategy : r.data.strategy.name) === 'oneshot') issues.push(...oneshotSpecIssues(d.source, space, raw));
     if (r.data.device && d.source === 'table' && d.metrics['latency_ms'] !== undefined) {
       issues.push({ path: 'device', message: `latency_ms is both the table's column "${d.metrics['latency_ms']}" and the device's: remove one (dataset.metrics.latency_ms or device)` });

@@ -22,6 +22,7 @@ import { ensureDeviceMeasured } from './device.js';
 import { estimatorFor, type EstimateSeconds } from './estimate.js';
 import { finishMove } from './finish.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
+import { prepareSearchProxy } from './proxy.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { fidelityOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
 
@@ -83,8 +84,8 @@ export function specOf(exp: Experiment): ExperimentSpec {
   return spec;
 }
 
-/** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false; `read`: the experiment as just read). */
-export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true, read?: Experiment): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
+/** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false; `read`: the experiment as just read; `leaseOwner`: renewed while a live proxy scores). */
+export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true, read?: Experiment, leaseOwner?: string): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
   const exp = read ?? (await ports.store.getExperiment(experimentId));
   if (!exp) throw new NotFoundError('experiment', experimentId);
   const warm = ports.warm?.experimentId === experimentId ? ports.warm : undefined;
@@ -95,7 +96,8 @@ export async function loadSearch(ports: StepPorts, experimentId: string, withStr
   const trials = await repairFinished(ports.store, spec, await list(), list);
   // A warm search always has its strategy: the next step may propose.
   const strategy = withStrategy || warm !== undefined;
-  const state = SearchState.rebuild(spec, exp, trials, strategy, strategy ? await loadSources(ports.store, spec) : []);
+  const proxy = strategy ? await prepareSearchProxy(ports, spec, exp, (exp.strategyState as SnapshotEnvelope | undefined)?.proxy, leaseOwner) : undefined;
+  const state = SearchState.rebuild(spec, exp, trials, strategy, strategy ? await loadSources(ports.store, spec) : [], proxy);
   warm?.keep(spec, state);
   return { exp, spec, state, trials };
 }
@@ -110,7 +112,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     if (exp0.state === 'QUEUED') exp0 = await store.updateExperiment(input.experimentId, { state: 'RUNNING', startedAt: new Date(ports.now()).toISOString() }, { leaseOwner: owner });
     // A spec's device is measured once, before anything is proposed (./device.ts).
     exp0 = await ensureDeviceMeasured(ports, exp0, specOf(exp0), owner);
-    const { exp, spec, state } = await loadSearch(ports, input.experimentId, true, exp0);
+    const { exp, spec, state } = await loadSearch(ports, input.experimentId, true, exp0, owner);
     const env = state.snapshot;
     const key = `${input.generation}:${input.slot}`;
     // A slot of an execution that was continued as new has nothing more to do.

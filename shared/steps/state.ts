@@ -20,8 +20,9 @@ import type { EstimateSeconds } from './estimate.js';
 import { isSupernetArch } from './supernet.js';
 import { inheritanceFor, startEpochOf } from './inherit.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
-import { tableScorer } from '../proxies/scores.js';
+import type { LiveProxy, LiveProxyState } from '../proxies/live.js';
 import { preflightContext, staticFactsOf, type StaticFacts } from './preflight.js';
+import { searchProxy, withProxyCost, type SearchProxy } from './proxy.js';
 import { createStrategy, restoreStrategy, type Strategy, type StrategyState } from '../strategies/index.js';
 import { withEnqueued } from '../transfer/enqueue.js';
 import type { SourceTask } from '../transfer/source.js';
@@ -45,6 +46,8 @@ export interface SnapshotEnvelope {
   /** Generation of the newest execution and the seq of its first trial (for draining before the history limit). */
   readonly generation?: number;
   readonly generationFirstSeq?: number;
+  /** A live proxy's scores and scoring time (`./proxy.ts`): a rebuilt search reuses them. */
+  readonly proxy?: LiveProxyState;
 }
 
 /** What a trial's training came to (`../experiment/outcome.ts`), re-exported for the steps' callers. */
@@ -164,6 +167,8 @@ export class SearchState {
     private readonly tellPolicy: TellPolicy,
     /** The earlier searches the strategy learns from (`warmStart.experiments`, read by `loadSources`). */
     readonly sources: readonly SourceTask[] = [],
+    /** The spec's live proxy (`./proxy.ts`): its scores go into the snapshot, its time into the budget. */
+    readonly liveProxy?: LiveProxy,
   ) {}
 
   /** Milliseconds spent in the strategy's ask and tell, and the asks made (what a proposal costs, without the store). */
@@ -182,22 +187,26 @@ export class SearchState {
    * the replay tells what was told before the snapshot, then repeats the asks
    * made after it (before a crash recorded them), then tells the rest.
    * `withStrategy: false` rebuilds the scheduler and the trial index only.
-   * `sources`: the trials of `warmStart.experiments` (shared/transfer).
+   * `sources`: the trials of `warmStart.experiments` (shared/transfer);
+   * `prepared`: the spec's proxy made ready (`prepareSearchProxy`), else made here.
    */
-  static rebuild(spec: ExperimentSpec, exp: Experiment, all: readonly Trial[], withStrategy = true, sources: readonly SourceTask[] = []): SearchState {
+  static rebuild(spec: ExperimentSpec, exp: Experiment, all: readonly Trial[], withStrategy = true, sources: readonly SourceTask[] = [], prepared?: SearchProxy): SearchState {
     const fidelity = fidelityOf(spec);
     const ctx0 = schedulerCtx(spec);
     const scheduler = all.length ? schedulerFromTrials(fidelity, ctx0, all) : createScheduler(fidelity, ctx0);
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
+    let live: LiveProxy | undefined;
     if (withStrategy) {
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...(spec.proxy ? { proxy: tableScorer(spec.proxy.scores, spec.proxy.column, spec.compiledSpace) } : {}), ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device) };
+      const proxy = prepared ?? searchProxy(spec, env?.proxy, exp.device);
+      live = proxy.live;
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...proxy.context, ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device) };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
       const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
       strategy = withEnqueued(strategy, spec.compiledSpace, first);
     }
-    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources);
+    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources, live);
     s.statics = staticFactsOf(spec, exp.device);
     s.lastSeq = env?.lastSeq ?? 0;
     for (const t of all) s.trials.set(t.id, t);
@@ -291,7 +300,7 @@ export class SearchState {
       createdAt: new Date(ctx.now()).toISOString(),
     };
     const exp = (await store.getExperiment(this.experimentId)) as Experiment;
-    const budget = budgetFor(this.spec, exp, estimate, ctx.inFlight, ctx.deadline, ctx.now(), ctx.hold);
+    const budget = budgetFor(this.spec, withProxyCost(this.spec, exp, this.liveProxy), estimate, ctx.inFlight, ctx.deadline, ctx.now(), ctx.hold);
     if (budget === 'full') return { kind: 'done', reason: 'budget' };
     const price = this.spec.instance.pricePerHour;
     try {
@@ -309,7 +318,7 @@ export class SearchState {
     this.scheduler.observe(trial);
     if (next.kind === 'new') {
       this.lastSeq = seq;
-      const envelope: SnapshotEnvelope = { ...(this.envelope ?? {}), strategy: (this.strategy as Strategy).toJSON(), told: this.toldCount, lastSeq: seq };
+      const envelope: SnapshotEnvelope = { ...(this.envelope ?? {}), strategy: (this.strategy as Strategy).toJSON(), told: this.toldCount, lastSeq: seq, ...(this.liveProxy ? { proxy: this.liveProxy.toJSON() } : {}) };
       await store.updateExperiment(this.experimentId, { strategyState: envelope }, ctx.leaseOwner ? { leaseOwner: ctx.leaseOwner } : {});
       this.envelope = envelope;
     }
@@ -330,7 +339,7 @@ export class SearchState {
     const exp = (await ctx.store.getExperiment(this.experimentId)) as Experiment;
     // A new trial's architecture is not asked for yet: the estimate is a typical one's.
     const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0), parent?.arch, next.fidelity);
-    if (budgetFor(this.spec, exp, estimate, ctx.inFlight, ctx.deadline, ctx.now()) === 'full') return 'budget';
+    if (budgetFor(this.spec, withProxyCost(this.spec, exp, this.liveProxy), estimate, ctx.inFlight, ctx.deadline, ctx.now()) === 'full') return 'budget';
     if (next.kind === 'promote') return undefined;
     if (this.exhausted) return 'exhausted';
     const asked = probe();

@@ -77,6 +77,13 @@ type Options = { -readonly [K in keyof z.infer<typeof boOptions>]-?: number };
 
 const DEFAULTS: Options = { init: 10, maxTrain: 64, refitEvery: 10, topNeighbours: 8, mutants: 20, randoms: 20, frontNeighbours: 8, extremes: 1, opCounts: 2, beta: 1, separate: 1, ehvi: 1, proxyPool: 200, proxyWeight: 2 };
 
+/**
+ * New networks a live proxy scores in one proposal (~0.1-0.4 s each on 2
+ * cores): bounds what a proposal costs and how long it holds the event loop
+ * (the runner's lease is renewed between steps, not during one).
+ */
+const LIVE_SCORES_PER_PROPOSAL = 16;
+
 /** `maxTrain` with several objectives, unless given: the front needs its dominated neighbours in the model too. */
 const MAX_TRAIN_MULTI = 150;
 
@@ -109,7 +116,7 @@ export class BayesianOptimization extends BaseStrategy {
       for (let k = 0; k < this.counts; k++) this.kinds.push('numeric');
     }
     if (ctx.proxy && this.opt.proxyWeight > 0) {
-      this.proxy = proxyFeature(ctx.proxy, this.space, ctx.seed, this.kinds.length, this.opt.proxyWeight);
+      this.proxy = proxyFeature(ctx.proxy, ctx.proxyCandidates ?? randomReference(this.space, ctx.seed), this.kinds.length, this.opt.proxyWeight);
       this.kinds.push('numeric');
     }
     const t = ctx.sources?.length && this.objectives.length <= 1 ? new TransferModel(ctx.sources, (a, out) => this.encode(a, out), this.kinds, ctx.seed) : undefined;
@@ -130,10 +137,27 @@ export class BayesianOptimization extends BaseStrategy {
     return out;
   }
 
-  /** An initial trial: the best-scoring of `proxyPool` random candidates by the proxy, or a random one without it. */
+  /**
+   * An initial trial: the best-scoring of `proxyPool` random candidates by
+   * the proxy (scored live: the best of its candidates not taken yet), or a
+   * random one without it.
+   */
   private warmNew(): Architecture | undefined {
     const score = this.ctx.proxy;
     if (!score || this.opt.proxyPool <= 0) return this.randomNew();
+    if (this.ctx.proxyCandidates) {
+      let pick: Architecture | undefined;
+      let top = -Infinity;
+      for (const a of this.ctx.proxyCandidates) {
+        if (!this.isNew(a)) continue;
+        const v = score(a);
+        if (pick === undefined || v > top) {
+          pick = a;
+          top = v;
+        }
+      }
+      return pick ?? this.randomNew();
+    }
     let best: Architecture | undefined;
     let bestScore = -Infinity;
     for (let i = 0; i < this.opt.proxyPool; i++) {
@@ -174,6 +198,11 @@ export class BayesianOptimization extends BaseStrategy {
       return fitGp(at.X, at.n, this.kinds, at.ys, hypers[0]);
     });
     if (tw) for (const a of (this.transfer as TransferModel).seeds(tw, 10)) if (this.isNew(a) && !pool.some((b) => this.space.key(b) === this.space.key(a))) pool.push(a);
+    // A live proxy: its scored candidates are candidates here too (the proxy's best ideas cost nothing more).
+    if (this.proxy && this.ctx.proxyCandidates) {
+      const inPool = new Set(pool.map((a) => this.space.key(a)));
+      for (const a of this.ctx.proxyCandidates) if (!inPool.has(this.space.key(a)) && this.isNew(a)) pool.push(a);
+    }
     if (pool.length === 0) return this.randomNew();
     const x = new Float64Array(dims);
     const kstar = new Float64Array(fit.n);
@@ -190,7 +219,11 @@ export class BayesianOptimization extends BaseStrategy {
       const at = fit.X.subarray(i * dims, (i + 1) * dims);
       incumbent = Math.max(incumbent, single(predict(fit, at, this.kinds, kstar, v, false), at, false).mean);
     }
+    // A live proxy scores at most LIVE_SCORES_PER_PROPOSAL new networks here: the pool's others wait for a later proposal.
+    let fresh = 0;
+    const cached = this.proxy ? this.ctx.proxyCached : undefined;
     for (const a of pool) {
+      if (cached && !cached(a) && fresh++ >= LIVE_SCORES_PER_PROPOSAL) continue;
       this.encode(a, x);
       let acq: number;
       if (!multi) {
@@ -323,21 +356,21 @@ interface ProxyFeature {
 }
 
 /**
- * Scales a proxy's scores by their range over a fixed random sample of the
- * space (its own seeded generator: the strategy's is untouched, so a
- * restored strategy scales the same), clipped to [0, 1] then times
+ * Scales a proxy's scores by their range over `reference` (a fixed sample:
+ * a restored strategy scales the same), clipped to [0, 1] then times
  * `weight`; a score of -Infinity (a network with no path) is 0.
  */
-function proxyFeature(score: (a: Architecture) => number, space: Space, seed: number, at: number, weight: number): ProxyFeature {
-  const rng = Rng.seeded(seed + 0x9e3779b9);
-  const ref: number[] = [];
-  for (let i = 0; i < 256; i++) {
-    const v = score(space.sample(rng));
-    if (Number.isFinite(v)) ref.push(v);
-  }
+function proxyFeature(score: (a: Architecture) => number, reference: readonly Architecture[], at: number, weight: number): ProxyFeature {
+  const ref = reference.map(score).filter((v) => Number.isFinite(v));
   const lo = ref.length ? Math.min(...ref) : 0;
   const span = (ref.length ? Math.max(...ref) : 1) - lo || 1;
   return { at, value: (a) => weight * Math.min(1, Math.max(0, (score(a) - lo) / span)) };
+}
+
+/** 256 random architectures of the space from their own seeded generator (the strategy's is untouched). */
+function randomReference(space: Space, seed: number): Architecture[] {
+  const rng = Rng.seeded(seed + 0x9e3779b9);
+  return Array.from({ length: 256 }, () => space.sample(rng));
 }
 
 /** Ranks mapped to normal quantiles (ties share their mean rank). */

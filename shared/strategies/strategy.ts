@@ -85,6 +85,10 @@ export interface StrategyContext {
   readonly options?: Readonly<Record<string, unknown>>;
   /** A zero-cost proxy score per architecture (higher: predicted better), where the spec names one; bo uses it. */
   readonly proxy?: (arch: Architecture) => number;
+  /** Where the proxy is scored live (shared/proxies/live.ts): the sample its warm-up takes the best-scoring of, and its feature is scaled over. */
+  readonly proxyCandidates?: readonly Architecture[];
+  /** Where the proxy is scored live: whether an architecture's score is known already (bo scores only a few new ones per proposal). */
+  readonly proxyCached?: (arch: Architecture) => boolean;
   /** Earlier searches of the same space (`warmStart.experiments`); bo learns from them (shared/transfer). */
   readonly sources?: readonly SourceTask[];
   /**
