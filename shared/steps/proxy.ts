@@ -6,8 +6,9 @@
  * time counts against the compute budget like a trial's (`withProxyCost`);
  * under `budget.minutes` it is inside the wall clock anyway.
  */
+import { NasError } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
-import { LiveProxy, readyLiveProxy, type LiveProxyState } from '../proxies/live.js';
+import type { LiveProxy, LiveProxyState } from '../proxies/live.js';
 import { tableScorer } from '../proxies/scores.js';
 import type { ExperimentSpec } from '../spec/experiment.js';
 import type { StrategyContext } from '../strategies/strategy.js';
@@ -21,6 +22,9 @@ export interface SearchProxy {
   readonly live?: LiveProxy;
 }
 
+/** shared/proxies/live.ts, once a spec with a live proxy needed it. */
+let liveModule: typeof import('../proxies/live.js') | undefined;
+
 /** How long the lease is renewed for while a live proxy scores its candidates (a step's own lease lives as long). */
 const PREPARE_LEASE_MS = 60_000;
 
@@ -30,9 +34,13 @@ const PREPARE_LEASE_MS = 60_000;
  * asynchronously, renewing `owner`'s lease on the experiment as it goes.
  */
 export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec, exp: Experiment, state?: LiveProxyState, owner?: string): Promise<SearchProxy> {
+  if (spec.proxy?.live !== undefined) {
+    // Loaded only here: TensorFlow.js stays out of every search (and Lambda) without a live proxy.
+    liveModule ??= await import('../proxies/live.js');
+    await liveModule.readyLiveProxy();
+  }
   const proxy = searchProxy(spec, state, exp.device);
   if (proxy.live) {
-    await readyLiveProxy();
     await proxy.live.prepare(async () => {
       if (owner !== undefined) await ports.store.renewLease(exp.id, owner, PREPARE_LEASE_MS);
     });
@@ -47,8 +55,9 @@ export function searchProxy(spec: ExperimentSpec, state?: LiveProxyState, device
   if (p.live === undefined) return { context: { proxy: tableScorer(p.scores, p.column, spec.compiledSpace) } };
   const d = spec.dataset;
   if (d.source === 'table') return { context: {} }; // refused by the spec parser: a table has no examples to score on
+  if (!liveModule) throw new NasError('a live proxy is prepared (prepareSearchProxy) before its search is rebuilt');
   const { admissible } = preflightContext(spec, device);
-  const live = new LiveProxy({ space: spec.compiledSpace, proxy: p.live, candidates: p.candidates, batch: p.batch, data: { ...d, seed: spec.seed }, seed: spec.seed, ...(admissible ? { admissible } : {}) }, state);
+  const live = new liveModule.LiveProxy({ space: spec.compiledSpace, proxy: p.live, candidates: p.candidates, batch: p.batch, data: { ...d, seed: spec.seed }, seed: spec.seed, ...(admissible ? { admissible } : {}) }, state);
   return { context: { proxy: live.score, proxyCandidates: live.candidates(), proxyCached: live.cached }, live };
 }
 
