@@ -66,11 +66,19 @@ export function adminsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env[ENV.adminPrincipals] ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
 }
 
-/** The store, but every experiment it creates records `owner`. */
-function recordingOwner(store: ExperimentStore, owner: string | undefined): ExperimentStore {
+/**
+ * The store as a submit by `owner` sees it: every experiment it creates
+ * records `owner`, and an experiment `owner` may not see reads as absent (a
+ * spec's `warmStart.experiments` cannot name, or learn from, someone else's).
+ */
+function recordingOwner(store: ExperimentStore, owner: string | undefined, canSee: (e: Experiment) => boolean): ExperimentStore {
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'createExperiment') return (e: NewExperiment) => target.createExperiment({ ...e, ...(owner !== undefined ? { owner } : {}) });
+      if (prop === 'getExperiment') return async (id: string) => {
+        const e = await target.getExperiment(id);
+        return e && canSee(e) ? e : undefined;
+      };
       const v = Reflect.get(target, prop, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
@@ -85,12 +93,13 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
     if (api) return api;
     const ports = typeof deps.ports === 'function' ? deps.ports() : deps.ports;
     const admins = typeof deps.admins === 'function' ? deps.admins() : (deps.admins ?? []);
+    const canSee = (e: Experiment, req: ApiRequest): boolean => isAdmin(req.principal, admins) || (e.owner !== undefined && e.owner === req.principal);
     api = createApi({
       store: ports.store,
       artifacts: ports.artifacts,
       // The table or data files a spec names are read by the trainer, not here.
       submit: async (spec: unknown, req: ApiRequest): Promise<Experiment> => {
-        const exp = await submitExperiment(spec, recordingOwner(ports.store, req.principal), { checkFiles: false });
+        const exp = await submitExperiment(spec, recordingOwner(ports.store, req.principal, (e) => canSee(e, req)), { checkFiles: false });
         try {
           await deps.enqueue(exp.id);
         } catch (e) {
@@ -113,7 +122,7 @@ export function createApiHandler(deps: ApiFunctionDeps): (event: APIGatewayProxy
         return exp;
       },
       // Only the owner and the admins see an experiment; to anyone else it does not exist (404).
-      canSee: (e, req) => isAdmin(req.principal, admins) || (e.owner !== undefined && e.owner === req.principal),
+      canSee,
       log: (e) => obsOf().logger.error('request failed', e as Error),
       now: ports.now,
     });
