@@ -3,8 +3,8 @@
  * `--runs`) of a seeded sample of a spec's space on the runtimes TensorFlow.js
  * deploys to — Node's WebAssembly backend, tfjs-node where installed, and a
  * headless Chromium's WebAssembly backend — and says which could not run here
- * and why. A table spec's cells are built as NAS-Bench-201 networks on
- * 32×32×3 input.
+ * and why. Models are built for the dataset's input (`deviceInput`); a
+ * table spec's cells as NAS-Bench-201 networks on 32×32×3 input.
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -15,7 +15,7 @@ import { buildModel } from '../shared/model/build.js';
 import { networkCost } from '../shared/model/network-cost.js';
 import { Rng } from '../shared/rng.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
-import { inputShape } from '../shared/spec/preflight.js';
+import { deviceInput } from '../shared/steps/preflight.js';
 import { chromiumUnavailable, openChromium } from '../shared/latency/chromium.js';
 import { positiveFlag } from './flags.js';
 import { readSpecFile } from './space.js';
@@ -46,8 +46,10 @@ export function registerLatency(program: Command): void {
       const asked = opts.runtimes.split(',').map((r) => r.trim()).filter((r) => r !== '');
       const bad = asked.filter((r) => !(RUNTIMES as readonly string[]).includes(r));
       if (bad.length) throw new SpecError([{ path: '--runtimes', message: `unknown runtime ${JSON.stringify(bad[0])} (expected ${RUNTIMES.join(', ')})` }], 'options');
-      const shape = inputShape(spec) ?? [32, 32, 3];
-      const numClasses = spec.dataset.source === 'table' ? 10 : spec.dataset.source === 'csv' ? 2 : 10;
+      // The input the trainer builds for (a CSV's features and classes), as the spec's device step measures it.
+      const input = deviceInput(spec);
+      if (!input) throw new SpecError([{ path: 'dataset', message: 'cannot read the dataset\'s shape (its files are missing or empty)' }]);
+      const { shape, numClasses } = input;
       const space = spec.compiledSpace;
       const rng = Rng.seeded(seed);
       const archs = Array.from({ length: sample }, () => space.sample(rng));
