@@ -13,15 +13,13 @@
  * scaled by its sample deviation) keeps ten points from chasing noise.
  * It was chosen on NAS-Bench-201 draws 0–19 (leave one device out) and
  * confirmed on draws 50–69: docs/latency.md.
- * Without other devices it is a ridge regression on the structure alone.
+ * Without other devices there is only the graph to go on: `./device.ts`.
  */
 import { SpecError } from '../errors.js';
 import { ridgePredict, standardize, type Columns } from './linalg.js';
 
 /** Ridge penalty on each standardised column (see the module comment). */
 export const LATENCY_RIDGE = 0.3;
-/** Penalty on structural columns when no other device is known: many columns, few points. */
-export const STRUCTURE_ONLY_RIDGE = 3;
 
 /** One architecture measured on the target device: its row in the space's arrays and its latency. */
 export interface LatencyMeasurement {
@@ -36,15 +34,11 @@ export class LatencyPredictor {
 
   /**
    * @param structure structural feature columns, one value per architecture
-   * @param known latencies of the same architectures on other devices (may be empty)
+   * @param known latencies of the same architectures on other devices (at least one)
    */
   constructor(structure: Columns, known: Columns) {
     const size = structure[0]?.length ?? known[0]?.length ?? 0;
-    if (known.length === 0) {
-      this.columns = structure.map(standardize);
-      this.penalties = this.columns.map(() => STRUCTURE_ONLY_RIDGE);
-      return;
-    }
+    if (known.length === 0) throw new SpecError([{ path: '--known', message: 'expected at least one other device (with none, the graph-cost model of shared/latency/device.ts predicts)' }], 'latency');
     const all = Array.from({ length: size }, (_, i) => i);
     const denoised = known.map((z) => standardize(ridgePredict(structure, all, Array.from(z), structure.map(() => 1e-6))));
     this.columns = [...denoised, ...known.map(standardize)];

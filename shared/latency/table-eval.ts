@@ -9,10 +9,13 @@
 import type { BenchTable } from '../bench/table.js';
 import { DataError, SpecError } from '../errors.js';
 import { Rng } from '../rng.js';
+import { batchSeconds, networkCost } from '../model/network-cost.js';
 import { fromArchStr } from '../space/cell.js';
+import { Space } from '../space/space.js';
+import { fitDevice, workOf } from './device.js';
 import { cellStructure } from './features.js';
 import { ridgePredict, spearman } from './linalg.js';
-import { LatencyPredictor } from './predictor.js';
+import { LatencyPredictor, type LatencyMeasurement } from './predictor.js';
 
 /** NAS-Bench-201's five edge ops, the vocabulary of the structural features. */
 const NB201_OPS = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'] as const;
@@ -56,6 +59,25 @@ function summarise(values: readonly number[]): RankSummary {
   return { mean: values.reduce((s, v) => s + v, 0) / values.length, min: Math.min(...values) };
 }
 
+type Predict = (measured: readonly LatencyMeasurement[]) => ArrayLike<number>;
+
+const predictorOf = (p: LatencyPredictor): Predict => (m) => p.predict(m);
+
+/**
+ * With no other device known: the model a spec's `device` uses (shared/latency/device.ts),
+ * per-layer and per-FLOP rates fitted to the K measured cells, built as
+ * NAS-Bench-201 networks on 32×32×3 input.
+ */
+function graphCostPredictor(table: BenchTable): Predict {
+  const space = Space.fromSpec({ kind: 'cell' });
+  const costs = table.archStrs().map((s) => networkCost(space.network(space.fromArchStr(s)), { shape: [32, 32, 3], numClasses: 10 }));
+  const work = costs.map(workOf);
+  return (measured) => {
+    const rates = fitDevice(measured.map((m) => ({ ms: m.ms, work: work[m.row] as number[] })));
+    return costs.map((c) => batchSeconds(c, 1, rates));
+  };
+}
+
 /** Runs the predictor (and the baseline) over `draws` seeded draws of K measured rows of a table. */
 export function evaluateOnTable(table: BenchTable, options: TableEvalOptions): LatencyPredictResult {
   const { target, samples, draws } = options;
@@ -73,13 +95,13 @@ export function evaluateOnTable(table: BenchTable, options: TableEvalOptions): L
       throw new DataError(`${table.path}: row ${i + 1}: "arch_str" is not a NAS-Bench-201 cell`);
     }
   });
-  const predictor = new LatencyPredictor(cellStructure(cells, NB201_OPS), knownCols);
+  const predict = knownCols.length > 0 ? predictorOf(new LatencyPredictor(cellStructure(cells, NB201_OPS), knownCols)) : graphCostPredictor(table);
   const rng = Rng.seeded(seed);
   const ours: number[] = [];
   const plain: number[] = [];
   for (let d = 0; d < draws; d++) {
     const rows = drawRows(table.size, samples, rng);
-    ours.push(spearman(predictor.predict(rows.map((row) => ({ row, ms: y[row] as number }))), y));
+    ours.push(spearman(predict(rows.map((row) => ({ row, ms: y[row] as number }))), y));
     if (knownCols.length > 0) plain.push(spearman(ridgePredict(knownCols, rows, rows.map((r) => y[r] as number), knownCols.map(() => 1e-9)), y));
   }
   return { target, known, samples, draws, seed, spearman: summarise(ours), baseline: { leastSquares: plain.length > 0 ? summarise(plain) : null } };
