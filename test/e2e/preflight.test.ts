@@ -8,7 +8,9 @@ import { runExperiment } from '../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { preflightContext, preflightOf } from '../../shared/steps/preflight.js';
+import { proposeStep } from '../../shared/steps/propose.js';
 import { submitExperiment } from '../../shared/steps/submit.js';
+import { MemoryArtifactStore } from '../../shared/train/ports.js';
 import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { createStrategy, STRATEGY_NAMES } from '../../shared/strategies/index.js';
 
@@ -76,6 +78,18 @@ describe('static pre-flight: examples/mnist.yaml (params <= 300000)', () => {
       expect(violators).toBe(0);
     });
   }
+
+  it('propose, the step that hands each trial to training (locally and before a Batch job), creates no violator in 25 trials', async () => {
+    const store = new MemoryExperimentStore();
+    // The MNIST files are the trainer's business here: nothing trains.
+    const exp = await submitExperiment(raw, store, { checkFiles: false });
+    const ports = { store, artifacts: new MemoryArtifactStore(), now: Date.now };
+    for (let slot = 0; slot < 25; slot++) expect((await proposeStep(ports, { experimentId: exp.id, slot, generation: 0 })).action).toBe('train');
+    const trials = (await store.listTrials(exp.id)).trials;
+    expect(trials).toHaveLength(25);
+    const violators = trials.filter((t) => networkCost(spec.compiledSpace.network(t.arch), { shape: [28, 28, 1], numClasses: 10 }).params > 300_000);
+    expect(violators).toHaveLength(0);
+  }, 60_000);
 
   it('without the pre-flight the same strategy would propose violators (the check can fail)', () => {
     const strategy = createStrategy('random', { space: spec.compiledSpace, objectives: spec.objectives, seed: 4 });
