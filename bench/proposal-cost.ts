@@ -7,6 +7,11 @@
  * of an earlier search as its source (issue 17's warm start: N distinct
  * random architectures with their `--source` column values), interleaved
  * ask by ask with the same strategy without one, and reports both.
+ * `--constraint "COL <= X"` bounds a device column of the table
+ * (`latency_ms_pixel3 <= 6`): the history holds feasible architectures only,
+ * and each strategy is also measured proposing through the static pre-flight
+ * of a search with that constraint (shared/steps/preflight.ts), interleaved
+ * ask by ask with the same strategy without it (issue 15's proposal-cost goal).
  * When Debian's python3-optuna is installed, Optuna's multivariate TPE is
  * measured right after, on the same histories (bench/optuna_proposal_cost.py),
  * and the JSON gives the default strategy's ratio to it.
@@ -18,6 +23,8 @@ import { loadavg } from 'node:os';
 import { benchSpace } from '../shared/bench/harness.js';
 import { BenchTable, TableEvaluator } from '../shared/bench/table.js';
 import { Rng } from '../shared/rng.js';
+import { parseExperimentSpec } from '../shared/spec/experiment.js';
+import { preflightContext } from '../shared/steps/preflight.js';
 import { createStrategy, DEFAULT_STRATEGY, STRATEGY_NAMES } from '../shared/strategies/index.js';
 import type { Strategy } from '../shared/strategies/strategy.js';
 import type { SourceTask } from '../shared/transfer/source.js';
@@ -31,6 +38,7 @@ const { values: args } = parseArgs({
     repeats: { type: 'string', default: '50' },
     'transfer-trials': { type: 'string' },
     source: { type: 'string', default: 'val_acc_12ep' },
+    constraint: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -41,6 +49,19 @@ if (!args.table) {
 const table = BenchTable.load(args.table);
 const space = benchSpace();
 const evaluator = new TableEvaluator(table, space, { metrics: { y: args.objective as string } });
+// The pre-flight of a table search whose constraint bounds a device column (its metric named as the column).
+const bounded = args.constraint === undefined ? undefined : /^\s*([\w.]+)/.exec(args.constraint)?.[1];
+const preflight =
+  bounded === undefined
+    ? {}
+    : preflightContext(
+        parseExperimentSpec({ name: 'proposal-cost', dataset: { source: 'table', path: args.table, metrics: { y: args.objective, [bounded]: bounded } }, space: { kind: 'cell' }, objectives: [{ metric: 'y', goal: 'max' }], constraints: [args.constraint], budget: { trials: 1 } }),
+      );
+if (bounded !== undefined && !preflight.admissible) {
+  process.stderr.write(`bench:proposal: --constraint must bound a device (latency…) column of the table, got ${JSON.stringify(args.constraint)}\n`);
+  process.exit(2);
+}
+const admissible = preflight.admissible ?? (() => true);
 const histories = (args.histories as string).split(',').map(Number);
 const repeats = Number(args.repeats);
 const sourceTrials = args['transfer-trials'] === undefined ? 0 : Number(args['transfer-trials']);
@@ -61,17 +82,19 @@ if (sourceTrials > 0) {
 const results: Record<string, Record<string, { medianMs: number; meanMs: number }>> = {};
 for (const name of (args.strategies as string).split(',')) {
   // Without a source, and (--transfer-trials) with one, measured ask by ask in turn.
-  const arms = [name, ...(sources.length ? [`${name}+${sourceTrials} source trials`] : [])];
+  const withSources = `${name}+${sourceTrials} source trials`;
+  const withPreflight = `${name}+pre-flight`;
+  const arms = [name, ...(sources.length ? [withSources] : []), ...(preflight.admissible ? [withPreflight] : [])];
   for (const arm of arms) results[arm] = {};
   for (const h of histories) {
     const rng = Rng.seeded(7);
-    const strategies: Strategy[] = arms.map((_, i) => createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed: 1, ...(i > 0 ? { sources } : {}) }));
+    const strategies: Strategy[] = arms.map((arm) => createStrategy(name, { space, objectives: [{ metric: 'y', goal: 'max' }], seed: 1, ...(arm === withSources ? { sources } : {}), ...(arm === withPreflight ? preflight : {}) }));
     // History: h distinct random architectures with their table values (the same for every arm).
     const seen = new Set<string>();
     while (seen.size < h) {
       const a = space.sample(rng);
       const k = space.key(a);
-      if (seen.has(k)) continue;
+      if (seen.has(k) || !admissible(a)) continue;
       seen.add(k);
       const obs = { arch: a, status: 'completed' as const, values: [evaluator.evaluate(a, rng).metrics.y as number] };
       for (const s of strategies) s.tell(obs);
@@ -117,5 +140,5 @@ if (optuna && mine) {
   }
   process.stdout.write(`${DEFAULT_STRATEGY} / optuna tpe-multivariate: ${JSON.stringify(ratios)}\n`);
 }
-const report = { default: DEFAULT_STRATEGY, repeats, ...(sourceTrials ? { sourceTrials, source: args.source } : {}), loadAverage: loadavg()[0], results, optunaTpeMultivariate: optuna, ratioToOptuna: ratios };
+const report = { default: DEFAULT_STRATEGY, repeats, ...(sourceTrials ? { sourceTrials, source: args.source } : {}), ...(args.constraint ? { constraint: args.constraint } : {}), loadAverage: loadavg()[0], results, optunaTpeMultivariate: optuna, ratioToOptuna: ratios };
 if (args.out) writeFileSync(args.out, JSON.stringify(report, null, 1) + '\n');
