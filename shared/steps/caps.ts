@@ -16,10 +16,9 @@
 import { FINISHED_EXPERIMENT_STATES } from '../contract.js';
 import { SpecError, StoreBusyError } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
-import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
+import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
 import { costModelOf } from './estimate.js';
-import { fidelityOf } from './state.js';
 
 export interface Caps {
   readonly maxRunningExperiments: number;

@@ -6,7 +6,7 @@
  * each epoch (it stops with a clean checkpoint on `stop`). Idempotent: the
  * same epoch reported twice changes nothing and gets the same answer.
  */
-import { NasError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { FINISHED_STATES } from '../experiment/model.js';
 import type { EpochDecision } from '../schedulers/index.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
@@ -27,8 +27,8 @@ export async function epochStep(ports: StepPorts, input: EpochInput, options: St
   return withExperimentLease(ports, input.experimentId, options.leaseOwner, async () => {
     const { spec, state } = await loadSearch(ports, input.experimentId, false);
     const known = state.trials.get(input.trialId);
+    // The experiment's trials: a trial of another experiment is not found here.
     if (!known) throw new NotFoundError('trial', input.trialId);
-    if (known.experimentId !== input.experimentId) throw new NasError(`trial ${input.trialId} belongs to experiment ${known.experimentId}, not ${input.experimentId}`);
     // A trial already recorded keeps its curve: a late report changes nothing.
     if (FINISHED_STATES.includes(known.state)) return { decision: 'stop' };
     const trial = await ports.store.appendEpoch(known.id, { epoch: input.epoch, metrics: { ...input.metrics } });

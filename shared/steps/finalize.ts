@@ -16,7 +16,8 @@ import { estimatorFor } from './estimate.js';
 import { executionNameOf } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, specOf, type StepOptions } from './propose.js';
-import { fidelityOf, SearchState, type DoneReason } from './state.js';
+import { fidelityOf } from '../spec/experiment.js';
+import { SearchState, type DoneReason } from './state.js';
 
 export interface FinalizeInput {
   readonly experimentId: string;

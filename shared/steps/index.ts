@@ -11,6 +11,7 @@ export { executionNameOf, jobKeys, jobNameOf, jobResultSchema, trialJob, trialJo
 export { withExperimentLease, type StepPorts } from './ports.js';
 export { deadlineOf, loadSearch, MAX_TRIALS_PER_EXECUTION, proposeStep, type ProposeInput, type ProposeOutput, type StepOptions } from './propose.js';
 export { describeJobError, readOutcome, recordStep, type RecordInput, type RecordOutput } from './record.js';
-export { budgetFor, limitsOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope, type TrialOutcome } from './state.js';
+export { budgetFor, limitsOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
+export type { TrialOutcome } from '../experiment/outcome.js';
 export { requestStop } from './stop.js';
 export { newExperimentId, submitExperiment } from './submit.js';

@@ -13,7 +13,7 @@
  */
 import { NotFoundError } from '../errors.js';
 import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/model.js';
-import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
+import { fidelityOf, parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import { listAllTrials } from '../store/experiment-store.js';
 import { putJson } from '../train/ports.js';
 import { loadSources } from '../transfer/source.js';
@@ -24,7 +24,7 @@ import { finishMove } from './finish.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
 import { prepareSearchProxy } from './proxy.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
-import { fidelityOf, repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
+import { repairFinished, SearchState, type DoneReason, type SnapshotEnvelope } from './state.js';
 
 /**
  * Trials one execution creates before its slots drain and `finalize`
@@ -170,7 +170,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
 
     // 6. A new trial or a promotion — or, near the end of the budget, a leader trained to full fidelity (./finish.ts).
     const inFlight = [...state.trials.values()].filter((t) => !isFinished(t)).length;
-    const ctx = { store, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner };
+    const ctx = { store, exp, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner };
     const move = finishMove({ spec, exp, trials: state.trials.values(), estimateSeconds: estimate, now: ports.now(), ...(deadline !== undefined ? { deadline } : {}) }, state.scheduler.next());
     const p = await state.propose({ ...ctx, ...(move.kind === 'finish' ? { next: move.next } : move.hold ? { hold: move.hold } : {}) });
     if (p.kind === 'done') return { action: 'done', reason: p.reason };

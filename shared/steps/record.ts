@@ -6,14 +6,14 @@
  * trial is never recorded twice — a repeated call returns what was recorded.
  */
 import { EXIT_INTERRUPTED } from '../contract.js';
-import { NasError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { FINISHED_STATES, type SchedulerDecision, type Trial, type TrialState } from '../experiment/model.js';
 import type { ArtifactStore } from '../train/ports.js';
 import { getJson } from '../train/ports.js';
 import { jobKeys, jobReportsSchema, jobResultSchema } from './job.js';
 import { withExperimentLease, type StepPorts } from './ports.js';
 import { loadSearch, type StepOptions } from './propose.js';
-import type { TrialOutcome } from './state.js';
+import type { TrialOutcome } from '../experiment/outcome.js';
 
 export interface RecordInput {
   readonly experimentId: string;
@@ -95,11 +95,10 @@ export async function readOutcome(artifacts: ArtifactStore, trial: Trial, input:
 export async function recordStep(ports: StepPorts, input: RecordInput, options: StepOptions = {}): Promise<RecordOutput> {
   const { store } = ports;
   return withExperimentLease(ports, input.experimentId, options.leaseOwner, async () => {
-    const t0 = await store.getTrial(input.trialId);
-    if (!t0) throw new NotFoundError('trial', input.trialId);
-    if (t0.experimentId !== input.experimentId) throw new NasError(`trial ${input.trialId} belongs to experiment ${t0.experimentId}, not ${input.experimentId}`);
     const { state } = await loadSearch(ports, input.experimentId, false);
-    let trial = state.trials.get(input.trialId) as Trial;
+    // The experiment's trials: a trial of another experiment is not found here.
+    let trial = state.trials.get(input.trialId);
+    if (!trial) throw new NotFoundError('trial', input.trialId);
     if (FINISHED_STATES.includes(trial.state)) return { trialId: trial.id, state: trial.state, ...(trial.decision ? { decision: trial.decision } : {}) };
     const outcome = input.outcome ?? (await readOutcome(ports.artifacts, trial, input, ports.now()));
     if (!input.outcome) {

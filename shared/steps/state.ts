@@ -50,9 +50,6 @@ export interface SnapshotEnvelope {
   readonly proxy?: LiveProxyState;
 }
 
-/** What a trial's training came to (`../experiment/outcome.ts`), re-exported for the steps' callers. */
-export type { TrialOutcome };
-
 /** Why no trial was proposed. */
 export type DoneReason = 'budget' | 'exhausted' | 'stop-requested' | 'deadline' | 'drain';
 
@@ -61,6 +58,8 @@ export type BudgetAnswer = { readonly hours: number } | 'full';
 
 export interface ProposeContext {
   readonly store: ExperimentStore;
+  /** The experiment as the caller just read it under the lease (its ledger is current). */
+  readonly exp: Experiment;
   readonly now: () => number;
   /** Estimated seconds of a trial (see `EstimateSeconds`). */
   readonly estimateSeconds: EstimateSeconds;
@@ -84,9 +83,6 @@ export interface BudgetHold {
 }
 
 export type Proposal = { readonly kind: 'trial'; readonly trial: Trial } | { readonly kind: 'done'; readonly reason: DoneReason };
-
-/** The fidelity section of a spec, defaulting to one rung at `epochs`. */
-export { fidelityOf } from '../spec/experiment.js';
 
 /** The spec's trial/hour/dollar limits as the ledger takes them. */
 export function limitsOf(spec: ExperimentSpec): BudgetLimits {
@@ -299,21 +295,10 @@ export class SearchState {
       ...(inherit ? { inherit } : {}),
       createdAt: new Date(ctx.now()).toISOString(),
     };
-    const exp = (await store.getExperiment(this.experimentId)) as Experiment;
-    const budget = budgetFor(this.spec, withProxyCost(this.spec, exp, this.liveProxy), estimate, ctx.inFlight, ctx.deadline, ctx.now(), ctx.hold);
+    const budget = budgetFor(this.spec, withProxyCost(this.spec, ctx.exp, this.liveProxy), estimate, ctx.inFlight, ctx.deadline, ctx.now(), ctx.hold);
     if (budget === 'full') return { kind: 'done', reason: 'budget' };
-    const price = this.spec.instance.pricePerHour;
-    try {
-      await store.createTrial(trial);
-      await store.reserve(this.experimentId, trial.id, { hours: budget.hours, dollars: budget.hours * price }, limitsOf(this.spec));
-    } catch (e) {
-      if (e instanceof BudgetExceededError) {
-        await store.transitionTrial(trial.id, ['PENDING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(ctx.now()).toISOString() });
-        this.trials.set(trial.id, (await store.getTrial(trial.id)) as Trial);
-        return { kind: 'done', reason: 'budget' };
-      }
-      throw e;
-    }
+    await store.createTrial(trial);
+    if (!(await this.reserveOrStop(store, trial, budget.hours, ctx.now))) return { kind: 'done', reason: 'budget' };
     this.trials.set(trial.id, trial);
     this.scheduler.observe(trial);
     if (next.kind === 'new') {
@@ -332,7 +317,7 @@ export class SearchState {
    * `probe` gives the state to ask (a throwaway rebuild; default this one).
    * `undefined`: a trial would start.
    */
-  async wouldStop(ctx: Omit<ProposeContext, 'leaseOwner'>, probe: () => SearchState = () => this): Promise<DoneReason | undefined> {
+  async wouldStop(ctx: Omit<ProposeContext, 'leaseOwner' | 'exp'>, probe: () => SearchState = () => this): Promise<DoneReason | undefined> {
     if (ctx.deadline !== undefined && ctx.now() >= ctx.deadline) return 'deadline';
     const next = this.scheduler.next();
     const parent = next.kind === 'promote' ? this.trials.get(next.parentId) : undefined;
@@ -364,14 +349,18 @@ export class SearchState {
     if (r) return r;
     const parent = trial.parentId ? this.trials.get(trial.parentId) : undefined;
     const hours = (2 * estimateSeconds(trial.fidelity - startEpochOf(trial, parent), trial.arch, trial.fidelity)) / 3600;
+    return (await this.reserveOrStop(store, trial, hours, now)) ? store.getReservation(trial.id) : undefined;
+  }
+
+  /** Reserves `hours` for a created trial; when the ledger refuses, the trial is stopped for its budget (false). */
+  private async reserveOrStop(store: ExperimentStore, trial: Trial, hours: number, now: () => number): Promise<boolean> {
     try {
       await store.reserve(this.experimentId, trial.id, { hours, dollars: hours * this.spec.instance.pricePerHour }, limitsOf(this.spec));
-      return await store.getReservation(trial.id);
+      return true;
     } catch (e) {
       if (!(e instanceof BudgetExceededError)) throw e;
-      const stopped = await store.transitionTrial(trial.id, ['PENDING', 'RUNNING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(now()).toISOString() });
-      this.trials.set(trial.id, stopped);
-      return undefined;
+      this.trials.set(trial.id, await store.transitionTrial(trial.id, ['PENDING', 'RUNNING'], { state: 'STOPPED', reason: 'budget: could not reserve its estimated cost', finishedAt: new Date(now()).toISOString() }));
+      return false;
     }
   }
 
