@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LeaseHeldError, LeaseLostError, NasError } from '../errors.js';
 import type { Experiment, Trial } from '../experiment/model.js';
-import { parseExperimentSpec } from '../spec/experiment.js';
+import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import { epochStep } from '../steps/epoch.js';
 import { finalizeStep } from '../steps/finalize.js';
 import { startEpochOf } from '../steps/inherit.js';
@@ -160,12 +160,11 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
       if (why !== undefined) throw new NasError(why);
       const p = await proposeStep(ports, { experimentId: id, slot: index, generation }, options);
       if (p.action === 'done') return;
-      const trial = ports.warm?.current?.state.trials.get(p.trialId) ?? ((await store.getTrial(p.trialId)) as Trial);
+      const trial = await trialOf(ports, p.trialId);
       await deps.onEvent?.({ type: 'trial-started', trial });
-      const outcome = await evaluate(ports, deps, trial, options);
-      const r = await recordStep(ports, { experimentId: id, trialId: trial.id, outcome }, options);
-      const recorded = ports.warm?.current?.state.trials.get(r.trialId) ?? ((await store.getTrial(r.trialId)) as Trial);
-      await deps.onEvent?.({ type: 'trial-finished', trial: recorded, experiment: (await store.getExperiment(id)) as Experiment });
+      const outcome = await evaluate(ports, deps, spec, trial, options);
+      await recordStep(ports, { experimentId: id, trialId: trial.id, outcome }, options);
+      if (deps.onEvent) await deps.onEvent({ type: 'trial-finished', trial: await trialOf(ports, trial.id), experiment: (await store.getExperiment(id)) as Experiment });
     }
   };
   let generation = (exp.strategyState as { generation?: number } | undefined)?.generation ?? 0;
@@ -182,11 +181,14 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
   return done;
 }
 
+/** A trial as the warm state has it (else as stored: a step that failed dropped the state). */
+async function trialOf(ports: StepPorts, id: string): Promise<Trial> {
+  return ports.warm?.current?.state.trials.get(id) ?? ((await ports.store.getTrial(id)) as Trial);
+}
+
 /** Trains (or answers) one trial on the backend, its epochs through the epoch step; an error is a FAILED outcome. */
-async function evaluate(ports: StepPorts, deps: RunnerDeps, trial: Trial, options: StepOptions): Promise<EvalOutcome> {
-  const state = ports.warm?.current?.state;
-  const spec = ports.warm?.current?.spec ?? parseExperimentSpec((await ports.store.getExperiment(trial.experimentId))?.spec);
-  const parent = trial.parentId ? (state?.trials.get(trial.parentId) ?? (await ports.store.getTrial(trial.parentId))) : undefined;
+async function evaluate(ports: StepPorts, deps: RunnerDeps, spec: ExperimentSpec, trial: Trial, options: StepOptions): Promise<EvalOutcome> {
+  const parent = trial.parentId ? await trialOf(ports, trial.parentId) : undefined;
   const reservation = await ports.store.getReservation(trial.id);
   try {
     const job: EvalJob = {
