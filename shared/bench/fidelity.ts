@@ -19,7 +19,7 @@
  *   at which the mean regret over seeds is at most the reference regret.
  */
 import { parseFidelitySpec, type FidelitySpec, type TellPolicy } from '../schedulers/index.js';
-import { benchSpace, benchSpec, simulateSearch } from './harness.js';
+import { benchSpace, benchSpec, round, simulateSearch } from './harness.js';
 import type { BenchTable } from './table.js';
 
 export interface FidelityBenchOptions {
@@ -141,13 +141,7 @@ export async function runFidelityBench(o: FidelityBenchOptions): Promise<Fidelit
           slot.score = value;
           slot.truth = truth[o.table.row(space.archStr(t.arch)) as number] as number;
         }
-        let incumbent = -Infinity;
-        for (let r = bestAt.length - 1; r >= 0; r--) {
-          if ((bestAt[r] as { score: number }).score > -Infinity) {
-            incumbent = (bestAt[r] as { truth: number }).truth;
-            break;
-          }
-        }
+        const incumbent = bestAt.findLast((b) => b.score > -Infinity)?.truth ?? -Infinity;
         run.costs.push(Math.round(cost * 1e6) / 1e6);
         run.regrets.push(optimum - incumbent);
         // At the top rung the incumbent only improves: once at the optimum, the rest of the run changes nothing.
@@ -221,9 +215,4 @@ export async function runFidelityBench(o: FidelityBenchOptions): Promise<Fidelit
     report.strategies[name] = { reference: { regret: round(refRegret ?? NaN, 4), cost: refReach ?? NaN }, best, schedulers };
   }
   return report;
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

@@ -177,19 +177,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const run = await simulateSearch(o.table, raw, { workers, store });
       askMs += run.strategyCost.ms;
       asks += run.strategyCost.asks;
-      let bestSeen = -Infinity;
-      let bestTrue = -Infinity;
-      let bi = 0;
-      for (const [i, t] of run.trials.entries()) {
-        const seen = t.values?.[0] ?? -Infinity;
-        if (seen > bestSeen) {
-          bestSeen = seen;
-          bestTrue = truth[o.table.row(space.archStr(t.arch)) as number] as number;
-        }
-        while (bi < budgets.length && budgets[bi] === i + 1) (regrets[bi++] as number[]).push(optimum - bestTrue);
-      }
-      // A strategy that ran out of architectures keeps its best for the budgets it did not reach.
-      for (; bi < budgets.length; bi++) (regrets[bi] as number[]).push(optimum - bestTrue);
+      // The true value of the best seen in the first `b` trials (a strategy that ran out of architectures keeps its best for the budgets it did not reach).
+      const bestTrue = (b: number): number => {
+        let best: Trial | undefined;
+        for (const t of run.trials.slice(0, b)) if ((t.values?.[0] ?? -Infinity) > (best?.values?.[0] ?? -Infinity)) best = t;
+        return best ? (truth[o.table.row(space.archStr(best.arch)) as number] as number) : -Infinity;
+      };
+      budgets.forEach((b, i) => (regrets[i] as number[]).push(optimum - bestTrue(b)));
       o.onProgress?.(name, seed);
     }
     const byBudget: Record<string, BudgetStats> = {};
@@ -256,14 +250,9 @@ async function runHv(o: BenchOptions, space: Space, budgets: readonly number[], 
       const run = await simulateSearch(o.table, raw, { workers: report.workers });
       askMs += run.strategyCost.ms;
       asks += run.strategyCost.asks;
-      const seen: [number, number][] = [];
-      let bi = 0;
-      for (const [i, t] of run.trials.entries()) {
-        const row = o.table.row(space.archStr(t.arch)) as number;
-        seen.push(scale.point(acc[row] as number, lat[row] as number));
-        while (bi < budgets.length && budgets[bi] === i + 1) (regs[bi++] as number[]).push(scale.regret(seen));
-      }
-      for (; bi < budgets.length; bi++) (regs[bi] as number[]).push(scale.regret(seen));
+      const rows = run.trials.map((t) => o.table.row(space.archStr(t.arch)) as number);
+      const seen = rows.map((row) => scale.point(acc[row] as number, lat[row] as number));
+      budgets.forEach((b, i) => (regs[i] as number[]).push(scale.regret(seen.slice(0, b))));
       o.onProgress?.(name, seed);
     }
     const byBudget: Record<string, { hvRegret: number }> = {};
@@ -277,7 +266,8 @@ function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
 }
 
-function round(x: number, digits: number): number {
+/** `x` to `digits` decimals. */
+export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
