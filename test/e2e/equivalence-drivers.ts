@@ -16,11 +16,10 @@
  * after some simulated downtime.
  */
 import type { Experiment, Trial } from '../../shared/experiment/model.js';
-import type { EvalHooks, EvalJob, EvalOutcome, Evaluator } from '../../shared/runner/evaluator.js';
+import type { Evaluator } from '../../shared/runner/evaluator.js';
 import { runExperiment } from '../../shared/runner/search.js';
 import { TableTrialEvaluator } from '../../shared/runner/table-evaluator.js';
-import { parseExperimentSpec, type ExperimentSpec } from '../../shared/spec/experiment.js';
-import type { Architecture } from '../../shared/space/space.js';
+import { parseExperimentSpec } from '../../shared/spec/experiment.js';
 import { experimentArtifactKeys, trialArtifactKeys } from '../../shared/contract.js';
 import { tableJobSchema } from '../../shared/steps/job.js';
 import { requestStop } from '../../shared/steps/stop.js';
@@ -103,34 +102,6 @@ function simulatedSeconds(secondsPerEpoch: number, fidelity: number, startEpoch:
   return Math.min((fidelity - startEpoch) * secondsPerEpoch, deadlineSeconds);
 }
 
-const secondsPerEpochOf = (spec: ExperimentSpec): number => (spec.dataset.source === 'table' ? (spec.dataset.secondsPerEpoch ?? 0.01) : 0);
-
-/** The table evaluator, held by the clock until the trial's simulated end, then run at once. */
-class ClockedEvaluator implements Evaluator {
-  readonly metrics: readonly string[];
-
-  constructor(
-    private readonly inner: Evaluator,
-    private readonly clock: SimulatedClock,
-    private readonly secondsPerEpoch: number,
-  ) {
-    this.metrics = inner.metrics;
-  }
-
-  estimateSeconds(epochs: number, arch?: Architecture, fidelity?: number): number {
-    return this.inner.estimateSeconds(epochs, arch, fidelity);
-  }
-
-  async run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome> {
-    await this.clock.train(job.trial.id, job.trial.seq, simulatedSeconds(this.secondsPerEpoch, job.trial.fidelity, job.startEpoch, job.deadlineSeconds));
-    return this.inner.run(job, hooks);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
 /**
  * One incarnation of the local driver's process as the store sees it: every
  * call counted while it runs (the clock waits for none in flight), and once
@@ -175,7 +146,18 @@ export async function runLocal(raw: Record<string, unknown>, experimentId: strin
   const artifacts = new MemoryArtifactStore();
   let current: ReturnType<typeof incarnation> | undefined;
   const clock: SimulatedClock = new SimulatedClock(() => (current?.inFlight ?? 0) === 0);
-  const evaluator = new ClockedEvaluator(new TableTrialEvaluator(spec.dataset as never, spec.compiledSpace, spec.seed, { clock: false }), clock, secondsPerEpochOf(spec));
+  // The table evaluator, held by the clock until the trial's simulated end, then run at once.
+  const table = new TableTrialEvaluator(spec.dataset as never, spec.compiledSpace, spec.seed, { clock: false });
+  const perEpoch = spec.dataset.source === 'table' ? (spec.dataset.secondsPerEpoch ?? 0.01) : 0;
+  const evaluator: Evaluator = {
+    metrics: table.metrics,
+    estimateSeconds: (epochs) => table.estimateSeconds(epochs),
+    run: async (job, hooks) => {
+      await clock.train(job.trial.id, job.trial.seq, simulatedSeconds(perEpoch, job.trial.fidelity, job.startEpoch, job.deadlineSeconds));
+      return table.run(job, hooks);
+    },
+    close: () => table.close(),
+  };
   let settle!: { resolve: (e: Experiment) => void; reject: (e: unknown) => void };
   const finished = new Promise<Experiment>((resolve, reject) => (settle = { resolve, reject }));
   const start = () => {
