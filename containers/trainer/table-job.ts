@@ -37,7 +37,7 @@ export interface TableJobOptions {
 /** Runs a table trial: writes `reports.json` and `result.json` (unless interrupted) and returns the result. */
 export async function runTableJob(job: TableJob, artifacts: ArtifactStore, options: TableJobOptions = {}): Promise<JobResult & { id: string }> {
   const ev = evaluatorFor(job);
-  const trial = { id: job.id, seq: job.seq, arch: job.arch, fidelity: job.fidelity } as unknown as Trial;
+  const trial = { id: job.id, seq: job.seq, arch: job.arch, fidelity: job.fidelity, ...(job.replicate ? { replicate: job.replicate } : {}) } as unknown as Trial;
   const reports: { epoch: number; metrics: Record<string, number> }[] = [];
   const out = await ev.run(
     { trial, network: undefined as unknown as Network, startEpoch: job.startEpoch, deadlineSeconds: job.deadlineSeconds ?? Infinity },

@@ -128,12 +128,18 @@ export class TableEvaluator {
     return r;
   }
 
-  evaluate(arch: Architecture, rng: Rng): TableResult {
+  /**
+   * One evaluation: the mean columns, or one of the row's recorded seeds per
+   * noisy metric. `measurement` k of an architecture (a re-measure, with
+   * `rng` seeded as for its first) reads the seed k - 1 places after the
+   * first one's, so a re-measure is a new seed until the row's run out.
+   */
+  evaluate(arch: Architecture, rng: Rng, measurement = 1): TableResult {
     const row = this.rowOf(arch);
     const metrics: Record<string, number> = {};
     for (const [m, col] of Object.entries(this.values)) {
-      const draws = this.draws[m];
-      metrics[m] = draws ? rng.pick(draws[row] as number[]) : (col[row] as number);
+      const draws = this.draws[m]?.[row];
+      metrics[m] = draws ? (draws[(rng.int(draws.length) + measurement - 1) % draws.length] as number) : (col[row] as number);
     }
     return { row, metrics, cost: this.cost };
   }

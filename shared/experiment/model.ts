@@ -49,6 +49,13 @@ export interface Trial {
    * checkpoint was gone and it trained from scratch (metric `inherited` 0).
    */
   readonly inherit?: { readonly parentId: string; readonly transform: string; readonly startEpoch: number };
+  /**
+   * A measurement again of an architecture already measured (a noisy
+   * objective, spec `remeasure`): `of` is the seq of its first measurement,
+   * `n` this one's number (2, 3, ...). It trains with a new seed; a table
+   * answers with the row's next recorded seed.
+   */
+  readonly replicate?: { readonly of: number; readonly n: number };
   /** Final metrics at this fidelity (validation metrics, params, flops, latency_ms, test_accuracy, ...). */
   readonly metrics?: Readonly<Record<string, number>>;
   /** Its latency on the spec's `device`: measured there or predicted, and on which runtime (also `metrics.latency_ms`). */

@@ -12,6 +12,7 @@ import { parseFidelitySpec } from '../schedulers/spec.js';
 import type { Architecture } from '../space/space.js';
 import { Space } from '../space/space.js';
 import { warmStartProvenance, type WarmStartProvenance } from '../transfer/provenance.js';
+import { estimateAll } from '../strategies/noise.js';
 
 /** Budget limits to report spending against; absent fields are unlimited. */
 export interface BudgetLimits {
@@ -64,6 +65,13 @@ export interface LeaderboardEntry {
   readonly params?: number;
   readonly flops?: number;
   readonly latency_ms?: number;
+  /**
+   * An architecture measured more than once (a noisy objective, spec
+   * `remeasure`): the first objective's mean, sample sd and number of
+   * measurements at this fidelity, and the noise-aware estimate it is ranked
+   * by (shared/strategies/noise.ts). Absent with one measurement.
+   */
+  readonly measurements?: { readonly n: number; readonly mean: number; readonly sd: number; readonly estimate: number };
   /** All final metrics of the trial, as recorded. */
   readonly metrics: Readonly<Record<string, number>>;
   /** Settled compute-hours of this trial. */
@@ -260,13 +268,22 @@ export function leaderboard(
     const cur = byHash.get(t.hash);
     if (!cur || t.fidelity > cur.fidelity || (t.fidelity === cur.fidelity && t.seq > cur.seq)) byHash.set(t.hash, t);
   }
+  const noise = noiseAware(trials, byHash, objectives, options.constraints);
   const ranked = [...byHash.values()].sort((a, b) => {
+    const full = Number(isFull(b)) - Number(isFull(a));
+    if (full) return full;
+    const na = noise?.get(a.hash);
+    const nb = noise?.get(b.hash);
+    // One objective: the noise-aware estimate among the contenders, then the rest by their means (oriented: larger is better).
+    if (na && nb) return Number(nb.contender) - Number(na.contender) || nb.estimate - na.estimate || b.fidelity - a.fidelity || a.seq - b.seq;
     const va = objectiveValues(a, objectives)[0] ?? NaN;
     const vb = objectiveValues(b, objectives)[0] ?? NaN;
-    return Number(isFull(b)) - Number(isFull(a)) || (objectives.length ? compareFor(goal, va, vb) : 0) || b.fidelity - a.fidelity || a.seq - b.seq;
+    return (objectives.length ? compareFor(goal, va, vb) : 0) || b.fidelity - a.fidelity || a.seq - b.seq;
   });
+  const sign = goal === 'min' ? -1 : 1;
   return ranked.map((t, i) => {
     const metrics = t.metrics ?? {};
+    const m = noise?.get(t.hash);
     const summary = archSummary(options.space, t.arch);
     return {
       rank: i + 1,
@@ -283,11 +300,30 @@ export function leaderboard(
       ...(metrics.params !== undefined ? { params: metrics.params } : {}),
       ...(metrics.flops !== undefined ? { flops: metrics.flops } : {}),
       ...(metrics.latency_ms !== undefined ? { latency_ms: metrics.latency_ms } : {}),
+      ...(m && m.n > 1 ? { measurements: { n: m.n, mean: sign * m.mean, sd: m.sd, estimate: sign * m.estimate } } : {}),
       metrics,
       ...(t.cost?.hours !== undefined ? { hours: t.cost.hours } : {}),
       ...(t.backend !== undefined ? { backend: t.backend } : {}),
     };
   });
+}
+
+/**
+ * One objective: every leaderboard architecture's measurements (its rankable
+ * trials at the fidelity it is listed at) and noise-aware estimate, oriented
+ * so larger is better; undefined with several objectives.
+ */
+function noiseAware(trials: readonly Trial[], byHash: ReadonlyMap<string, Trial>, objectives: readonly Objective[], constraints?: readonly Constraint[]) {
+  if (objectives.length !== 1) return undefined;
+  const sign = objectives[0]?.goal === 'min' ? -1 : 1;
+  const groups = new Map<string, number[]>([...byHash.keys()].map((h) => [h, []]));
+  for (const t of [...trials].sort((a, b) => a.seq - b.seq)) {
+    if (t.fidelity !== byHash.get(t.hash)?.fidelity || !isRankable(t, objectives, constraints)) continue;
+    groups.get(t.hash)?.push(sign * (objectiveValues(t, objectives)[0] as number));
+  }
+  const hashes = [...groups.keys()];
+  const { measurements } = estimateAll(hashes.map((h) => groups.get(h) as number[]));
+  return new Map(hashes.map((h, i) => [h, measurements[i] as (typeof measurements)[number]]));
 }
 
 /** Best-so-far of the first objective by creation order and by cumulative cost and time; both are monotone. */

@@ -66,10 +66,10 @@ export class TableTrialEvaluator implements Evaluator {
   async run(job: EvalJob, hooks: EvalHooks): Promise<EvalOutcome> {
     const { trial } = job;
     const start = this.resume ? job.startEpoch : 0;
-    // Per-trial noise stream: the same trial draws the same value after a restart.
-    const rng = Rng.seeded(this.seed * 1_000_003 + trial.seq);
+    // Per-trial noise stream: the same trial draws the same value after a restart; a re-measure continues its first measurement's.
+    const rng = Rng.seeded(this.seed * 1_000_003 + (trial.replicate?.of ?? trial.seq));
     const evaluator = this.byFidelity.get(trial.fidelity) ?? this.main;
-    const metrics: Record<string, number> = { ...evaluator.evaluate(trial.arch, rng).metrics };
+    const metrics: Record<string, number> = { ...evaluator.evaluate(trial.arch, rng, trial.replicate?.n ?? 1).metrics };
     const sleep = (s: number) => (s > 0 && this.clock ? this.clock.sleep(s) : Promise.resolve());
     const duration = (trial.fidelity - start) * this.secondsPerEpoch;
     if (duration > job.deadlineSeconds + 1e-9) {

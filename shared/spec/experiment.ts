@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { SpecError, type SpecIssue } from '../errors.js';
 import { constraintSchema, objectiveSchema } from '../objectives/objectives.js';
 import { finishSpecSchema } from './finish.js';
+import { remeasureSpecSchema } from './remeasure.js';
 import { parseFidelitySpec, type FidelitySpec } from '../schedulers/spec.js';
 import { Space } from '../space/space.js';
 import { describeInput, zodIssues, formatPath, nestingIssue } from '../space/spec.js';
@@ -220,6 +221,8 @@ export const experimentSpecSchema = z
     warmStart: warmStartSchema.optional(),
     /** The target device of `latency_ms`: measured on `measure` architectures, predicted for the rest (shared/latency/device.ts). */
     device: deviceSchema.optional(),
+    /** A noisy objective: architectures may be measured again with a new seed, ranked by a noise-aware estimate (./remeasure.ts). */
+    remeasure: remeasureSpecSchema.optional(),
   })
   .strict();
 
@@ -262,6 +265,8 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
     if (d.source === 'table' && r.data.inheritance !== undefined && r.data.inheritance !== false) {
       issues.push({ path: 'inheritance', message: 'weight inheritance needs trained weights: a table dataset answers without training (remove inheritance or train on real data)' });
     }
+    const re = r.data.remeasure;
+    if (re !== undefined && re !== false && r.data.objectives.length > 1) issues.push({ path: 'remeasure', message: 'expected one objective: re-measuring ranks architectures by one noisy value (remove remeasure or keep one objective)' });
     if (d.source === 'table' && space.kind !== 'cell') issues.push({ path: 'space.kind', message: 'a table dataset answers cell spaces only: use kind: cell' });
     const proxy = r.data.proxy;
     if (proxy?.live !== undefined && d.source === 'table') issues.push({ path: 'proxy.live', message: 'a live proxy scores networks on the dataset\'s examples: a table dataset has none (use proxy.scores, from nasflow proxies --all --scores)' });
@@ -283,6 +288,8 @@ export function parseExperimentSpec(raw: unknown): ExperimentSpec {
   if (rawFidelity !== undefined) {
     try {
       const f = parseFidelitySpec(rawFidelity);
+      const re = r.success ? r.data.remeasure : undefined;
+      if (re !== undefined && re !== false && f.rungs.length > 1) issues.push({ path: 'remeasure', message: `expected one fidelity: a re-measure is a full training, and this schedule has rungs ${f.rungs.join(', ')} (remove remeasure or the multi-fidelity schedule)` });
       const d = r.success ? r.data.dataset : undefined;
       if (d?.source === 'table') {
         // A table answers the fidelities it has columns for: its main metrics (the top rung) and `fidelities`.

@@ -26,6 +26,8 @@ export const tableJobSchema = z.object({
   /** Trial seq and the experiment seed: the noise stream of a noisy table is seeded by both. */
   seq: z.int().positive(),
   seed: z.int(),
+  /** A re-measure (`Trial.replicate`): the seq of the architecture's first measurement and this one's number. */
+  replicate: z.object({ of: z.int().positive(), n: z.int().min(2) }).optional(),
   arch: z.unknown(),
   /** The spec's `space` section (a cell space). */
   space: z.unknown(),
@@ -92,6 +94,7 @@ export function trialJob(spec: ExperimentSpec, rawSpace: unknown, trial: Trial, 
       kind: 'table',
       seq: trial.seq,
       seed: spec.seed,
+      ...(trial.replicate ? { replicate: trial.replicate } : {}),
       arch: trial.arch,
       space: rawSpace,
       table: { path: d.path, metrics: d.metrics, ...(d.noisy ? { noisy: d.noisy } : {}), ...(d.fidelities ? { fidelities: d.fidelities } : {}), ...(d.secondsPerEpoch !== undefined ? { secondsPerEpoch: d.secondsPerEpoch } : {}) },

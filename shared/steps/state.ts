@@ -19,6 +19,7 @@ import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
 import { isSupernetArch } from './supernet.js';
 import { inheritanceFor, startEpochOf } from './inherit.js';
+import { remeasureSettings, replicateOf } from './remeasure.js';
 import { BUDGET_TOLERANCE, type BudgetLimits, type ExperimentStore, type Reservation } from '../store/experiment-store.js';
 import type { LiveProxy, LiveProxyState } from '../proxies/live.js';
 import { preflightContext, staticFactsOf, type StaticFacts } from './preflight.js';
@@ -88,6 +89,12 @@ export type Proposal = { readonly kind: 'trial'; readonly trial: Trial } | { rea
 export function limitsOf(spec: ExperimentSpec): BudgetLimits {
   const b = spec.budget;
   return { ...(b.trials !== undefined ? { trials: b.trials } : {}), ...(b.hours !== undefined ? { hours: b.hours } : {}), ...(b.dollars !== undefined ? { dollars: b.dollars } : {}) };
+}
+
+/** The strategy context's `remeasure` (a noisy objective, ./remeasure.ts), when the spec has it. */
+function remeasureContext(spec: ExperimentSpec): { remeasure?: ReturnType<typeof remeasureSettings> & object } {
+  const remeasure = remeasureSettings(spec);
+  return remeasure ? { remeasure } : {};
 }
 
 /** What the scheduler ranks and stops on: the first objective (its direction, and its metric in the curves). */
@@ -196,7 +203,7 @@ export class SearchState {
     if (withStrategy) {
       const proxy = prepared ?? searchProxy(spec, env?.proxy, exp.device);
       live = proxy.live;
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...proxy.context, ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device) };
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...proxy.context, ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device), ...remeasureContext(spec) };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
       const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
@@ -231,7 +238,8 @@ export class SearchState {
   }
 
   private maybeTell(t: Trial, decision: SchedulerDecision): void {
-    if (!shouldTell(this.tellPolicy, t, decision, (x) => this.toldIds.has(x.id) || this.toldHashes.has(t.hash))) return;
+    // A re-measure (./remeasure.ts) is a measurement of its own: told, though its architecture was.
+    if (!shouldTell(this.tellPolicy, t, decision, (x) => this.toldIds.has(x.id) || (t.replicate === undefined && this.toldHashes.has(t.hash)))) return;
     this.toldIds.add(t.id);
     this.toldHashes.add(t.hash);
     this.toldCount++;
@@ -277,15 +285,18 @@ export class SearchState {
       arch = p[0] as Architecture;
     }
     const seq = this.maxSeq() + 1;
+    const hash = this.spec.compiledSpace.hash(arch);
+    // A strategy proposing a measured architecture again measures it with a new seed (./remeasure.ts).
+    const replicate = next.kind === 'new' && !ctx.next && remeasureSettings(this.spec) ? replicateOf(this.trials.values(), hash) : undefined;
     // Weight inheritance (steps/inherit.ts): a child of a trained trial trains fewer epochs.
-    const inherit = next.kind === 'new' ? inheritanceFor(this.spec, arch, next.fidelity, this.trials.values()) : undefined;
+    const inherit = next.kind === 'new' && !replicate ? inheritanceFor(this.spec, arch, next.fidelity, this.trials.values()) : undefined;
     const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? inherit?.startEpoch ?? 0), arch, next.fidelity);
     const trial: Trial = {
       id: trialIdOf(this.experimentId, seq),
       experimentId: this.experimentId,
       seq,
       arch,
-      hash: this.spec.compiledSpace.hash(arch),
+      hash,
       state: 'PENDING',
       fidelity: next.fidelity,
       rung: next.rung,
@@ -293,6 +304,7 @@ export class SearchState {
       ...(parent ? { parentId: parent.id } : {}),
       ...(ctx.next ? { finishing: true as const } : {}),
       ...(inherit ? { inherit } : {}),
+      ...(replicate ? { replicate } : {}),
       createdAt: new Date(ctx.now()).toISOString(),
     };
     const budget = budgetFor(this.spec, withProxyCost(this.spec, ctx.exp, this.liveProxy), estimate, ctx.inFlight, ctx.deadline, ctx.now(), ctx.hold);

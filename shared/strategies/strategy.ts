@@ -21,6 +21,7 @@ import { Rng, type RngState } from '../rng.js';
 import type { Architecture, Space } from '../space/space.js';
 import type { SourceTask } from '../transfer/source.js';
 import { describeInput, formatPath, zodIssues } from '../space/spec.js';
+import { remeasureChoice, type RemeasureSettings } from './noise.js';
 
 /** Where a spec holds a strategy's options; errors name fields under it. */
 export const OPTIONS_PATH = ['strategy', 'options'] as const;
@@ -97,6 +98,20 @@ export interface StrategyContext {
    * they count as taken, so every strategy samples within the region.
    */
   readonly admissible?: (arch: Architecture) => boolean;
+  /**
+   * The objective is noisy (the spec's `remeasure`, one objective): an
+   * architecture already measured may be proposed again — a measurement with
+   * a new seed — when the knowledge gradient says so (./noise.ts); the
+   * strategy then learns from the mean of its measurements.
+   */
+  readonly remeasure?: RemeasureSettings;
+}
+
+/** One architecture's measurements, for the re-measure rule. */
+interface MeasuredGroup {
+  readonly key: string;
+  readonly obs: Observation;
+  readonly values: number[];
 }
 
 export interface StrategyState {
@@ -126,6 +141,8 @@ export abstract class BaseStrategy implements Strategy {
   /** Candidates outside the feasible region met so far (kept in the snapshot: what the search reports as screened out). */
   private screenedCount = 0;
   private readonly screenedKeys = new Set<string>();
+  /** Some architecture was told more than once (re-measured). */
+  private remeasured = false;
 
   constructor(protected readonly ctx: StrategyContext, state?: StrategyState) {
     this.space = ctx.space;
@@ -151,17 +168,22 @@ export abstract class BaseStrategy implements Strategy {
   }
 
   tell(obs: Observation): void {
+    const key = this.space.key(obs.arch);
+    if (this.seen.has(key)) this.remeasured = true;
     this.told.push(obs);
-    this.seen.add(this.space.key(obs.arch));
+    this.seen.add(key);
   }
 
   ask(n: number, pending: readonly Architecture[] = []): Architecture[] | 'exhausted' {
     if (!Number.isInteger(n) || n < 1) throw new NasError(`ask needs a positive integer count, got ${n}`);
+    // A pending re-measure is of an architecture already told: the strategies' proposals see only new ones as pending.
+    const again = this.remeasureNow(pending);
+    pending = pending.filter((p) => !this.seen.has(this.space.key(p)));
     this.taken = new Set(this.seen);
     for (const p of pending) this.taken.add(this.space.key(p));
     const size = this.space.size();
-    const out: Architecture[] = [];
-    for (let i = 0; i < n; i++) {
+    const out: Architecture[] = again ? [again] : [];
+    for (let i = out.length; i < n; i++) {
       if (this.taken.size >= size) break;
       let a = this.proposeOne(pending, out);
       // A strategy that proposes outside the feasible region (one that does not draw through isNew) asks again.
@@ -171,6 +193,34 @@ export abstract class BaseStrategy implements Strategy {
       out.push(a);
     }
     return out.length ? out : 'exhausted';
+  }
+
+  /** With `remeasure`: the architecture to measure again now (./noise.ts), unless one is being measured. */
+  private remeasureNow(pending: readonly Architecture[]): Architecture | undefined {
+    const settings = this.ctx.remeasure;
+    if (!settings || this.objectives.length !== 1) return undefined;
+    const keys = new Set(pending.map((p) => this.space.key(p)));
+    const groups = this.measurementGroups();
+    const i = remeasureChoice(
+      groups.map((g) => g.values),
+      settings,
+      (j) => keys.has((groups[j] as MeasuredGroup).key),
+    );
+    return i === undefined ? undefined : (groups[i] as MeasuredGroup).obs.arch;
+  }
+
+  /** Completed feasible measurements of the one objective by architecture (oriented: larger is better), in first-told order. */
+  private measurementGroups(): MeasuredGroup[] {
+    const sign = this.objectives[0]?.goal === 'min' ? -1 : 1;
+    const byKey = new Map<string, MeasuredGroup>();
+    for (const o of this.completed(false)) {
+      if (o.feasible === false) continue;
+      const key = this.space.key(o.arch);
+      const g = byKey.get(key) ?? { key, obs: o, values: [] };
+      g.values.push(sign * (o.values?.[0] as number));
+      byKey.set(key, g);
+    }
+    return [...byKey.values()];
   }
 
   /** One new architecture not in `this.taken`, or undefined when none can be found. */
@@ -199,9 +249,27 @@ export abstract class BaseStrategy implements Strategy {
     return undefined;
   }
 
-  /** Completed observations with values. */
-  protected completed(): Observation[] {
-    return this.told.filter((o) => o.status === 'completed' && o.values !== undefined);
+  /**
+   * Completed observations with values, one per architecture: a re-measured
+   * architecture appears once, where it was first told, with the mean of its
+   * measurements (`merge` false: every measurement).
+   */
+  protected completed(merge = true): Observation[] {
+    const done = this.told.filter((o) => o.status === 'completed' && o.values !== undefined);
+    if (!merge || !this.remeasured) return done;
+    const byKey = new Map<string, Observation[]>();
+    for (const o of done) {
+      const key = this.space.key(o.arch);
+      const list = byKey.get(key);
+      if (list) list.push(o);
+      else byKey.set(key, [o]);
+    }
+    return [...byKey.values()].map((list) => {
+      const first = list[0] as Observation;
+      if (list.length === 1) return first;
+      const values = (first.values as readonly number[]).map((_, k) => list.reduce((s, o) => s + (o.values?.[k] as number), 0) / list.length);
+      return { ...first, values, feasible: list.every((o) => o.feasible !== false) };
+    });
   }
 
   /**
