@@ -292,7 +292,8 @@ export function registerSearch(program: Command): void {
         for (const e of report.leaderboard.slice(0, top)) {
           const v = Object.entries(e.validation).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
           const t = Object.entries(e.test).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
-          process.stdout.write(printable(`${String(e.rank).padStart(3)}. ${e.trialId}  ${v}${t ? `  | ${t}` : ''}${e.fullFidelity ? '' : `  (partial: ${e.fidelity} epochs)`}  ${e.summary ?? ''}`) + '\n');
+          const m = e.measurements ? `  (${e.measurements.mean.toFixed(4)} ± ${e.measurements.sd.toFixed(4)}, n=${e.measurements.n})` : '';
+          process.stdout.write(printable(`${String(e.rank).padStart(3)}. ${e.trialId}  ${v}${m}${t ? `  | ${t}` : ''}${e.fullFidelity ? '' : `  (partial: ${e.fidelity} epochs)`}  ${e.summary ?? ''}`) + '\n');
         }
       }),
     );

@@ -232,7 +232,7 @@ function renderBoard(st: DetailState, box: HTMLElement): void {
       h('td', { class: 'num' }, e.rank),
       h('td', {}, h('span', { class: 'mono' }, `#${e.seq}`), listed.has(e.trialId) ? h('span', { class: 'tag warm', title: "listed in the spec's warmStart.architectures: evaluated first" }, 'warm start') : undefined, h('div', { class: 'mono muted', title: 'architecture hash' }, e.hash.slice(0, 10))),
       h('td', { class: 'arch' }, h('img', { src: api.svgUrl(st.id, e.trialId), alt: e.summary ?? e.hash, loading: 'lazy' }), h('div', { class: 'sum mono muted', title: e.summary ?? '' }, e.summary ?? '')),
-      ...objectives.map((o, i) => h('td', { class: 'num', 'data-metric': o.metric, 'data-value': e.values[i] ?? '' }, fmt(e.values[i]))),
+      ...objectives.map((o, i) => h('td', { class: 'num', 'data-metric': o.metric, 'data-value': e.values[i] ?? '' }, fmt(e.values[i]), i === 0 && e.measurements ? h('div', { class: 'muted', title: 'measured more than once (a noisy objective): mean ± sd over n measurements; ranked by the noise-aware estimate' }, `${fmt(e.measurements.mean)} ± ${fmt(e.measurements.sd)} (n=${e.measurements.n})`) : undefined)),
       ...testKeys.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e.test[k]))),
       ...extra.map((k) => h('td', { class: 'num', 'data-metric': k }, fmt(e[k]))),
       h('td', { class: 'num' }, fmt(e.fidelity), e.fullFidelity === false ? h('div', { class: 'muted' }, 'partial') : undefined),

@@ -46,6 +46,12 @@ function metricCell(v: number | undefined): string {
   return `<td class="num">${escapeHtml(formatNumber(v))}</td>`;
 }
 
+/** The first objective of an architecture measured more than once: this trial's value, then mean ± sd (n) of all its measurements. */
+function measuredCell(v: number | undefined, m: { readonly n: number; readonly mean: number; readonly sd: number }): string {
+  const title = 'measured more than once (a noisy objective): mean ± sd over n measurements; ranked by the noise-aware estimate';
+  return `<td class="num">${escapeHtml(formatNumber(v))}<div class="hash" title="${title}">${escapeHtml(`${formatNumber(m.mean)} ± ${formatNumber(m.sd)} (n=${m.n})`)}</div></td>`;
+}
+
 /** Rows shown in the HTML leaderboard; the JSON report keeps them all. */
 const MAX_ROWS = 25;
 
@@ -79,7 +85,7 @@ function leaderboardTable(report: ExperimentReport): string {
       `<td><span class="mono">${escapeHtml(e.trialId.split('/').pop() ?? e.trialId)}</span>${front.has(e.trialId) && report.objectives.length > 1 ? ' <span class="tag" title="on the Pareto front">Pareto</span>' : ''}${e.fullFidelity ? '' : ' <span class="tag" title="trained to a lower fidelity than the search\'s full one; not tested">partial</span>'}${listed.has(e.trialId) ? ' <span class="tag warm" title="listed in the spec\'s warmStart.architectures: evaluated first">warm start</span>' : ''}` +
       `<div class="hash mono" title="architecture hash">${escapeHtml(e.hash)}</div></td>` +
       `<td class="arch mono" title="${escapeHtml(arch)}">${escapeHtml(arch)}</td>` +
-      e.values.map((v) => metricCell(v)).join('') +
+      e.values.map((v, k) => (k === 0 && e.measurements ? measuredCell(v, e.measurements) : metricCell(v))).join('') +
       valKeys.map((k) => metricCell(e.validation[k])).join('') +
       testKeys.map((k) => metricCell(e.test[k])).join('') +
       costKeys.map((k) => metricCell(e[k])).join('') +
