@@ -14,6 +14,7 @@ interface BenchFlags {
   objective?: string;
   objectives?: string;
   noisy?: string;
+  remeasure?: string;
   strategies?: string;
   seeds: string;
   trials: string;
@@ -41,6 +42,24 @@ function positiveInt(name: string, raw: string, issues: SpecIssue[]): number {
   return n;
 }
 
+/** `--remeasure`: off (false) or `threshold=T,measurements=N` (either), as the spec's `remeasure`. */
+function remeasureFlag(raw: string, noisy: boolean, issues: SpecIssue[]): false | { threshold?: number; measurements?: number } | undefined {
+  if (!noisy) issues.push({ path: '--remeasure', message: 'needs --noisy: re-measuring is for a noisy objective' });
+  if (raw === 'off') return false;
+  const out: { threshold?: number; measurements?: number } = {};
+  for (const part of raw.split(',')) {
+    const [k, v] = part.split('=').map((x) => x.trim());
+    const n = Number(v);
+    if (k === 'threshold' && v !== undefined && v !== '' && n >= 0 && n <= 10) out.threshold = n;
+    else if (k === 'measurements' && v !== undefined && Number.isInteger(n) && n >= 2 && n <= 100) out.measurements = n;
+    else {
+      issues.push({ path: '--remeasure', message: `expected off or threshold=T (0 to 10),measurements=N (2 to 100), got ${JSON.stringify(raw)}` });
+      return undefined;
+    }
+  }
+  return out;
+}
+
 export function registerBench(program: Command): void {
   program
     .command('bench')
@@ -49,6 +68,7 @@ export function registerBench(program: Command): void {
     .option('--objective <column>', 'column to maximise; regret is measured on it')
     .option('--objectives <max,min>', 'two columns, the first maximised and the second minimised: reports hypervolume regret')
     .option('--noisy <seedsColumn>', 'each evaluation draws one ";"-separated per-seed value from this column')
+    .option('--remeasure <off|threshold=T,measurements=N>', 'noisy mode: the searches\' re-measure rule (the spec\'s remeasure): off, or its settings (default: the product\'s defaults)')
     .option('--strategies <list>', `comma-separated strategies or "all" (${STRATEGY_NAMES.join(', ')}); default: the default strategy (${DEFAULT_STRATEGY})`)
     .option('--seeds <n>', 'independent runs per strategy', '50')
     .option('--trials <n>', 'trials per run', '300')
@@ -89,6 +109,7 @@ export function registerBench(program: Command): void {
       const workers = positiveInt('--workers', flags.workers, issues);
       if (!/^\d+$/.test(flags.firstSeed)) issues.push({ path: '--first-seed', message: `expected a whole number ≥ 0, got ${JSON.stringify(flags.firstSeed)}` });
       if (flags.schedulers) return costToRegret(flags, strategies, seeds, workers, issues);
+      const remeasure = flags.remeasure === undefined ? undefined : remeasureFlag(flags.remeasure, Boolean(flags.noisy), issues);
       const transferFlags = transferFlagIssues(flags, Boolean(objectives), issues);
       if (issues.length) throw new SpecError(issues, 'options');
       const table = BenchTable.load(flags.table as string);
@@ -103,6 +124,7 @@ export function registerBench(program: Command): void {
         table,
         ...(objectives ? { objectives } : { objective: flags.objective as string }),
         ...(flags.noisy ? { noisy: flags.noisy } : {}),
+        ...(remeasure !== undefined ? { remeasure } : {}),
         strategies,
         isomorphism: flags.isomorphs as 'merge' | 'distinct',
         seeds,
@@ -235,10 +257,11 @@ export function formatReport(r: BenchReport): string {
   const hv = Boolean(r.objectives);
   const head = hv
     ? `hypervolume regret (${r.objectives?.join(' max, ')} min; optimum HV ${r.optimum.toFixed(4)}), ${r.seeds} seeds\n`
-    : `mean regret of ${r.objective}${r.noisy ? ` (noisy: ${r.noisy})` : ''} (hit rate), optimum ${r.optimum}, ${r.seeds} seeds${r.workers > 1 ? `, ${r.workers} workers` : ''}\n`;
+    : `mean regret of ${r.noisy ? 'the recommendation, on ' : ''}${r.objective}${r.noisy ? ` (noisy: ${r.noisy})` : ''} (hit rate), optimum ${r.optimum}, ${r.seeds} seeds${r.workers > 1 ? `, ${r.workers} workers` : ''}\n`;
   const w = hv ? 9 : 14;
   const proxy = r.proxyScores ? `proxy scores: ${r.proxyScores.column} from ${r.proxyScores.file}, computed apart: ${r.proxyScores.msPerArch} ms per network (${r.proxyScores.networks} networks)\n` : '';
-  let s = head + proxy + 'strategy'.padEnd(11) + budgets.map((b) => b.padStart(w)).join('') + '  ms/proposal\n';
+  const share = names.some((n) => r.strategies[n]!.remeasureShare !== undefined);
+  let s = head + proxy + 'strategy'.padEnd(11) + budgets.map((b) => b.padStart(w)).join('') + '  ms/proposal' + (share ? '  re-measures' : '') + '\n';
   for (const n of names) {
     const st = r.strategies[n]!;
     s += (n + (n === r.default ? '*' : '')).padEnd(11);
@@ -246,7 +269,7 @@ export function formatReport(r: BenchReport): string {
       const x = st.byBudget[b]!;
       s += ('hvRegret' in x ? x.hvRegret.toFixed(5) : `${x.meanRegret.toFixed(3)} (${Math.round(x.hitRate * 100)}%)`).padStart(w);
     }
-    s += st.msPerProposal.toFixed(2).padStart(13) + '\n';
+    s += st.msPerProposal.toFixed(2).padStart(13) + (share ? `${Math.round((st.remeasureShare ?? 0) * 100)}%`.padStart(13) : '') + '\n';
   }
   return s + `* default strategy\n`;
 }

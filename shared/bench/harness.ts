@@ -6,8 +6,9 @@
  * and a simulated clock (`simulateSearch`), so what is measured is what
  * `nasflow search` does, parallel workers and asynchronous results included.
  * Regret is always measured on the objective column; in noisy mode the
- * search sees one per-seed draw per evaluation and "best found" is the
- * architecture with the best draw.
+ * search sees one per-seed draw per evaluation (a re-measure draws another
+ * seed) and what is scored is the search's recommendation: rank 1 of its
+ * leaderboard, by the noise-aware estimate (shared/strategies/noise.ts).
  */
 import type { Trial } from '../experiment/model.js';
 import { hypervolume } from '../objectives/pareto.js';
@@ -22,6 +23,7 @@ import type { ExperimentStore } from '../store/experiment-store.js';
 import { DEFAULT_STRATEGY } from '../strategies/index.js';
 import type { BenchTable } from './table.js';
 import { loadScores } from '../proxies/scores.js';
+import { leaderboard } from '../report/report.js';
 
 export interface BenchOptions {
   readonly table: BenchTable;
@@ -29,6 +31,8 @@ export interface BenchOptions {
   readonly objective?: string;
   /** Seeds column for noisy mode. */
   readonly noisy?: string;
+  /** Noisy mode: the searches' `remeasure` (the spec field); default the product's (on, its defaults). */
+  readonly remeasure?: false | { readonly threshold?: number; readonly measurements?: number };
   /** Two objectives: [maximised column, minimised column] (hypervolume mode). */
   readonly objectives?: readonly [string, string];
   readonly strategies: readonly string[];
@@ -62,6 +66,8 @@ export interface BudgetStats {
 export interface StrategyStats {
   byBudget: Record<string, BudgetStats | { hvRegret: number }>;
   msPerProposal: number;
+  /** Noisy mode: the share of all trials that were re-measures of an architecture already measured. */
+  remeasureShare?: number;
 }
 export interface BenchReport {
   optimum: number;
@@ -69,6 +75,8 @@ export interface BenchReport {
   objective?: string;
   objectives?: readonly string[];
   noisy?: string;
+  /** The searches' `remeasure` when not the product's default. */
+  remeasure?: false | { readonly threshold?: number; readonly measurements?: number };
   isomorphism: 'merge' | 'distinct';
   seeds: number;
   trials: number;
@@ -156,6 +164,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     strategies: {},
     ...(o.objectives ? { objectives: o.objectives } : { objective: o.objective as string }),
     ...(o.noisy ? { noisy: o.noisy } : {}),
+    ...(o.noisy && o.remeasure !== undefined ? { remeasure: o.remeasure } : {}),
     isomorphism: o.isomorphism ?? 'merge',
   };
   if (o.firstSeed) report.firstSeed = o.firstSeed;
@@ -169,21 +178,29 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const regrets = budgets.map(() => [] as number[]);
     let askMs = 0;
     let asks = 0;
+    let remeasures = 0;
+    let ranTrials = 0;
     const first = o.firstSeed ?? 0;
     for (let seed = first; seed < first + o.seeds; seed++) {
       const store = new MemoryExperimentStore();
       const warmStart = o.transfer ? await o.transfer(seed, store) : undefined;
-      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}), ...(o.proxyScores ? { proxy: { scores: o.proxyScores.file, column: o.proxyScores.column } } : {}), ...(warmStart ? { warmStart } : {}) });
+      const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}), ...(o.noisy && o.remeasure !== undefined ? { remeasure: o.remeasure } : {}), ...(o.proxyScores ? { proxy: { scores: o.proxyScores.file, column: o.proxyScores.column } } : {}), ...(warmStart ? { warmStart } : {}) });
       const run = await simulateSearch(o.table, raw, { workers, store });
       askMs += run.strategyCost.ms;
       asks += run.strategyCost.asks;
-      // The true value of the best seen in the first `b` trials (a strategy that ran out of architectures keeps its best for the budgets it did not reach).
+      // The true value of the search's pick in the first `b` trials: the best seen, or (noisy) its recommendation, the product's rank 1 (a strategy that ran out of architectures keeps its pick for the budgets it did not reach).
       const bestTrue = (b: number): number => {
+        if (o.noisy) {
+          const top = leaderboard(run.trials.slice(0, b), [{ metric: 'y', goal: 'max' }])[0];
+          return top ? (truth[o.table.row(space.archStr(top.arch)) as number] as number) : -Infinity;
+        }
         let best: Trial | undefined;
         for (const t of run.trials.slice(0, b)) if ((t.values?.[0] ?? -Infinity) > (best?.values?.[0] ?? -Infinity)) best = t;
         return best ? (truth[o.table.row(space.archStr(best.arch)) as number] as number) : -Infinity;
       };
       budgets.forEach((b, i) => (regrets[i] as number[]).push(optimum - bestTrue(b)));
+      remeasures += run.trials.filter((t) => t.replicate).length;
+      ranTrials += run.trials.length;
       o.onProgress?.(name, seed);
     }
     const byBudget: Record<string, BudgetStats> = {};
@@ -191,7 +208,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const rs = regrets[i] as number[];
       byBudget[b] = { meanRegret: round(mean(rs), 4), hitRate: round(rs.filter((r) => r <= 1e-9).length / rs.length, 4) };
     });
-    report.strategies[name] = { byBudget, msPerProposal: round(askMs / (asks || 1), 3) };
+    report.strategies[name] = { byBudget, msPerProposal: round(askMs / (asks || 1), 3), ...(o.noisy ? { remeasureShare: round(remeasures / (ranTrials || 1), 4) } : {}) };
   }
   return report;
 }
