@@ -87,6 +87,17 @@ export interface BenchReport {
   proxyScores?: { file: string; column: string; msPerArch: number; networks: number };
 }
 
+/**
+ * The in-memory store of a simulated search. Its leases are read against a
+ * stopped clock: one process drives the search and nobody can take it over,
+ * so a lease must not lapse because a loaded machine starved the event loop
+ * that renews it in real time (a nice'd bench under load failed "does not
+ * hold its lease").
+ */
+function benchStore(): MemoryExperimentStore {
+  return new MemoryExperimentStore({ now: () => 0 });
+}
+
 /** The cell space every NAS-Bench-201 table is over. */
 export function benchSpace(isomorphism: 'merge' | 'distinct' = 'merge'): Space {
   return Space.fromSpec({ kind: 'cell', isomorphism });
@@ -115,7 +126,7 @@ export async function simulateSearch(
   const spec = parseExperimentSpec(raw);
   if (spec.dataset.source !== 'table') throw new Error('simulateSearch needs a table dataset');
   // A given store may hold earlier searches (transfer's sources).
-  const store: ExperimentStore = options.store ?? new MemoryExperimentStore();
+  const store: ExperimentStore = options.store ?? benchStore();
   const id = options.id ?? 'bench';
   await store.createExperiment({ id, name: spec.name, spec: raw, state: 'QUEUED', createdAt: new Date(0).toISOString() });
   const clock = new SimulatedClock();
@@ -182,7 +193,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     let ranTrials = 0;
     const first = o.firstSeed ?? 0;
     for (let seed = first; seed < first + o.seeds; seed++) {
-      const store = new MemoryExperimentStore();
+      const store = benchStore();
       const warmStart = o.transfer ? await o.transfer(seed, store) : undefined;
       const raw = benchSpec(o.table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: name, seed, isomorphism: o.isomorphism, strategyOptions: o.strategyOptions, workers }, { budget: { trials: o.trials }, ...(o.noisy ? { dataset: { noisy: { y: o.noisy } } } : {}), ...(o.noisy && o.remeasure !== undefined ? { remeasure: o.remeasure } : {}), ...(o.proxyScores ? { proxy: { scores: o.proxyScores.file, column: o.proxyScores.column } } : {}), ...(warmStart ? { warmStart } : {}) });
       const run = await simulateSearch(o.table, raw, { workers, store });
