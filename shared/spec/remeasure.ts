@@ -6,7 +6,7 @@
  * architecture's value (`shared/strategies/noise.ts`, `docs/noise.md`).
  *
  *   remeasure: true                                  # the defaults
- *   remeasure: { threshold: 0.02, measurements: 3 }  # knowledge gradient in noise sds; measurements per architecture at most
+ *   remeasure: { threshold: 0.002, measurements: 3 } # knowledge gradient in noise sds; measurements per architecture at most
  *   remeasure: false                                 # never (the default without a noisy table column)
  *
  * A table dataset with `noisy` columns turns it on unless it says `false`.

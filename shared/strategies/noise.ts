@@ -18,19 +18,13 @@
  *   winner's curse at the top: there the spread is mostly noise;
  * - the estimate of a contender is its posterior mean (n·ȳ/σ² + m/τ²) /
  *   (n/σ² + 1/τ²); the rest are ranked below by their means.
- * The re-measure decision compares two expected gains in the value of the
- * recommended architecture, in the objective's own units:
- * - re-measuring: the knowledge gradient of one more measurement of a
- *   contender (Frazier, Powell & Dayanik 2008);
- * - exploring: what the last `EXPLORE_WINDOW` new architectures' first
- *   readings would add to the incumbent's estimate now, E[max(0, estimate
- *   of a single reading − incumbent)] over them — an empirical expected
- *   improvement of the strategy's own proposals, large while the search
- *   still finds better networks, near 0 once it does not.
- * The contender with the largest knowledge gradient is measured again when
- * it exceeds the exploring gain (and `threshold` × σ); until σ is known
- * (fewer than `BOOTSTRAP_DOF` degrees of freedom) the incumbent is measured
- * again if it has one measurement, which is how the noise is learnt.
+ * The re-measure decision is the knowledge gradient of one more measurement
+ * of a contender (Frazier, Powell & Dayanik 2008): the expected gain in the
+ * value of the recommended architecture. The contender with the largest gain
+ * is measured again when that gain exceeds `threshold` × σ (chosen on seeds
+ * 0–19 of the shared table, docs/noise.md); until σ is known (fewer than
+ * `BOOTSTRAP_DOF` degrees of freedom) the incumbent is measured again if it
+ * has one measurement, which is how the noise is learnt.
  */
 import { normCdf, normPdf } from './gp.js';
 
@@ -38,21 +32,19 @@ import { normCdf, normPdf } from './gp.js';
 export const CONTENDERS = 10;
 /** Degrees of freedom of the noise estimate before the knowledge gradient decides re-measures. */
 export const BOOTSTRAP_DOF = 3;
-/** New architectures whose first readings estimate what exploring gains. */
-export const EXPLORE_WINDOW = 20;
 /** The prior spread of the contenders is at least this share of the noise's (no τ² = 0 collapse on few contenders). */
 const MIN_PRIOR_SHARE = 1 / 16;
 
 /** The re-measure rule's settings (the spec's `remeasure`). */
 export interface RemeasureSettings {
-  /** Re-measure only when the knowledge gradient also exceeds this many noise standard deviations (0: whenever it beats exploring). */
+  /** Re-measure when the knowledge gradient exceeds this many noise standard deviations. */
   readonly threshold: number;
   /** Measurements of one architecture at most. */
   readonly measurements: number;
 }
 
 /** Defaults chosen on seeds 0–19 of the shared table (docs/noise.md). */
-export const REMEASURE_DEFAULTS: RemeasureSettings = { threshold: 0, measurements: 3 };
+export const REMEASURE_DEFAULTS: RemeasureSettings = { threshold: 0.002, measurements: 3 };
 
 /** One architecture's measurements, and what the model makes of them. */
 export interface Measurement {
@@ -165,7 +157,7 @@ export function remeasureChoice(groups: readonly (readonly number[])[], settings
     return m.n === 1 && m.n < settings.measurements && !busy(inc) ? inc : undefined;
   }
   let best: number | undefined;
-  let bestKg = Math.max(settings.threshold * Math.sqrt(model.noise), exploreGain(groups, model, (ms[inc] as Measurement).estimate));
+  let bestKg = settings.threshold * Math.sqrt(model.noise);
   const order = [...ms.keys()].filter((i) => (ms[i] as Measurement).contender).sort((a, b) => (ms[b] as Measurement).estimate - (ms[a] as Measurement).estimate);
   const first = order[0] as number;
   const second = order[1];
@@ -184,16 +176,3 @@ export function remeasureChoice(groups: readonly (readonly number[])[], settings
   return best;
 }
 
-/**
- * What exploring is expected to add to the recommendation: the mean over the
- * last `EXPLORE_WINDOW` architectures (in first-measured order) of how far a
- * single reading like their first would lift its estimate above the
- * incumbent's, under the current model.
- */
-function exploreGain(groups: readonly (readonly number[])[], model: NoiseModel, incumbent: number): number {
-  const recent = groups.slice(-EXPLORE_WINDOW);
-  const w1 = posteriorVar(model, 1) / Math.max(model.noise ?? 0, 1e-12);
-  let sum = 0;
-  for (const g of recent) sum += Math.max(0, model.priorMean + w1 * ((g[0] as number) - model.priorMean) - incumbent);
-  return sum / recent.length;
-}
