@@ -176,9 +176,9 @@ export abstract class BaseStrategy implements Strategy {
 
   ask(n: number, pending: readonly Architecture[] = []): Architecture[] | 'exhausted' {
     if (!Number.isInteger(n) || n < 1) throw new NasError(`ask needs a positive integer count, got ${n}`);
-    // A pending re-measure is of an architecture already told: the strategies' proposals see only new ones as pending.
+    // A pending re-measure is of an architecture already told: with re-measuring, the strategies' proposals see only new ones as pending.
     const again = this.remeasureNow(pending);
-    pending = pending.filter((p) => !this.seen.has(this.space.key(p)));
+    if (this.ctx.remeasure) pending = pending.filter((p) => !this.seen.has(this.space.key(p)));
     this.taken = new Set(this.seen);
     for (const p of pending) this.taken.add(this.space.key(p));
     const size = this.space.size();
