@@ -333,4 +333,49 @@ describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => 
     console.log(`10,000 trials: page ready in ${ms} ms; API responses ${sizes.map((s) => `${s.url.replace(/^.*\/api/, '')} ${s.bytes} B`).join(', ')}`);
     await page.close();
   }, 60_000);
+  it('marks the warm start: the source experiment with its architectures and learned weight, and the listed architectures\' trials', async () => {
+    // Arrange: a one-objective search, then one warm-started from it listing two architectures (the server reads the same store).
+    const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
+    const one = (over: Record<string, unknown>) => ({ ...tableSpec({ fidelity: undefined, epochs: 200, budget: { trials: 30 }, objectives: [{ metric: 'val_accuracy', goal: 'max' }], parallel: 1 }), ...over });
+    const run = async (raw: Record<string, unknown>) => {
+      const s = parseExperimentSpec(raw);
+      const exp = await submitExperiment(raw, store);
+      return runExperiment(exp.id, { store, evaluator: new TableTrialEvaluator(s.dataset as never, s.compiledSpace, s.seed), workers: 1 });
+    };
+    const listed = [
+      { values: { '1<-0': 'nor_conv_3x3', '2<-0': 'nor_conv_3x3', '2<-1': 'skip_connect', '3<-0': 'nor_conv_3x3', '3<-1': 'nor_conv_3x3', '3<-2': 'skip_connect' } },
+      { values: { '1<-0': 'nor_conv_1x1', '2<-0': 'avg_pool_3x3', '2<-1': 'nor_conv_3x3', '3<-0': 'skip_connect', '3<-1': 'nor_conv_1x1', '3<-2': 'nor_conv_3x3' } },
+    ];
+    let report: ReturnType<typeof buildReport>;
+    let target: Experiment;
+    try {
+      const source = await run(one({ name: 'warm-source', seed: 2 }));
+      target = await run(one({ name: 'warm-target', seed: 3, budget: { trials: 25 }, warmStart: { experiments: [source.id], architectures: listed } }));
+      report = buildReport(target, await listAllTrials(store, target.id));
+    } finally {
+      await store.close();
+    }
+    const w = report.warmStart!;
+    // Act
+    const page = await session.newPage();
+    await page.goto(`${url}/#/experiments/${encodeURIComponent(target.id)}`);
+    await page.waitForSelector('#warm-sources tbody tr');
+    await page.waitForSelector('#leaderboard tbody tr');
+    // Assert: the page shows what the store holds.
+    const sources = await page.$$eval('#warm-sources tbody tr', (trs) =>
+      trs.map((tr) => ({ id: tr.getAttribute('data-source'), obs: tr.querySelector('[data-observations]')?.getAttribute('data-observations'), weight: tr.querySelector('[data-weight]')?.getAttribute('data-weight') })),
+    );
+    expect(sources).toEqual(w.sources.map((s) => ({ id: s.experimentId, obs: String(s.observations), weight: String(s.weight) })));
+    expect(w.sources[0]?.observations).toBe(30);
+    expect(await page.textContent('#warm-start')).toContain(`at trial ${w.weightsAt}`);
+    const tagged = await page.$$eval('#leaderboard tbody tr', (trs) => trs.filter((tr) => tr.querySelector('.tag.warm')).map((tr) => tr.getAttribute('data-trial')));
+    expect(tagged).toEqual(report.leaderboard.slice(0, 10).filter((e) => w.listedTrialIds.includes(e.trialId)).map((e) => e.trialId));
+    expect(w.listedTrialIds).toHaveLength(2);
+    await page.screenshot({ path: join(shots, 'warm-start.png'), fullPage: true });
+    // The source's own page has no warm-start section.
+    await page.goto(`${url}/#/experiments/${encodeURIComponent(w.sources[0]!.experimentId)}`);
+    await page.waitForSelector('#leaderboard tbody tr');
+    expect(await page.$$eval('#warm-start *', (els) => els.length)).toBe(0);
+    await page.close();
+  }, 120_000);
 });
