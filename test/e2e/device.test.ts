@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../shared/errors.js';
 import { buildReport } from '../../shared/report/report.js';
 import { Rng } from '../../shared/rng.js';
 import { runExperiment } from '../../shared/runner/search.js';
@@ -23,6 +22,7 @@ import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
 import { MemoryArtifactStore } from '../../shared/train/ports.js';
 import type { Experiment, Trial } from '../../shared/experiment/model.js';
+import { specIssues } from '../support/spec-issues.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../shared/benchmarks/nb201-cifar10.csv');
 const CHROMIUM = process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
@@ -125,26 +125,16 @@ describe.skipIf(!existsSync(CHROMIUM))('spec device: chromium-wasm (Debian chrom
 });
 
 describe('spec device: bad input', () => {
-  const issues = (raw: unknown): string[] => {
-    try {
-      parseExperimentSpec(raw);
-    } catch (e) {
-      if (e instanceof SpecError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-      throw e;
-    }
-    return [];
-  };
-
   it('names the bad field and what was expected', () => {
-    expect(issues(deviceSpec('chromium-webgl'))).toEqual([expect.stringMatching(/^device\.runtime: expected a runtime nasflow measures on: node-wasm or chromium-wasm, got "chromium-webgl"/)]);
-    expect(issues({ ...deviceSpec('node-wasm'), device: { runtime: 'node-wasm', measure: 1 } })).toEqual([expect.stringMatching(/^device\.measure: expected at least 3 architectures/)]);
-    expect(issues({ ...deviceSpec('node-wasm'), device: { runtime: 'node-wasm', measure: 'ten' } })).toEqual([expect.stringMatching(/^device\.measure: expected how many architectures to measure/)]);
-    expect(issues({ ...deviceSpec('node-wasm'), device: { runtime: 'node-wasm', runs: 3 } })).toEqual(['device.runs: unknown field']);
+    expect(specIssues(deviceSpec('chromium-webgl'))).toEqual([expect.stringMatching(/^device\.runtime: expected a runtime nasflow measures on: node-wasm or chromium-wasm, got "chromium-webgl"/)]);
+    expect(specIssues({ ...deviceSpec('node-wasm'), device: { runtime: 'node-wasm', measure: 1 } })).toEqual([expect.stringMatching(/^device\.measure: expected at least 3 architectures/)]);
+    expect(specIssues({ ...deviceSpec('node-wasm'), device: { runtime: 'node-wasm', measure: 'ten' } })).toEqual([expect.stringMatching(/^device\.measure: expected how many architectures to measure/)]);
+    expect(specIssues({ ...deviceSpec('node-wasm'), device: { runtime: 'node-wasm', runs: 3 } })).toEqual(['device.runs: unknown field']);
     const both = { ...deviceSpec('node-wasm'), dataset: { source: 'table', path: TABLE, metrics: { val_accuracy: 'val_acc_200ep', latency_ms: 'latency_ms_pixel3' } } };
-    expect(issues(both)).toEqual([expect.stringMatching(/^device: latency_ms is both the table's column "latency_ms_pixel3" and the device's/)]);
+    expect(specIssues(both)).toEqual([expect.stringMatching(/^device: latency_ms is both the table's column "latency_ms_pixel3" and the device's/)]);
     // latency_ms is a metric of a table search only with a device.
     const noDevice = { ...deviceSpec('node-wasm'), device: undefined, constraints: ['latency_ms <= 5'] };
-    expect(issues(noDevice)).toEqual([expect.stringMatching(/^constraints\[0\]: unknown metric "latency_ms"/)]);
+    expect(specIssues(noDevice)).toEqual([expect.stringMatching(/^constraints\[0\]: unknown metric "latency_ms"/)]);
   });
 
   it('a runtime that cannot run where the search proposes is refused at submission, naming device.runtime', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../../shared/errors.js';
 import type { Trial } from '../../../shared/experiment/model.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
 import { inheritanceFor, inheritShare, startEpochOf } from '../../../shared/steps/inherit.js';
+import { specIssues } from '../../support/spec-issues.js';
 
 const base = {
   name: 'inherit',
@@ -10,16 +10,6 @@ const base = {
   space: { kind: 'chain', depth: { int: [1, 2] }, layer: { type: 'conv2d', width: { choice: [4, 8] }, kernel: { choice: [3, 5] }, activation: { choice: ['relu', 'tanh'] } } },
   budget: { trials: 4 },
 };
-
-function issues(raw: unknown): string[] {
-  try {
-    parseExperimentSpec(raw);
-  } catch (e) {
-    if (e instanceof SpecError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  return [];
-}
 
 const trial = (seq: number, values: Record<string, string | number>, over: Partial<Trial> = {}): Trial => {
   const spec = parseExperimentSpec({ ...base, inheritance: true });
@@ -35,11 +25,11 @@ describe('inheritance in the spec', () => {
   });
 
   it('names the bad field', () => {
-    expect(issues({ ...base, inheritance: { epochs: 0 } })).toEqual([expect.stringMatching(/^inheritance\.epochs: expected a share above 0/)]);
-    expect(issues({ ...base, inheritance: { epochs: 0.5, from: 'x' } }).join()).toMatch(/^inheritance/);
-    expect(issues({ ...base, inheritance: 'yes' })).toEqual([expect.stringMatching(/^inheritance: expected true, false or \{ epochs/)]);
+    expect(specIssues({ ...base, inheritance: { epochs: 0 } })).toEqual([expect.stringMatching(/^inheritance\.epochs: expected a share above 0/)]);
+    expect(specIssues({ ...base, inheritance: { epochs: 0.5, from: 'x' } }).join()).toMatch(/^inheritance/);
+    expect(specIssues({ ...base, inheritance: 'yes' })).toEqual([expect.stringMatching(/^inheritance: expected true, false or \{ epochs/)]);
     const table = { ...base, dataset: { source: 'table', path: '/nonexistent.csv', metrics: { val_accuracy: 'acc' } }, space: { kind: 'cell' }, inheritance: true };
-    expect(issues(table)).toContainEqual(expect.stringMatching(/^inheritance: weight inheritance needs trained weights/));
+    expect(specIssues(table)).toContainEqual(expect.stringMatching(/^inheritance: weight inheritance needs trained weights/));
   });
 });
 

@@ -9,7 +9,6 @@ import { resolve } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../../shared/errors.js';
 import type { Trial } from '../../../shared/experiment/model.js';
 import { buildReport } from '../../../shared/report/report.js';
 import { SimulatedClock } from '../../../shared/runner/clock.js';
@@ -20,6 +19,7 @@ import { scheduleEnd } from '../../../shared/steps/finish.js';
 import { submitExperiment } from '../../../shared/steps/submit.js';
 import { MemoryExperimentStore } from '../../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../../shared/store/sqlite.js';
+import { specIssues } from '../../support/spec-issues.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../../shared/benchmarks/nb201-cifar10.csv');
 const PRICE = 2;
@@ -113,15 +113,7 @@ describe('the finishing phase: the end of the budget trains the leaders to full 
   });
 
   it('a bad finish section is refused naming the field', () => {
-    const issues = (over: unknown) => {
-      try {
-        parseExperimentSpec(spec({ trials: 5 }, { finish: over }));
-      } catch (e) {
-        if (e instanceof SpecError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-        throw e;
-      }
-      return [];
-    };
+    const issues = (over: unknown) => specIssues(spec({ trials: 5 }, { finish: over }));
     expect(issues({ leaders: -1 })).toEqual([expect.stringMatching(/^finish\.leaders: expected a whole number of architectures from 0/)]);
     expect(issues({ leaders: 2.5 })).toEqual([expect.stringMatching(/^finish\.leaders: /)]);
     expect(issues({ margin: 0.5 })).toEqual([expect.stringMatching(/^finish\.margin: expected a safety factor from 1 to 10/)]);

@@ -21,6 +21,17 @@ import { loadSources, type SourceTask } from '../../../shared/transfer/source.js
 
 const TABLE = join(__dirname, '../../../../shared/benchmarks/nb201-cifar10.csv');
 
+/** The target's own GP over `own`, its values of `f` copula-transformed as bo does. */
+function targetFit(space: Space, kinds: FeatureKind[], own: Architecture[], f: (a: Architecture) => number) {
+  const vals = own.map(f);
+  const order = [...vals.keys()].sort((a, b) => (vals[a] as number) - (vals[b] as number));
+  const y = new Float64Array(own.length);
+  order.forEach((i, r) => (y[i] = normQuantile((r + 0.5) / own.length)));
+  const X = new Float64Array(own.length * kinds.length);
+  own.forEach((a, i) => X.set(space.encode(a), i * kinds.length));
+  return () => fitGp(X, own.length, kinds, [y]);
+}
+
 describe('transfer weights', () => {
   it('a shuffled source weighs less than a related one on a synthetic pair of tasks', () => {
     // Arrange: target f(x) = Σ w·x over a cell space; a related source (f plus small noise) and an unrelated one (f's values permuted).
@@ -36,14 +47,8 @@ describe('transfer weights', () => {
     const model = new TransferModel([shuffled, related], (a, out) => out.set(space.encode(a)) ?? out, kinds, 0);
     // The target's own 12 observations (few: its own model ranks them poorly) (other architectures), copula-transformed as bo does.
     const own = Array.from({ length: 12 }, () => space.sample(rng));
-    const vals = own.map(f);
-    const order = [...vals.keys()].sort((a, b) => (vals[a] as number) - (vals[b] as number));
-    const y = new Float64Array(own.length);
-    order.forEach((i, r) => (y[i] = normQuantile((r + 0.5) / own.length)));
-    const X = new Float64Array(own.length * kinds.length);
-    own.forEach((a, i) => X.set(space.encode(a), i * kinds.length));
     // Act
-    const w = model.weights(12, () => fitGp(X, own.length, kinds, [y]));
+    const w = model.weights(12, targetFit(space, kinds, own, f));
     // Assert: [target, shuffled, related]
     expect(model.names).toEqual(['target', 'shuffled', 'related']);
     expect(w[2]).toBeGreaterThan((w[1] as number) + 0.3);
@@ -66,13 +71,7 @@ describe('transfer credibility', () => {
       const perm = rng.shuffled([...ys.keys()]);
       const task = (id: string, v: (i: number) => number): SourceTask => ({ experimentId: id, goal: 'max', observations: archs.map((arch, i) => ({ arch, status: 'completed', values: [v(i)] })) });
       const own = Array.from({ length: 6 }, () => space.sample(rng));
-      const vals = own.map(f);
-      const order = [...vals.keys()].sort((a, b) => (vals[a] as number) - (vals[b] as number));
-      const y = new Float64Array(own.length);
-      order.forEach((i, r) => (y[i] = normQuantile((r + 0.5) / own.length)));
-      const X = new Float64Array(own.length * kinds.length);
-      own.forEach((a, i) => X.set(space.encode(a), i * kinds.length));
-      const fit = () => fitGp(X, own.length, kinds, [y]);
+      const fit = targetFit(space, kinds, own, f);
       const alone = (t: SourceTask) => new TransferModel([t], (a, out) => out.set(space.encode(a)) ?? out, kinds, seed).weights(6, fit)[1] as number;
       return { shuffled: alone(task('shuffled', (i) => ys[perm[i] as number] as number)), related: alone(task('related', (i) => (ys[i] as number) + rng.normal() * 0.3)) };
     };
