@@ -86,14 +86,17 @@ export function specOf(exp: Experiment): ExperimentSpec {
 
 /** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false; `read`: the experiment as just read; `leaseOwner`: renewed while a live proxy scores). */
 export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true, read?: Experiment, leaseOwner?: string): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
-  const exp = read ?? (await ports.store.getExperiment(experimentId));
-  if (!exp) throw new NotFoundError('experiment', experimentId);
+  const exp0 = read ?? (await ports.store.getExperiment(experimentId));
+  if (!exp0) throw new NotFoundError('experiment', experimentId);
   const warm = ports.warm?.experimentId === experimentId ? ports.warm : undefined;
   const hit = warm?.current;
-  if (hit) return { exp, spec: hit.spec, state: hit.state, trials: [...hit.state.trials.values()] };
-  const spec = specOf(exp);
+  if (hit) return { exp: exp0, spec: hit.spec, state: hit.state, trials: [...hit.state.trials.values()] };
+  const spec = specOf(exp0);
   const list = () => listAllTrials(ports.store, experimentId);
-  const trials = await repairFinished(ports.store, spec, await list(), list);
+  const listed = await list();
+  const trials = await repairFinished(ports.store, spec, listed, list);
+  // A repair settles reservations: the ledger read before it is stale, and propose prices the next trial on it.
+  const exp = trials === listed ? exp0 : ((await ports.store.getExperiment(experimentId)) ?? exp0);
   // A warm search always has its strategy: the next step may propose.
   const strategy = withStrategy || warm !== undefined;
   const proxy = strategy ? await prepareSearchProxy(ports, spec, exp, (exp.strategyState as SnapshotEnvelope | undefined)?.proxy, leaseOwner) : undefined;
