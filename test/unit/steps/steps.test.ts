@@ -110,6 +110,24 @@ describe('the search steps, cold', () => {
     expect(c.action === 'train' && c.trialId !== a.trialId && c.trialId !== (other as { trialId: string }).trialId).toBe(true);
   });
 
+  it('resumed after a crash between a trial\'s result and its settlement, a search proposes nothing past its trial budget', async () => {
+    // Arrange: a 2-trial budget; trial 1 recorded; trial 2's result stored, the crash before its record settled the ledger.
+    const p = ports();
+    const exp = await submitExperiment(spec({ budget: { trials: 2 } }), p.store);
+    const a = await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 });
+    if (a.action !== 'train') throw new Error('unreachable');
+    await recordStep(p, { experimentId: exp.id, trialId: a.trialId, ...(await tableTrainer(p)(a.trialId)) });
+    const b = await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 0 });
+    if (b.action !== 'train') throw new Error('unreachable');
+    await p.store.transitionTrial(b.trialId, ['RUNNING'], { state: 'COMPLETED', metrics: { val_accuracy: 90 }, values: [90], feasible: true, finishedAt: new Date().toISOString() });
+    // Act: the resumed search's first proposal (a new execution) repairs trial 2, then prices the next trial.
+    const c = await proposeStep(p, { experimentId: exp.id, slot: 0, generation: 1 });
+    // Assert: the repaired ledger is full: no third trial created and stopped.
+    expect(c).toEqual({ action: 'done', reason: 'budget' });
+    expect(await p.store.countTrials(exp.id)).toBe(2);
+    expect((await p.store.getExperiment(exp.id))?.spent.trials).toBe(2);
+  });
+
   it('a propose that crashed after creating its trial is retried without a second trial', async () => {
     const store = new MemoryExperimentStore();
     let failNext = true;
