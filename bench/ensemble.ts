@@ -17,17 +17,12 @@
  * in the case's home.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { searchEnsemble } from '../shared/analysis/search-ensemble.js';
 import { specObjectives } from '../shared/report/report.js';
-import { listAllTrials } from '../shared/store/experiment-store.js';
-import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
+import { searchCase, writeResults } from './search-case.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -112,20 +107,11 @@ const CASES: Record<string, (home: string) => object> = {
 
 async function runCase(name: string): Promise<object> {
   const home = resolve(args.home, name);
-  mkdirSync(home, { recursive: true });
-  const t0 = performance.now();
-  if (!args.reuse || !existsSync(join(home, 'nasflow.db'))) {
-    const specFile = join(home, 'spec.json');
-    const spec = CASES[name]!(home);
-    writeFileSync(specFile, JSON.stringify(args.seed === undefined ? spec : { ...spec, seed: Number(args.seed) }, null, 1));
-    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'search', specFile, '--home', home], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  const searchSeconds = (performance.now() - t0) / 1000;
-  const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
-  try {
-    const [exp] = await store.listExperiments({ limit: 1 });
-    if (!exp) throw new Error(`${home}: no experiment stored`);
-    const trials = await listAllTrials(store, exp.id);
+  const spec = () => {
+    const s = CASES[name]!(home);
+    return args.seed === undefined ? s : { ...s, seed: Number(args.seed) };
+  };
+  return searchCase(home, spec, args.reuse, async ({ exp, trials, searchSeconds }) => {
     const t1 = performance.now();
     const ens = await searchEnsemble(trials, specObjectives(exp.spec), new FsArtifactStore(join(home, 'artifacts')));
     const selectSeconds = (performance.now() - t1) / 1000;
@@ -148,9 +134,7 @@ async function runCase(name: string): Promise<object> {
       goal: name === 'fashion-mnist' ? 'ensemble test error ≤ 0.9 × single' : 'ensemble test accuracy ≥ single',
       goalMet: name === 'fashion-mnist' ? errorRatio <= 0.9 : ens.test.ensemble.accuracy >= ens.test.single.accuracy,
     };
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 const results: object[] = [];
@@ -161,6 +145,4 @@ for (const name of args.cases.split(',')) {
   const { single, ensemble } = r.test;
   process.stderr.write(`${name}: test accuracy ${single.accuracy.toFixed(4)} single → ${ensemble.accuracy.toFixed(4)} ensemble (${r.members.length} of ${r.candidates}), error ratio ${r.testErrorRatio.toFixed(3)}, ECE ${single.ece.toFixed(4)} → ${ensemble.ece.toFixed(4)}\n`);
 }
-mkdirSync(dirname(resolve(args.out)), { recursive: true });
-writeFileSync(resolve(args.out), JSON.stringify({ generatedAt: new Date().toISOString(), loadavg: loadavg(), cpus: cpus().length, results }, null, 1) + '\n');
-process.stderr.write(`wrote ${resolve(args.out)}\n`);
+writeResults(args.out, results);

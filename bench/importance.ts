@@ -15,17 +15,13 @@
  * `--reuse` analyses the search already stored in the case's home.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analysisTrials, searchInsights } from '../shared/analysis/importance.js';
 import { specObjectives, specSpace } from '../shared/report/report.js';
-import { listAllTrials } from '../shared/store/experiment-store.js';
-import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 import { spearman } from '../shared/stats/rank.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
+import { ROOT, searchCase, writeResults } from './search-case.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -91,19 +87,7 @@ const CASES: Record<string, () => object> = {
 
 async function runCase(name: string): Promise<object> {
   const home = resolve(args.home, name);
-  mkdirSync(home, { recursive: true });
-  const specFile = join(home, 'spec.json');
-  const t0 = performance.now();
-  if (!args.reuse || !existsSync(join(home, 'nasflow.db'))) {
-    writeFileSync(specFile, JSON.stringify(CASES[name]!(), null, 1));
-    execFileSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'search', specFile, '--home', home], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  const searchSeconds = (performance.now() - t0) / 1000;
-  const store = new SqliteExperimentStore(join(home, 'nasflow.db'));
-  try {
-    const [exp] = await store.listExperiments({ limit: 1 });
-    if (!exp) throw new Error(`${home}: no experiment stored`);
-    const trials = await listAllTrials(store, exp.id);
+  return searchCase(home, CASES[name]!, args.reuse, ({ exp, trials, searchSeconds }) => {
     const objectives = specObjectives(exp.spec);
     const space = specSpace(exp.spec)!;
     const t1 = performance.now();
@@ -151,9 +135,7 @@ async function runCase(name: string): Promise<object> {
       optuna: meanOptuna,
       optunaPerSeed: py.importance,
     };
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 const results: object[] = [];
@@ -164,6 +146,4 @@ for (const name of args.cases.split(',')) {
   const { spearmanPerSeed, spearmanMeanOptuna } = r as { spearmanPerSeed: { spearman: number }[]; spearmanMeanOptuna: number };
   process.stderr.write(`${name}: Spearman per Optuna seed ${spearmanPerSeed.map((p) => p.spearman.toFixed(3)).join(', ')}; against Optuna's seed mean ${spearmanMeanOptuna.toFixed(3)}\n`);
 }
-mkdirSync(dirname(resolve(args.out)), { recursive: true });
-writeFileSync(resolve(args.out), JSON.stringify({ generatedAt: new Date().toISOString(), loadavg: loadavg(), cpus: cpus().length, results }, null, 1) + '\n');
-process.stderr.write(`wrote ${resolve(args.out)}\n`);
+writeResults(args.out, results);
