@@ -48,9 +48,12 @@ export interface ChromiumSession {
   close(): Promise<void>;
 }
 
+/** The Chromium this module drives: `NASFLOW_CHROMIUM`, else Debian's. */
+const chromiumExecutable = (): string => process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
+
 /** Why Chromium cannot measure here, or undefined. */
 export function chromiumUnavailable(): string | undefined {
-  const exe = process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
+  const exe = chromiumExecutable();
   if (!existsSync(exe)) return `no Chromium at ${exe} (apt-get install chromium, or set NASFLOW_CHROMIUM)`;
   try {
     require.resolve('playwright-core');
@@ -73,7 +76,7 @@ export async function openChromium(backend: 'wasm'): Promise<ChromiumSession> {
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as { port: number }).port;
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: FLAGS });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), headless: true, args: FLAGS });
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.evaluate(async ([b, base]) => {

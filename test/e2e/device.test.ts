@@ -6,7 +6,7 @@
  * measured or predicted; a `latency_ms` constraint is screened at pre-flight
  * (no violator trains). Bad `device` fields are refused by path.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,10 +22,10 @@ import { MemoryExperimentStore } from '../../shared/store/memory.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
 import { MemoryArtifactStore } from '../../shared/train/ports.js';
 import type { Experiment, Trial } from '../../shared/experiment/model.js';
+import { chromiumUnavailable } from '../../shared/latency/chromium.js';
 import { specIssues } from '../support/spec-issues.js';
 
 const TABLE = process.env.NASFLOW_BENCH_TABLE ?? resolve(import.meta.dirname, '../../../shared/benchmarks/nb201-cifar10.csv');
-const CHROMIUM = process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
 
 const deviceSpec = (runtime: string, extra: Record<string, unknown> = {}) => ({
   name: 'nb201-on-device',
@@ -110,7 +110,7 @@ describe('spec device: node-wasm', () => {
   }, 120_000);
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('spec device: chromium-wasm (Debian chromium through playwright-core)', () => {
+describe.skipIf(chromiumUnavailable() !== undefined)('spec device: chromium-wasm (Debian chromium through playwright-core)', () => {
   it('measures in a headless Chromium and records the runtime on every trial', async () => {
     const store = new MemoryExperimentStore();
     const raw = deviceSpec('chromium-wasm', { budget: { trials: 4 }, device: { runtime: 'chromium-wasm', measure: 3 } });

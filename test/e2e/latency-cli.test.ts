@@ -6,13 +6,13 @@
  * refused by name without a stack trace.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { chromiumUnavailable } from '../../shared/latency/chromium.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CHROMIUM = process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/main.ts'), 'latency', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
 
 /** A spec over MLPs of 8 features and 3 classes: one or two dense layers, 8 to 256 wide (latencies far apart). */
@@ -60,7 +60,7 @@ describe('nasflow latency', () => {
     expect((JSON.parse(again.stdout) as Result).architectures.map((a) => a.hash)).toEqual(result.architectures.map((a) => a.hash));
   }, 120_000);
 
-  it.skipIf(!existsSync(CHROMIUM))('times the same sample in headless Chromium (wasm) and compares the two runtimes\' rankings', () => {
+  it.skipIf(chromiumUnavailable() !== undefined)('times the same sample in headless Chromium (wasm) and compares the two runtimes\' rankings', () => {
     const { spec } = tinySpec();
     const r = cli(spec, '--sample', '3', '--runtimes', 'node-wasm,chromium-wasm', '--runs', '3');
     expect(r.status, r.stderr).toBe(0);
