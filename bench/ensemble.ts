@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { searchEnsemble } from '../shared/analysis/search-ensemble.js';
 import { specObjectives } from '../shared/report/report.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
-import { searchCase, writeResults } from './search-case.js';
+import { IMAGE_SPACE, MLP_SPACE, searchCase, writeResults } from './search-case.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,16 +35,6 @@ const { values: args } = parseArgs({
     seed: { type: 'string' },
   },
 });
-
-/** The MNIST example's chain space. */
-const imageSpace = {
-  kind: 'chain',
-  depth: { int: [2, 3] },
-  layer: { type: { choice: ['conv2d', 'sepconv2d', 'dense'] }, width: { choice: [16, 32, 64] }, kernel: { choice: [3, 5] }, activation: { choice: ['relu', 'swish'] }, pool: 'max', batchNorm: { choice: [true, false] } },
-  learningRate: { float: [0.0007, 0.004], log: true },
-  batchSize: 64,
-  optimizer: 'adam',
-};
 
 /** Writes scikit-learn's bundled digits (no download) as train and test CSV files in `dir`. */
 function digitsCsv(dir: string): { path: string; testPath: string } {
@@ -69,7 +59,7 @@ const CASES: Record<string, (home: string) => object> = {
   'fashion-mnist': () => ({
     name: 'ensemble-fashion-mnist',
     dataset: { source: 'fashion-mnist', validation: 0.1, fraction: 0.25 },
-    space: imageSpace,
+    space: IMAGE_SPACE,
     objectives: [{ metric: 'val_accuracy', goal: 'max' }],
     constraints: ['params <= 300000'],
     epochs: 2,
@@ -79,7 +69,7 @@ const CASES: Record<string, (home: string) => object> = {
   mnist: () => ({
     name: 'ensemble-mnist',
     dataset: { source: 'mnist', validation: 0.05, fraction: 0.2 },
-    space: imageSpace,
+    space: IMAGE_SPACE,
     constraints: ['params <= 300000'],
     epochs: 1,
     strategy: 'random',
@@ -90,14 +80,7 @@ const CASES: Record<string, (home: string) => object> = {
   csv: (home) => ({
     name: 'ensemble-digits-csv',
     dataset: { source: 'csv', ...digitsCsv(home), validation: 0.2 },
-    space: {
-      kind: 'chain',
-      depth: { int: [1, 3] },
-      layer: { type: 'dense', width: { choice: [16, 32, 64] }, activation: { choice: ['relu', 'tanh'] }, batchNorm: { choice: [false, true] } },
-      learningRate: { float: [0.0003, 0.03], log: true },
-      batchSize: 32,
-      optimizer: 'adam',
-    },
+    space: MLP_SPACE,
     epochs: 15,
     budget: { trials: 30 },
     parallel: 2,

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { analysisTrials, searchInsights } from '../shared/analysis/importance.js';
 import { specObjectives, specSpace } from '../shared/report/report.js';
 import { spearman } from '../shared/stats/rank.js';
-import { ROOT, searchCase, writeResults } from './search-case.js';
+import { IMAGE_SPACE, MLP_SPACE, ROOT, searchCase, writeResults } from './search-case.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,14 +50,7 @@ const CASES: Record<string, () => object> = {
     name: 'importance-mnist',
     // 5 % of the training split (2,850 images) a trial: many trials in a few minutes, which the forests need.
     dataset: { source: 'mnist', validation: 0.05, fraction: 0.05 },
-    space: {
-      kind: 'chain',
-      depth: { int: [2, 3] },
-      layer: { type: { choice: ['conv2d', 'sepconv2d', 'dense'] }, width: { choice: [16, 32, 64] }, kernel: { choice: [3, 5] }, activation: { choice: ['relu', 'swish'] }, pool: 'max', batchNorm: { choice: [true, false] } },
-      learningRate: { float: [0.0007, 0.004], log: true },
-      batchSize: 64,
-      optimizer: 'adam',
-    },
+    space: IMAGE_SPACE,
     constraints: ['params <= 300000'],
     epochs: 1,
     strategy: 'random',
@@ -68,14 +61,7 @@ const CASES: Record<string, () => object> = {
   csv: () => ({
     name: 'importance-csv',
     dataset: { source: 'csv', path: join(ROOT, 'examples', 'tabular.csv'), validation: 0.3 },
-    space: {
-      kind: 'chain',
-      depth: { int: [1, 3] },
-      layer: { type: 'dense', width: { choice: [16, 32, 64] }, activation: { choice: ['relu', 'tanh'] }, batchNorm: { choice: [false, true] } },
-      learningRate: { float: [0.0003, 0.03], log: true },
-      batchSize: 32,
-      optimizer: 'adam',
-    },
+    space: MLP_SPACE,
     epochs: 10,
     strategy: 'random',
     budget: { trials: 60 },

@@ -3,7 +3,7 @@
  * a case's search run as a user runs it — the built CLI, its SQLite store,
  * real training — into the case's own home, or the search already stored
  * there (`--reuse`); and the results written as JSON with the machine's
- * load beside them.
+ * load beside them; and the spaces their cases search.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,26 @@ import { SqliteExperimentStore } from '../shared/store/sqlite.js';
 
 /** The repository's root (the benches run from source with tsx). */
 export const ROOT = resolve(import.meta.dirname, '..');
+
+/** The image cases' chain space: the MNIST example's, with separable convolutions too. */
+export const IMAGE_SPACE = {
+  kind: 'chain',
+  depth: { int: [2, 3] },
+  layer: { type: { choice: ['conv2d', 'sepconv2d', 'dense'] }, width: { choice: [16, 32, 64] }, kernel: { choice: [3, 5] }, activation: { choice: ['relu', 'swish'] }, pool: 'max', batchNorm: { choice: [true, false] } },
+  learningRate: { float: [0.0007, 0.004], log: true },
+  batchSize: 64,
+  optimizer: 'adam',
+};
+
+/** The CSV cases' space: MLPs of one to three dense layers. */
+export const MLP_SPACE = {
+  kind: 'chain',
+  depth: { int: [1, 3] },
+  layer: { type: 'dense', width: { choice: [16, 32, 64] }, activation: { choice: ['relu', 'tanh'] }, batchNorm: { choice: [false, true] } },
+  learningRate: { float: [0.0003, 0.03], log: true },
+  batchSize: 32,
+  optimizer: 'adam',
+};
 
 /** A case's stored search: its newest experiment, that experiment's trials, and the seconds the search took (0-ish when reused). */
 export interface StoredSearch {
