@@ -38,6 +38,28 @@ export function homeOf(flags: HomeFlags): string {
   return resolve(flags.home ?? process.env.NASFLOW_HOME ?? '.nasflow');
 }
 
+/** How the user named the home, for an error: the flag, the environment variable, or the default. */
+function homeNamed(flags: HomeFlags, home: string): string {
+  if (flags.home !== undefined) return `--home ${home}`;
+  if (process.env.NASFLOW_HOME !== undefined) return `NASFLOW_HOME ${home}`;
+  return `--home ${home} (the default, ./.nasflow)`;
+}
+
+/**
+ * The store of a command that only acts on experiments already stored
+ * (list, status, report, export, stop, resume): a home without one is a
+ * mistyped path, so it is refused naming the path, and nothing is created.
+ */
+export function openExistingStore(flags: HomeFlags, command: string): SqliteExperimentStore {
+  const home = homeOf(flags);
+  const named = homeNamed(flags, home);
+  const makeOne = `nasflow search SPEC${flags.home !== undefined ? ` --home ${home}` : ''} makes one`;
+  if (!existsSync(home)) throw new DataError(`${named}: no such folder; ${command} reads an existing store and creates nothing (${makeOne})`);
+  if (!statSync(home).isDirectory()) throw new DataError(`${named}: not a folder (the stores live in a folder: nasflow.db and artifacts/)`);
+  if (!existsSync(join(home, 'nasflow.db'))) throw new DataError(`${named}: no nasflow store in this folder (no nasflow.db); ${command} creates nothing (${makeOne})`);
+  return openStore(home);
+}
+
 /** A `--home` that exists must be a folder: checked before anything is started or created. */
 function checkHome(home: string): void {
   if (existsSync(home) && !statSync(home).isDirectory()) throw new DataError(`--home ${home}: not a folder (the stores live in a folder: nasflow.db and artifacts/)`);
@@ -148,12 +170,14 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
   }
 }
 
+/** An action on the experiments of an existing store (never creates one: see `openExistingStore`). */
 function withStore<A extends unknown[]>(fn: (store: SqliteExperimentStore, home: string, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     // Commander passes (arguments..., options, command).
     const flags = (args[args.length - 2] ?? {}) as HomeFlags;
+    const command = (args[args.length - 1] as Command | undefined)?.name() ?? 'this command';
     const home = homeOf(flags);
-    const store = openStore(home);
+    const store = openExistingStore(flags, `nasflow ${command}`);
     try {
       await fn(store, home, ...args);
     } catch (e) {
