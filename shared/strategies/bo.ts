@@ -197,7 +197,14 @@ export class BayesianOptimization extends BaseStrategy {
       const at = this.trainingSet(done.slice(0, point));
       return fitGp(at.X, at.n, this.kinds, at.ys, hypers[0]);
     });
-    if (tw) for (const a of (this.transfer as TransferModel).seeds(tw, 10)) if (this.isNew(a) && !pool.some((b) => this.space.key(b) === this.space.key(a))) pool.push(a);
+    if (tw) {
+      const inPool = new Set(pool.map((a) => this.space.key(a)));
+      for (const a of (this.transfer as TransferModel).seeds(tw, 10)) {
+        if (!this.isNew(a) || inPool.has(this.space.key(a))) continue;
+        pool.push(a);
+        inPool.add(this.space.key(a));
+      }
+    }
     // A live proxy: its scored candidates are candidates here too (the proxy's best ideas cost nothing more).
     if (this.proxy && this.ctx.proxyCandidates) {
       const inPool = new Set(pool.map((a) => this.space.key(a)));
@@ -214,10 +221,10 @@ export class BayesianOptimization extends BaseStrategy {
     const ref = front.length ? front[0]!.map(() => 3) : [];
     const hv0 = multi ? hypervolume(front, ref) : 0;
     let incumbent = -Infinity;
-    const single = (p: { mean: number[]; variance: number }, at: Float64Array, withVar = true) => (tw ? (this.transfer as TransferModel).predict(at, { mean: p.mean[0] as number, variance: p.variance }, tw, withVar) : { mean: p.mean[0] as number, variance: p.variance });
+    const single = (p: { mean: number[]; variance: number }, at: Float64Array) => (tw ? (this.transfer as TransferModel).predict(at, { mean: p.mean[0] as number, variance: p.variance }, tw) : { mean: p.mean[0] as number, variance: p.variance });
     if (!multi) for (let i = 0; i < fit.n; i++) {
       const at = fit.X.subarray(i * dims, (i + 1) * dims);
-      incumbent = Math.max(incumbent, single(predict(fit, at, this.kinds, kstar, v, false), at, false).mean);
+      incumbent = Math.max(incumbent, single(predict(fit, at, this.kinds, kstar, v, false), at).mean);
     }
     // A live proxy scores at most LIVE_SCORES_PER_PROPOSAL new networks here: the pool's others wait for a later proposal.
     let fresh = 0;

@@ -29,6 +29,7 @@ import type { Architecture } from '../space/space.js';
 import { fitGp, normQuantile, predict, type FeatureKind, type GpFit } from '../strategies/gp.js';
 import type { SourceTask } from './source.js';
 import { standardise } from '../stats/standardise.js';
+import { resampleLosses } from './ranking.js';
 
 /** Source observations each source's GP is fitted to (its best): the GP is cubic in it, and a prediction quadratic. */
 export const SOURCE_TRAIN = 64;
@@ -67,7 +68,17 @@ interface SourceModel {
   readonly observations: number;
   /** Source architectures, best first (for the zero-shot design and the candidate pool). */
   readonly ranked: readonly Architecture[];
+  /**
+   * Its predictions by encoded point: a source's observations never change
+   * during a search, so neither does what its model says about a network, and
+   * bo's candidate pool (neighbours of the same best trials) and training set
+   * repeat from one proposal to the next.
+   */
+  readonly predictions: Map<string, Prediction>;
 }
+
+/** Predictions a source model remembers; past it the memory starts over (a bound for spaces too large to revisit). */
+export const PREDICTION_MEMORY = 50_000;
 
 /** The sources' models for one target search (one objective). */
 export class TransferModel {
@@ -100,7 +111,7 @@ export class TransferModel {
       const y = new Float64Array(n);
       chosen.forEach((_, r) => (y[r] = normQuantile((N - 1 - r + 0.5) / N)));
       standardise(y);
-      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), observations: obs.length, ranked: order.map((i) => obs[i]!.arch) });
+      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), observations: obs.length, ranked: order.map((i) => obs[i]!.arch), predictions: new Map() });
     }
   }
 
@@ -160,26 +171,14 @@ export class TransferModel {
     const k = this.models.length + 1;
     if (n < 3) return [0, ...this.models.map(() => 1 / (k - 1))];
     const preds: Float64Array[] = [looMeans(fit)];
-    for (const m of this.models) {
-      const p = new Float64Array(n);
-      for (let i = 0; i < n; i++) p[i] = predict(m.fit, X.subarray(i * dims, (i + 1) * dims), this.kinds, this.kstar, this.v, false).mean[0] as number;
-      preds.push(p);
-    }
-    const rng = Rng.seeded((this.seed * 1_000_003 + point) >>> 0);
+    for (const m of this.models) preds.push(Float64Array.from({ length: n }, (_, i) => this.sourcePrediction(m, X.subarray(i * dims, (i + 1) * dims)).mean));
+    const { losses, chance } = resampleLosses(preds, y, Rng.seeded((this.seed * 1_000_003 + point) >>> 0), BOOTSTRAPS);
     const wins = new Float64Array(k);
-    const losses = preds.map(() => new Float64Array(BOOTSTRAPS));
     const belowChance = new Float64Array(k);
-    const idx = new Int32Array(n);
     for (let b = 0; b < BOOTSTRAPS; b++) {
-      for (let i = 0; i < n; i++) idx[i] = rng.int(n);
       let best = Infinity;
-      for (let m = 0; m < k; m++) {
-        const l = rankingLoss(preds[m] as Float64Array, y, idx);
-        (losses[m] as Float64Array)[b] = l;
-        best = Math.min(best, l);
-      }
-      const chance = chanceLoss(y, idx);
-      for (let m = 0; m < k; m++) if (((losses[m] as Float64Array)[b] as number) < chance) belowChance[m] = (belowChance[m] as number) + 1;
+      for (let m = 0; m < k; m++) best = Math.min(best, (losses[m] as Float64Array)[b] as number);
+      for (let m = 0; m < k; m++) if (((losses[m] as Float64Array)[b] as number) < (chance[b] as number)) belowChance[m] = (belowChance[m] as number) + 1;
       let ties = 0;
       for (let m = 0; m < k; m++) if ((losses[m] as Float64Array)[b] === best) ties++;
       for (let m = 0; m < k; m++) if ((losses[m] as Float64Array)[b] === best) wins[m] = (wins[m] as number) + 1 / ties;
@@ -193,16 +192,28 @@ export class TransferModel {
     return w.map((x) => x / sum);
   }
 
-  /** The ensemble at encoded point `x`, given the target model's prediction there. */
-  predict(x: Float64Array, target: Prediction, weights: readonly number[], withVar = true): Prediction {
+  /** Source model `m`'s prediction at encoded point `x` (remembered: see `SourceModel.predictions`). */
+  private sourcePrediction(m: SourceModel, x: Float64Array): Prediction {
+    const key = x.join(',');
+    const hit = m.predictions.get(key);
+    if (hit) return hit;
+    const p = predict(m.fit, x, this.kinds, this.kstar, this.v, true);
+    const out = { mean: p.mean[0] as number, variance: p.variance };
+    if (m.predictions.size >= PREDICTION_MEMORY) m.predictions.clear();
+    m.predictions.set(key, out);
+    return out;
+  }
+
+  /** The ensemble at encoded point `x`, given the target model's prediction there (its variance NaN: the mean alone is asked). */
+  predict(x: Float64Array, target: Prediction, weights: readonly number[]): Prediction {
     const wt = weights[0] as number;
     let mean = wt * target.mean;
     let variance = wt * wt * target.variance;
     this.models.forEach((m, j) => {
       const w = weights[j + 1] as number;
       if (w <= 0) return;
-      const p = predict(m.fit, x, this.kinds, this.kstar, this.v, withVar);
-      mean += w * (p.mean[0] as number);
+      const p = this.sourcePrediction(m, x);
+      mean += w * p.mean;
       variance += w * w * p.variance;
     });
     return { mean, variance };
@@ -229,28 +240,6 @@ function looMeans(fit: GpFit): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = (y[i] as number) - (alpha[i] as number) / (diag[i] as number);
   return out;
-}
-
-/** Misranked pairs of a bootstrap sample `idx`: pairs ordered one way by `pred` and the other by `y`. */
-function rankingLoss(pred: Float64Array, y: Float64Array, idx: Int32Array): number {
-  let loss = 0;
-  const n = idx.length;
-  for (let a = 0; a < n; a++) {
-    const i = idx[a] as number;
-    for (let b = 0; b < n; b++) {
-      const j = idx[b] as number;
-      if ((pred[i] as number) < (pred[j] as number) !== (y[i] as number) < (y[j] as number)) loss++;
-    }
-  }
-  return loss;
-}
-
-/** The expected ranking loss of a random order on bootstrap sample `idx`: one per pair of draws with different values (a misranked pair counts twice). */
-function chanceLoss(y: Float64Array, idx: Int32Array): number {
-  let pairs = 0;
-  const n = idx.length;
-  for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) if ((y[idx[a] as number] as number) !== (y[idx[b] as number] as number)) pairs++;
-  return pairs;
 }
 
 function quantile(xs: Float64Array, q: number): number {
