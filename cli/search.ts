@@ -307,12 +307,13 @@ export function registerSearch(program: Command): void {
         if (flags.json) {
           // Decision importance: fractions summing to 1, empty until enough trials vary.
           const importance = experimentImportance(exp, trials)?.importance ?? {};
-          process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, screened: report.screened, leaderboard: report.leaderboard.slice(0, top), importance }, null, 1) + '\n');
+          process.stdout.write(JSON.stringify({ id: exp.id, state: exp.state, reason: exp.reason, budget: { limits: (exp.spec as { budget?: unknown }).budget, spent: exp.spent, reserved: exp.reserved }, screened: report.screened, skipped: report.skipped, leaderboard: report.leaderboard.slice(0, top), importance }, null, 1) + '\n');
           return;
         }
         process.stdout.write(`${exp.id}: ${exp.state}${exp.reason ? ` (${printable(exp.reason)})` : ''}\n`);
         process.stdout.write(`spent: ${exp.spent.trials} trials, ${exp.spent.hours.toFixed(4)} compute-hours, $${exp.spent.dollars.toFixed(2)}\n`);
         if (report.screened > 0) process.stdout.write(`screened out before training (static constraints): ${report.screened} candidates\n`);
+        if (report.skipped > 0) process.stdout.write(`not started, could not finish before the deadline: ${report.skipped} moves\n`);
         for (const e of report.leaderboard.slice(0, top)) {
           const v = Object.entries(e.validation).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
           const t = Object.entries(e.test).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');

@@ -130,6 +130,7 @@ function summaryCards(report: ExperimentReport): string {
     ['trials', limit(b.spent.trials, b.limits.trials, (n) => String(n))],
     ['completed · failed · stopped', `${c.COMPLETED} · ${c.FAILED} · ${c.STOPPED}`],
     ...(report.screened > 0 ? [['screened out before training', String(report.screened)] as [string, string]] : []),
+    ...(report.skipped > 0 ? [['not started: could not finish before the deadline', String(report.skipped)] as [string, string]] : []),
     ['compute-hours', limit(b.spent.hours, b.limits.hours, (n) => escapeHtml(formatNumber(Number(n.toFixed(4)))))],
     ['dollars', limit(b.spent.dollars, b.limits.dollars, (n) => `$${n.toFixed(2)}`)],
     ['wall-clock', escapeHtml(formatDuration(b.elapsedSeconds ?? undefined))],

@@ -126,6 +126,8 @@ export interface ExperimentReport {
   readonly counts: Readonly<Record<TrialState, number>> & { readonly total: number };
   /** Candidates the static pre-flight kept out before training (a constraint on params, FLOPs or device latency). */
   readonly screened: number;
+  /** Moves not started because their estimate could not finish before the deadline (`shared/steps/affordable.ts`). */
+  readonly skipped: number;
   readonly budget: {
     readonly spent: Experiment['spent'];
     readonly reserved: Experiment['reserved'];
@@ -387,6 +389,12 @@ export function screenedOf(experiment: Experiment): number {
   return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
 
+/** Moves the search passed over because they could not finish before its deadline, as the snapshot envelope counts them (`shared/steps/affordable.ts`). */
+export function skippedOf(experiment: Experiment): number {
+  const n = (experiment.strategyState as { skipped?: unknown } | undefined)?.skipped;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+}
+
 /** Builds the JSON report of an experiment from its trials. Never throws on partial records. */
 export function buildReport(experiment: Experiment, trials: readonly Trial[], options: ReportOptions = {}): ExperimentReport {
   const objectives = options.objectives ?? specObjectives(experiment.spec);
@@ -424,6 +432,7 @@ export function buildReport(experiment: Experiment, trials: readonly Trial[], op
     objectives,
     counts,
     screened: screenedOf(experiment),
+    skipped: skippedOf(experiment),
     budget: {
       spent: experiment.spent,
       reserved: experiment.reserved,

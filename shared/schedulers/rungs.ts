@@ -29,11 +29,20 @@ export class Hyperband extends BaseScheduler {
   }
 
   next(): NextRun {
+    return this.firstRun(true);
+  }
+
+  override nextNew(): NextRun {
+    return this.firstRun(false);
+  }
+
+  /** The oldest instance's work (a promotion first, when `promote`), else a new instance's first trial. */
+  private firstRun(promote: boolean): NextRun {
     let open = 0;
     for (const [index, members] of this.instances()) {
       open = Math.max(open, index + 1);
       const b = this.bracketOf(index);
-      const promo = this.walk(b, members).promotable[0];
+      const promo = promote ? this.walk(b, members).promotable[0] : undefined;
       if (promo) return { kind: 'promote', parentId: promo.trial.id, rung: promo.rung + 1, fidelity: this.fidelityOf(promo.rung + 1), bracket: index };
       const started = members.filter((e) => e.rung === b.startRung && e.trial.parentId === undefined).length;
       if (started < (b.sizes[0] as number)) return { kind: 'new', rung: b.startRung, fidelity: this.fidelityOf(b.startRung), bracket: index };

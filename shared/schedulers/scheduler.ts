@@ -56,6 +56,11 @@ export interface Scheduler {
   /** Records a trial, new or updated (idempotent by id). */
   observe(trial: SchedulerTrial): void;
   next(): NextRun;
+  /**
+   * The new trial `next()` would start if no promotion were due (the cheaper
+   * move when a promotion cannot finish before a deadline, shared/steps/affordable.ts).
+   */
+  nextNew(): NextRun;
   onEpoch(trialId: string, epoch: number, value: number): EpochDecision;
   /** The decision on a finished trial, given everything observed so far. */
   decide(trialId: string): SchedulerDecision;
@@ -96,6 +101,11 @@ export abstract class BaseScheduler implements Scheduler {
   }
 
   abstract next(): NextRun;
+
+  nextNew(): NextRun {
+    const n = this.next();
+    return n.kind === 'new' ? n : { kind: 'new', rung: 0, fidelity: this.fidelityOf(0) };
+  }
 
   onEpoch(trialId: string, _epoch: number, _value: number): EpochDecision {
     this.entry(trialId);

@@ -35,6 +35,7 @@ import { FINISHED_STATES, type Experiment, type Trial } from '../experiment/mode
 import { isRankable, objectiveValues } from '../report/report.js';
 import type { NextRun } from '../schedulers/index.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
+import { fitsBefore, secondsOn } from './affordable.js';
 import type { EstimateSeconds } from './estimate.js';
 import { budgetFor, type BudgetHold } from './state.js';
 
@@ -45,8 +46,12 @@ export interface UnfinishedLeader {
   readonly seconds: number;
 }
 
-/** What a proposal does: explore (the scheduler's move, leaving `hold` untouched) or finish a leader. */
-export type FinishMove = { readonly kind: 'explore'; readonly hold?: BudgetHold } | { readonly kind: 'finish'; readonly next: NextRun };
+/**
+ * What a proposal does: explore (the scheduler's move, leaving `hold`
+ * untouched; with a deadline, `fits` says whether an exploring move of so
+ * many seconds still leaves the leaders their time) or finish a leader.
+ */
+export type FinishMove = { readonly kind: 'explore'; readonly hold?: BudgetHold; readonly fits?: (seconds: number) => boolean } | { readonly kind: 'finish'; readonly next: NextRun };
 
 /** The leaders still to finish, best first, and whether a newcomer would add one (fewer leaders than asked, or the weakest already finished). */
 export interface Leaders {
@@ -97,20 +102,6 @@ export function leadersOf(spec: ExperimentSpec, trials: Iterable<Trial>, estimat
   return { todo, open: leaders.length < spec.finish.leaders || (weakest !== undefined && attempted.has(weakest.hash)) };
 }
 
-/**
- * Seconds to train `trial`'s architecture on from its fidelity to `to`: the
- * cost model's estimate, or what the trial's own epochs took on this machine
- * if that is more (a loaded machine is slower than the model learned; a
- * finishing that overruns the deadline is lost).
- */
-function secondsOn(trial: Trial, to: number, estimateSeconds: EstimateSeconds, byId: ReadonlyMap<string, Trial>): number {
-  const model = estimateSeconds(to - trial.fidelity, trial.arch, to);
-  const from = trial.parentId ? (byId.get(trial.parentId)?.fidelity ?? 0) : (trial.inherit?.startEpoch ?? 0);
-  const epochs = trial.fidelity - from;
-  const measured = trial.state === 'COMPLETED' && epochs > 0 && (trial.cost?.hours ?? 0) > 0 ? (((trial.cost?.hours as number) * 3600) / epochs) * (to - trial.fidelity) : 0;
-  return Math.max(model, measured);
-}
-
 /** Seconds until the last of `work` ends, each piece given in turn to the slot free first (`busy`: seconds until each slot is free). */
 export function scheduleEnd(busy: readonly number[], work: readonly number[]): number {
   const slots = [...busy];
@@ -157,18 +148,20 @@ export function finishMove(ctx: FinishContext, next: NextRun): FinishMove {
   const hold: BudgetHold = { trials: rest.length + (own > 0 ? 1 : 0), hours: seconds / 3600, dollars: (seconds / 3600) * price };
   const running = trials.filter((t) => !FINISHED_STATES.includes(t.state));
   let fits = budgetFor(spec, exp, explore, running.length, deadline, now, hold) !== 'full';
-  if (fits && deadline !== undefined) {
+  let schedule: ((seconds: number) => boolean) | undefined;
+  if (deadline !== undefined) {
     const busy = running.map((t) => {
       const from = t.parentId ? (byId.get(t.parentId)?.fidelity ?? 0) : 0;
       const elapsed = t.startedAt ? (now - Date.parse(t.startedAt)) / 1000 : 0;
       return Math.max(0, ctx.estimateSeconds(t.fidelity - from, t.arch, t.fidelity) - elapsed);
     });
-    const end = Math.max(scheduleEnd([explore + own, ...busy], rest.map((l) => l.seconds)), explore + own);
-    fits = now + margin * end * 1000 <= deadline;
+    // The slots scheduled: the asking one busy with the exploring move, the leaders' finishing after, all times the margin.
+    schedule = (seconds) => fitsBefore(deadline, now, margin * Math.max(scheduleEnd([seconds + own, ...busy], rest.map((l) => l.seconds)), seconds + own));
+    fits &&= schedule(explore);
   }
-  if (fits) return { kind: 'explore', hold };
+  if (fits) return { kind: 'explore', hold, ...(schedule ? { fits: schedule } : {}) };
   for (const l of todo) {
-    if (deadline !== undefined && now + l.seconds * 1000 > deadline) continue;
+    if (!fitsBefore(deadline, now, l.seconds)) continue;
     if (budgetFor(spec, exp, l.seconds, running.length, deadline, now) === 'full') continue;
     return { kind: 'finish', next: finishRun(spec, l.trial) };
   }

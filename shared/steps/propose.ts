@@ -20,6 +20,7 @@ import { loadSources } from '../transfer/source.js';
 import { monthToDateDollars } from './caps.js';
 import { ensureDeviceMeasured } from './device.js';
 import { estimatorFor, type EstimateSeconds } from './estimate.js';
+import { affordableMove } from './affordable.js';
 import { finishMove } from './finish.js';
 import { jobKeys, jobNameOf, trialJob } from './job.js';
 import { prepareSearchProxy } from './proxy.js';
@@ -171,11 +172,26 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
       if (committed + next > options.monthlyBudgetDollars * (1 + 1e-9)) return { action: 'done', reason: 'budget' };
     }
 
-    // 6. A new trial or a promotion — or, near the end of the budget, a leader trained to full fidelity (./finish.ts).
+    // 6. A new trial or a promotion — or, near the end of the budget, a leader trained to full fidelity (./finish.ts);
+    //    with a deadline, only a move that can finish in time (./affordable.ts).
     const inFlight = [...state.trials.values()].filter((t) => !isFinished(t)).length;
     const ctx = { store, exp, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner };
-    const move = finishMove({ spec, exp, trials: state.trials.values(), estimateSeconds: estimate, now: ports.now(), ...(deadline !== undefined ? { deadline } : {}) }, state.scheduler.next());
-    const p = await state.propose({ ...ctx, ...(move.kind === 'finish' ? { next: move.next } : move.hold ? { hold: move.hold } : {}) });
+    const now = ports.now();
+    const finishing = { spec, exp, trials: state.trials.values(), estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}) };
+    const scheduled = state.scheduler.next();
+    const a = affordableMove({ trials: state.trials, estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}), scheduler: state.scheduler, finish: (next) => finishMove({ ...finishing, trials: state.trials.values() }, next) }, scheduled);
+    if (a.kind === 'none') {
+      const p = await state.skip({ ...ctx, skipped: a.skipped });
+      return { action: 'done', reason: (p as { reason: DoneReason }).reason };
+    }
+    const move = a.finish;
+    const p = await state.propose({
+      ...ctx,
+      ...(move.kind === 'finish' ? { next: move.next } : move.hold ? { hold: move.hold } : {}),
+      ...(move.kind === 'explore' && a.next !== scheduled ? { run: a.next } : {}),
+      ...(a.fits ? { fits: a.fits } : {}),
+      ...(a.skipped > 0 ? { skipped: a.skipped } : {}),
+    });
     if (p.kind === 'done') return { action: 'done', reason: p.reason };
     return handOver(p.trial);
   });

@@ -17,6 +17,7 @@ import { createScheduler, schedulerFromTrials, shouldTell, type NextRun, type Sc
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
+import { AffordableGate, fitsBefore } from './affordable.js';
 import { isSupernetArch } from './supernet.js';
 import { inheritanceFor, startEpochOf } from './inherit.js';
 import { remeasureSettings, replicateOf } from './remeasure.js';
@@ -49,6 +50,8 @@ export interface SnapshotEnvelope {
   readonly generationFirstSeq?: number;
   /** A live proxy's scores and scoring time (`./proxy.ts`): a rebuilt search reuses them. */
   readonly proxy?: LiveProxyState;
+  /** Moves not started because they could not finish before the deadline (`./affordable.ts`). */
+  readonly skipped?: number;
 }
 
 /** Why no trial was proposed. */
@@ -74,6 +77,12 @@ export interface ProposeContext {
   readonly next?: NextRun;
   /** Budget an exploring trial leaves untouched: what finishing the leaders needs (`./finish.ts`). */
   readonly hold?: BudgetHold;
+  /** The move instead of the scheduler's when it could not finish in time (`./affordable.ts`): a new trial at the lowest rung. */
+  readonly run?: NextRun;
+  /** With a deadline, the architectures a new trial may have: those that can finish in time (`./affordable.ts`). */
+  readonly fits?: (arch: Architecture) => boolean;
+  /** Moves this proposal passed over for the deadline, counted in the snapshot envelope. */
+  readonly skipped?: number;
 }
 
 /** Budget held back from exploring for the finishing phase: trials, compute-hours, dollars. */
@@ -172,6 +181,8 @@ export class SearchState {
     readonly sources: readonly SourceTask[] = [],
     /** The spec's live proxy (`./proxy.ts`): its scores go into the snapshot, its time into the budget. */
     readonly liveProxy?: LiveProxy,
+    /** What the strategy may propose now, under a deadline (`./affordable.ts`). */
+    private readonly gate = new AffordableGate(),
   ) {}
 
   /** Milliseconds spent in the strategy's ask and tell, and the asks made (what a proposal costs, without the store). */
@@ -183,6 +194,27 @@ export class SearchState {
     this.strategyCost.ms += performance.now() - t0;
     this.strategyCost.asks++;
     return p;
+  }
+
+  /**
+   * One architecture among those that `fits` (all without it), or
+   * `unaffordable` when the strategy has none that fits. What a strategy
+   * proposes without drawing (an enqueued architecture, a re-measure) and
+   * does not fit is passed over as if pending, a few times.
+   */
+  private askWithin(pending: Architecture[], fits: ((arch: Architecture) => boolean) | undefined): Architecture[] | 'exhausted' | 'unaffordable' {
+    if (!fits) return this.ask(pending);
+    return this.gate.during(fits, () => {
+      let passed = pending;
+      for (let i = 0; i < 4; i++) {
+        const p = this.ask(passed);
+        // Nothing left inside the gate: the space may have more, but none of it finishes in time.
+        if (p === 'exhausted') return 'unaffordable';
+        if (fits(p[0] as Architecture)) return p;
+        passed = [...passed, p[0] as Architecture];
+      }
+      return 'unaffordable';
+    });
   }
 
   /**
@@ -200,16 +232,19 @@ export class SearchState {
     const env = exp.strategyState as SnapshotEnvelope | undefined;
     let strategy: Strategy | undefined;
     let live: LiveProxy | undefined;
+    const gate = new AffordableGate();
     if (withStrategy) {
       const proxy = prepared ?? searchProxy(spec, env?.proxy, exp.device);
       live = proxy.live;
-      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...proxy.context, ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device), ...remeasureContext(spec) };
+      // Only a deadline holds the strategy to what can finish in time (./affordable.ts).
+      const affordable = spec.budget.minutes !== undefined ? { affordable: gate.admits } : {};
+      const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...proxy.context, ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device), ...remeasureContext(spec), ...affordable };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
       const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
       strategy = withEnqueued(strategy, spec.compiledSpace, first);
     }
-    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources, live);
+    const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources, live, gate);
     s.statics = staticFactsOf(spec, exp.device);
     s.lastSeq = env?.lastSeq ?? 0;
     for (const t of all) s.trials.set(t.id, t);
@@ -268,7 +303,7 @@ export class SearchState {
    */
   async propose(ctx: ProposeContext): Promise<Proposal> {
     const { store } = ctx;
-    const next = ctx.next ?? this.scheduler.next();
+    const next = ctx.next ?? ctx.run ?? this.scheduler.next();
     let arch: Architecture;
     let parent: Trial | undefined;
     if (next.kind === 'promote') {
@@ -277,7 +312,8 @@ export class SearchState {
       arch = parent.arch;
     } else {
       if (!this.strategy) throw new NasError('propose needs a state rebuilt with its strategy');
-      const p = this.ask(this.pendingArchs());
+      const p = this.askWithin(this.pendingArchs(), ctx.fits);
+      if (p === 'unaffordable') return this.skip(ctx, 1);
       if (p === 'exhausted') {
         this.exhausted = true;
         return { kind: 'done', reason: 'exhausted' };
@@ -313,18 +349,40 @@ export class SearchState {
     if (!(await this.reserveOrStop(store, trial, budget.hours, ctx.now))) return { kind: 'done', reason: 'budget' };
     this.trials.set(trial.id, trial);
     this.scheduler.observe(trial);
-    if (next.kind === 'new') {
-      this.lastSeq = seq;
-      const envelope: SnapshotEnvelope = { ...(this.envelope ?? {}), strategy: (this.strategy as Strategy).toJSON(), told: this.toldCount, lastSeq: seq, ...(this.liveProxy ? { proxy: this.liveProxy.toJSON() } : {}) };
-      await store.updateExperiment(this.experimentId, { strategyState: envelope }, ctx.leaseOwner ? { leaseOwner: ctx.leaseOwner } : {});
-      this.envelope = envelope;
-    }
+    if (next.kind === 'new') this.lastSeq = seq;
+    if (next.kind === 'new' || (ctx.skipped ?? 0) > 0) await this.storeEnvelope(ctx, ctx.skipped ?? 0);
     return { kind: 'trial', trial };
   }
 
   /**
+   * The slot ends for the deadline: nothing it could start would finish in
+   * time (`./affordable.ts`). The moves passed over are counted, and the
+   * strategy as asked is stored, so a rebuilt search goes on from where this
+   * one is.
+   */
+  async skip(ctx: Pick<ProposeContext, 'store' | 'leaseOwner' | 'skipped'>, more = 0): Promise<Proposal> {
+    await this.storeEnvelope(ctx, (ctx.skipped ?? 0) + more);
+    return { kind: 'done', reason: 'deadline' };
+  }
+
+  /** Stores the snapshot envelope: the strategy as it stands, what it was told, the last trial it proposed, `skipped` more moves passed over. */
+  private async storeEnvelope(ctx: Pick<ProposeContext, 'store' | 'leaseOwner'>, skipped: number): Promise<void> {
+    const total = (this.envelope?.skipped ?? 0) + skipped;
+    const envelope: SnapshotEnvelope = {
+      ...(this.envelope ?? {}),
+      strategy: (this.strategy as Strategy).toJSON(),
+      told: this.toldCount,
+      lastSeq: this.lastSeq,
+      ...(this.liveProxy ? { proxy: this.liveProxy.toJSON() } : {}),
+      ...(total > 0 ? { skipped: total } : {}),
+    };
+    await ctx.store.updateExperiment(this.experimentId, { strategyState: envelope }, ctx.leaseOwner ? { leaseOwner: ctx.leaseOwner } : {});
+    this.envelope = envelope;
+  }
+
+  /**
    * Whether a proposal now would come to nothing, and why, without writing
-   * anything: past the deadline, then no budget for the next trial, then no
+   * anything: past the deadline (or nothing finishes before it), then no budget for the next trial, then no
    * architecture left. Only the last asks the strategy, which advances it:
    * `probe` gives the state to ask (a throwaway rebuild; default this one).
    * `undefined`: a trial would start.
@@ -336,6 +394,11 @@ export class SearchState {
     const exp = (await ctx.store.getExperiment(this.experimentId)) as Experiment;
     // A new trial's architecture is not asked for yet: the estimate is a typical one's.
     const estimate = ctx.estimateSeconds(next.fidelity - (parent?.fidelity ?? 0), parent?.arch, next.fidelity);
+    // Nothing can finish in the time left (./affordable.ts): neither this move nor the cheapest new trial.
+    if (ctx.deadline !== undefined && !fitsBefore(ctx.deadline, ctx.now(), estimate)) {
+      const fresh = this.scheduler.nextNew();
+      if (!fitsBefore(ctx.deadline, ctx.now(), ctx.estimateSeconds(fresh.fidelity, undefined, fresh.fidelity))) return 'deadline';
+    }
     if (budgetFor(this.spec, withProxyCost(this.spec, exp, this.liveProxy), estimate, ctx.inFlight, ctx.deadline, ctx.now()) === 'full') return 'budget';
     if (next.kind === 'promote') return undefined;
     if (this.exhausted) return 'exhausted';

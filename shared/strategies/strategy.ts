@@ -99,6 +99,14 @@ export interface StrategyContext {
    */
   readonly admissible?: (arch: Architecture) => boolean;
   /**
+   * Whether an architecture can still finish before the search's deadline
+   * (shared/steps/affordable.ts; only with `budget.minutes`): a candidate
+   * that cannot is passed over in this ask, like one outside the feasible
+   * region, but not counted as screened (the time left changes, the region
+   * does not).
+   */
+  readonly affordable?: (arch: Architecture) => boolean;
+  /**
    * The objective is noisy (the spec's `remeasure`, one objective): an
    * architecture already measured may be proposed again — a measurement with
    * a new seed — when the knowledge gradient says so (./noise.ts); the
@@ -158,6 +166,10 @@ export abstract class BaseStrategy implements Strategy {
 
   /** Whether `a` is inside the feasible region; a candidate outside it is counted once and taken. */
   private admit(a: Architecture, key = this.space.key(a)): boolean {
+    if (this.ctx.affordable && !this.ctx.affordable(a)) {
+      this.taken.add(key);
+      return false;
+    }
     if (!this.ctx.admissible || this.ctx.admissible(a)) return true;
     if (!this.screenedKeys.has(key)) {
       this.screenedKeys.add(key);

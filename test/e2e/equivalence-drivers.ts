@@ -27,7 +27,7 @@ import { submitExperiment } from '../../shared/steps/submit.js';
 import { listAllTrials, type ExperimentStore } from '../../shared/store/experiment-store.js';
 import { SqliteExperimentStore } from '../../shared/store/sqlite.js';
 import { getJson, MemoryArtifactStore } from '../../shared/train/ports.js';
-import type { LeaderboardEntry } from '../../shared/report/report.js';
+import { skippedOf, type LeaderboardEntry } from '../../shared/report/report.js';
 import type { SubmitJobRequest } from '../support/sfn/batch.js';
 import { SimulatedClock } from './equivalence-clock.js';
 import type { Lambdas, Rig, RigOptions } from './sfn-rig.js';
@@ -47,6 +47,8 @@ export interface SearchOutcome {
   readonly reason: string | undefined;
   readonly spent: { readonly trials: number; readonly hours: number; readonly dollars: number };
   readonly reserved: { readonly hours: number; readonly dollars: number };
+  /** Moves not started because they could not finish before the deadline (shared/steps/affordable.ts). */
+  readonly skipped: number;
   readonly trials: readonly {
     readonly seq: number;
     readonly hash: string;
@@ -80,6 +82,7 @@ function outcomeOf(exp: Experiment, trials: readonly Trial[], board: readonly Le
     reason: exp.reason,
     spent: { trials: exp.spent.trials, hours: round(exp.spent.hours) as number, dollars: round(exp.spent.dollars) as number },
     reserved: { hours: round(exp.reserved.hours) as number, dollars: round(exp.reserved.dollars) as number },
+    skipped: skippedOf(exp),
     trials: [...trials]
       .sort((a, b) => a.seq - b.seq)
       .map((t) => ({
