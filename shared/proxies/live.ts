@@ -28,6 +28,45 @@ import { DATA_PROXIES, type ProxyName } from './names.js';
 export interface LiveProxyState {
   readonly scores: Readonly<Record<string, number | null>>;
   readonly ms: number;
+  /** Which of the seeded sample's candidates the budget affords (indices; see `affordableIndices`), chosen once: a rebuilt search keeps them whatever its estimates learned since. */
+  readonly kept?: readonly number[];
+}
+
+/**
+ * A budget's fair share for one candidate: what its first-rung trial is
+ * estimated to cost (seconds), and the seconds the budget gives each of the
+ * warm-up's trials (`shared/steps/proxy.ts`).
+ */
+export interface CandidateCost {
+  readonly seconds: (arch: Architecture) => number;
+  readonly share: number;
+}
+
+/**
+ * At least this many candidates are kept, the cheapest, when fewer are
+ * within the fair share: the proxy still chooses among some (bo's warm-up
+ * is 10 trials by default).
+ */
+export const LEAST_KEPT = 10;
+
+/**
+ * The candidates a budget affords, by index, in sample order: those whose
+ * cost is within `share`, or, when fewer than `least` are, the `least`
+ * cheapest. Ranking by score among these (bo's warm-up takes the best-scoring
+ * candidate) rather than by score alone is the point: a zero-cost proxy
+ * rewards capacity (NASWOT, synflow and params all grow with width and
+ * depth), so its favourites are the dearest networks — measured: a 5-minute
+ * Fashion-MNIST search with `naswot` picked the biggest networks first and
+ * finished nothing. A score-per-cost rule was not taken: proxy scores have
+ * no common unit or sign (NASWOT is a log-determinant, synflow a log-sum),
+ * so dividing them by seconds ranks by the accident of the scale; a cap at
+ * a fair share keeps the proxy's own ranking where the budget can act on it.
+ */
+export function affordableIndices(costs: readonly number[], share: number, least = LEAST_KEPT): number[] {
+  const within = costs.flatMap((c, i) => (c <= share ? [i] : []));
+  if (within.length >= Math.min(least, costs.length)) return within;
+  const cheapest = new Set(costs.map((c, i) => [c, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, least).map(([, i]) => i));
+  return costs.flatMap((_, i) => (cheapest.has(i) ? [i] : []));
 }
 
 /** What a live proxy needs: the space, the proxy and its sample and batch sizes, the trials' data, the search's seed. */
@@ -41,6 +80,8 @@ export interface LiveProxyOptions {
   readonly seed: number;
   /** The static pre-flight's feasible region: candidates outside it are not sampled. */
   readonly admissible?: (arch: Architecture) => boolean;
+  /** Under a time, compute or dollar budget: only the candidates it affords are kept (`affordableIndices`). */
+  readonly cost?: CandidateCost;
 }
 
 /** Scores are rounded to this many significant digits: what is stored is what is used, warm or restored. */
@@ -61,10 +102,13 @@ export class LiveProxy {
   private readonly scores = new Map<string, number>();
   private spentMs: number;
   private sample: Architecture[] | undefined;
+  /** Indices of the sample kept for the budget (undefined: all of it). */
+  private kept: readonly number[] | undefined;
 
-  constructor(private readonly o: LiveProxyOptions, state?: LiveProxyState) {
+  constructor(private readonly o: LiveProxyOptions, private readonly state?: LiveProxyState) {
     for (const [k, v] of Object.entries(state?.scores ?? {})) this.scores.set(k, v === null ? -Infinity : v);
     this.spentMs = state?.ms ?? 0;
+    this.kept = state?.kept;
   }
 
   /** Milliseconds spent scoring so far, this search's whole history (data loading and model builds included). */
@@ -118,9 +162,27 @@ export class LiveProxy {
     return v;
   };
 
-  /** The warm-up's candidates: a seeded sample of distinct architectures inside the feasible region (fewer when the space has fewer). */
+  /**
+   * The warm-up's candidates: a seeded sample of distinct architectures
+   * inside the feasible region (fewer when the space has fewer), of which,
+   * under a budget with a cost (`cost`), those it affords — chosen the first
+   * time and kept in the snapshot (a search restored from a snapshot of
+   * before this rule keeps its whole sample).
+   */
   candidates(): readonly Architecture[] {
     if (this.sample) return this.sample;
+    const drawn = this.drawn();
+    if (this.kept === undefined && this.state === undefined && this.o.cost) {
+      const { seconds, share } = this.o.cost;
+      this.kept = affordableIndices(drawn.map(seconds), share);
+    }
+    const kept = this.kept === undefined ? undefined : new Set(this.kept);
+    this.sample = kept ? drawn.filter((_, i) => kept.has(i)) : drawn;
+    return this.sample;
+  }
+
+  /** The seeded sample of distinct architectures inside the feasible region. */
+  private drawn(): Architecture[] {
     const rng = Rng.seeded(this.o.seed ^ CANDIDATE_SEED);
     const seen = new Set<string>();
     const out: Architecture[] = [];
@@ -132,13 +194,12 @@ export class LiveProxy {
       if (this.o.admissible && !this.o.admissible(a)) continue;
       out.push(a);
     }
-    this.sample = out;
     return out;
   }
 
   /** The scores and time to keep in the snapshot envelope. */
   toJSON(): LiveProxyState {
-    return { scores: Object.fromEntries([...this.scores].map(([k, v]) => [k, Number.isFinite(v) ? v : null])), ms: Math.round(this.spentMs) };
+    return { scores: Object.fromEntries([...this.scores].map(([k, v]) => [k, Number.isFinite(v) ? v : null])), ms: Math.round(this.spentMs), ...(this.kept ? { kept: this.kept } : {}) };
   }
 
   /** Architectures with the same network (a chain differing in learning rate only) share a score: keyed by a hash of the network. */

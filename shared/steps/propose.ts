@@ -85,8 +85,14 @@ export function specOf(exp: Experiment): ExperimentSpec {
   return spec;
 }
 
-/** Loads, repairs and rebuilds the search of an experiment (with its strategy unless `withStrategy` is false; `read`: the experiment as just read; `leaseOwner`: renewed while a live proxy scores). */
-export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true, read?: Experiment, leaseOwner?: string): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
+/**
+ * Loads, repairs and rebuilds the search of an experiment (with its strategy
+ * unless `withStrategy` is false; `read`: the experiment as just read;
+ * `leaseOwner`: renewed while a live proxy scores; `estimateSeconds`: the
+ * step's estimator, which a live proxy's candidates are priced by, default
+ * the spec's cost model taught by the stored trials).
+ */
+export async function loadSearch(ports: StepPorts, experimentId: string, withStrategy = true, read?: Experiment, leaseOwner?: string, estimateSeconds?: EstimateSeconds): Promise<{ exp: Experiment; spec: ExperimentSpec; state: SearchState; trials: Trial[] }> {
   const exp0 = read ?? (await ports.store.getExperiment(experimentId));
   if (!exp0) throw new NotFoundError('experiment', experimentId);
   const warm = ports.warm?.experimentId === experimentId ? ports.warm : undefined;
@@ -100,7 +106,7 @@ export async function loadSearch(ports: StepPorts, experimentId: string, withStr
   const exp = trials === listed ? exp0 : ((await ports.store.getExperiment(experimentId)) ?? exp0);
   // A warm search always has its strategy: the next step may propose.
   const strategy = withStrategy || warm !== undefined;
-  const proxy = strategy ? await prepareSearchProxy(ports, spec, exp, (exp.strategyState as SnapshotEnvelope | undefined)?.proxy, leaseOwner) : undefined;
+  const proxy = strategy ? await prepareSearchProxy(ports, spec, exp, (exp.strategyState as SnapshotEnvelope | undefined)?.proxy, leaseOwner, () => estimateSeconds ?? estimatorFor(spec, trials)) : undefined;
   const state = SearchState.rebuild(spec, exp, trials, strategy, strategy ? await loadSources(ports.store, spec) : [], proxy);
   warm?.keep(spec, state);
   return { exp, spec, state, trials };
@@ -116,7 +122,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     if (exp0.state === 'QUEUED') exp0 = await store.updateExperiment(input.experimentId, { state: 'RUNNING', startedAt: new Date(ports.now()).toISOString() }, { leaseOwner: owner });
     // A spec's device is measured once, before anything is proposed (./device.ts).
     exp0 = await ensureDeviceMeasured(ports, exp0, specOf(exp0), owner);
-    const { exp, spec, state } = await loadSearch(ports, input.experimentId, true, exp0, owner);
+    const { exp, spec, state } = await loadSearch(ports, input.experimentId, true, exp0, owner, options.estimateSeconds);
     const env = state.snapshot;
     const key = `${input.generation}:${input.slot}`;
     // A slot of an execution that was continued as new has nothing more to do.

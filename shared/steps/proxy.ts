@@ -8,10 +8,12 @@
  */
 import { NasError } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
-import type { LiveProxy, LiveProxyState } from '../proxies/live.js';
+import type { CandidateCost, LiveProxy, LiveProxyState } from '../proxies/live.js';
+import type { Architecture } from '../space/space.js';
 import { tableScorer } from '../proxies/scores.js';
-import type { ExperimentSpec } from '../spec/experiment.js';
+import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { StrategyContext } from '../strategies/strategy.js';
+import type { EstimateSeconds } from './estimate.js';
 import type { StepPorts } from './ports.js';
 import type { DeviceCalibration } from '../latency/device.js';
 import { preflightContext } from './preflight.js';
@@ -29,17 +31,50 @@ let liveModule: typeof import('../proxies/live.js') | undefined;
 const PREPARE_LEASE_MS = 60_000;
 
 /**
+ * How many first-rung trials of each of its candidates the budget should
+ * afford: bo's warm-up (10 trials by default) is made of the proxy's picks,
+ * so each must be cheap enough for the budget to pay for all of them.
+ */
+export const WARM_UP_TRIALS = 10;
+
+/**
+ * The seconds a budget gives each warm-up trial: a `WARM_UP_TRIALS`-th of
+ * what is left of the wall clock (times the worker slots), the compute-hours
+ * or the dollars (at the instance's price) — the smallest. Undefined under a
+ * trial budget alone (every trial costs one trial).
+ */
+export function fairShareSeconds(spec: ExperimentSpec, exp: Experiment, now: number): number | undefined {
+  const b = spec.budget;
+  const shares: number[] = [];
+  if (b.minutes !== undefined) {
+    const deadline = Date.parse(exp.startedAt ?? exp.createdAt) + b.minutes * 60_000;
+    shares.push((Math.max(0, deadline - now) / 1000) * (spec.parallel ?? 1));
+  }
+  if (b.hours !== undefined) shares.push(Math.max(0, b.hours - exp.spent.hours) * 3600);
+  const price = spec.instance.pricePerHour;
+  if (b.dollars !== undefined && price > 0) shares.push((Math.max(0, b.dollars - exp.spent.dollars) / price) * 3600);
+  return shares.length ? Math.min(...shares) / WARM_UP_TRIALS : undefined;
+}
+
+/**
  * The spec's proxy for the strategy, ready: a live one starts from `state`
  * (the snapshot envelope's scores) and scores the warm-up's candidates now,
  * asynchronously, renewing `owner`'s lease on the experiment as it goes.
+ * `estimateSeconds` (the step's estimator): under a time, compute or dollar
+ * budget, the candidates are only those the budget affords many of
+ * (`fairShareSeconds`, shared/proxies/live.ts `affordableIndices`).
  */
-export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec, exp: Experiment, state?: LiveProxyState, owner?: string): Promise<SearchProxy> {
+export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec, exp: Experiment, state?: LiveProxyState, owner?: string, estimateSeconds?: () => EstimateSeconds): Promise<SearchProxy> {
   if (spec.proxy?.live !== undefined) {
     // Loaded only here: TensorFlow.js stays out of every search (and Lambda) without a live proxy.
     liveModule ??= await import('../proxies/live.js');
     await liveModule.readyLiveProxy();
   }
-  const proxy = searchProxy(spec, state, exp.device);
+  const share = spec.proxy?.live !== undefined && state === undefined && estimateSeconds ? fairShareSeconds(spec, exp, ports.now()) : undefined;
+  const first = fidelityOf(spec).rungs[0] as number;
+  const estimate = share !== undefined ? (estimateSeconds as () => EstimateSeconds)() : undefined;
+  const cost = share !== undefined && estimate ? { share, seconds: (a: Architecture) => estimate(first, a, first) } : undefined;
+  const proxy = searchProxy(spec, state, exp.device, cost);
   if (proxy.live) {
     await proxy.live.prepare(async () => {
       if (owner !== undefined) await ports.store.renewLease(exp.id, owner, PREPARE_LEASE_MS);
@@ -48,8 +83,8 @@ export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec,
   return proxy;
 }
 
-/** The spec's proxy for the strategy; a live one starts from `state` (the snapshot envelope's scores) and scores what is missing when asked; `device`: the measured device the pre-flight's region depends on. */
-export function searchProxy(spec: ExperimentSpec, state?: LiveProxyState, device?: DeviceCalibration): SearchProxy {
+/** The spec's proxy for the strategy; a live one starts from `state` (the snapshot envelope's scores) and scores what is missing when asked; `device`: the measured device the pre-flight's region depends on; `cost`: the budget's fair share of a candidate (`prepareSearchProxy`). */
+export function searchProxy(spec: ExperimentSpec, state?: LiveProxyState, device?: DeviceCalibration, cost?: CandidateCost): SearchProxy {
   const p = spec.proxy;
   if (!p) return { context: {} };
   if (p.live === undefined) return { context: { proxy: tableScorer(p.scores, p.column, spec.compiledSpace) } };
@@ -57,7 +92,7 @@ export function searchProxy(spec: ExperimentSpec, state?: LiveProxyState, device
   if (d.source === 'table') return { context: {} }; // refused by the spec parser: a table has no examples to score on
   if (!liveModule) throw new NasError('a live proxy is prepared (prepareSearchProxy) before its search is rebuilt');
   const { admissible } = preflightContext(spec, device);
-  const live = new liveModule.LiveProxy({ space: spec.compiledSpace, proxy: p.live, candidates: p.candidates, batch: p.batch, data: { ...d, seed: spec.seed }, seed: spec.seed, ...(admissible ? { admissible } : {}) }, state);
+  const live = new liveModule.LiveProxy({ space: spec.compiledSpace, proxy: p.live, candidates: p.candidates, batch: p.batch, data: { ...d, seed: spec.seed }, seed: spec.seed, ...(admissible ? { admissible } : {}), ...(cost ? { cost } : {}) }, state);
   return { context: { proxy: live.score, proxyCandidates: live.candidates(), proxyCached: live.cached }, live };
 }
 
