@@ -2,19 +2,27 @@
  * One-shot benchmark on real training: `npm run bench:oneshot -- --dataset
  * fashion-mnist --out FILE.json [--quick] [--first-seed N] [--train N]
  * [--epochs N] [--search-runs N] [--no-search] [--sampling uniform|fair]
- * [--standalone EARLIER.json] [--scores-only] [--scores EARLIER.json]
- * [--backend wasm|auto]`.
+ * [--standalone EARLIER.json] [--alone FILE] [--scores-only] [--scores EARLIER.json]
+ * [--supernet-epochs N] [--supernet-seed N] [--warmup N] [--schedule constant|cosine]
+ * [--calibration N] [--alone-only] [--alone-stored] [--backend wasm|auto]`.
  *
  * Space: the NAS-Bench-201 cell (5 ops, 6 edges) in a small skeleton that
  * trains here in minutes: 8 channels, 3 stages of 1 cell, on a subset of the
  * training split (`--train`, default 2,000 images; 1,000 validation images
  * score candidates).
  *
- * 1. Ranking: the supernet is trained by SPOS for `--epochs` epochs; 24
- *    architectures spread across the space (distinct networks, evenly spaced
- *    by their parametric weight) are scored with its weights (batch norm
- *    recalibrated per candidate) and trained alone for the same epochs on the
- *    same data; Kendall τ between the two. Goal ≥ 0.5.
+ * 1. Ranking: the supernet is trained (SPOS or FairNAS sampling, after
+ *    `--warmup` FairNAS epochs, for `--supernet-epochs` epochs in all, default
+ *    `--epochs`, seeded by `--supernet-seed`); 24 architectures spread across
+ *    the space (distinct networks, evenly spaced by their parametric weight)
+ *    are scored with its weights (batch norm recalibrated per candidate on
+ *    `--calibration` training batches) and trained alone, each for `--epochs`
+ *    epochs on the same data; Kendall τ between the two. Goal ≥ 0.5. The
+ *    stand-alone accuracies do not depend on the supernet: `--alone FILE`
+ *    reads them from FILE (rows `{arch, alone}` under the same `setup`),
+ *    trains only the architectures it lacks and adds each to FILE as soon as
+ *    it is trained (`--alone-only`: no supernet, only that; `--alone-stored`:
+ *    train none, τ over the architectures FILE has).
  * 2. Search (`--search-runs`, default 3): a one-shot search (supernet,
  *    evolution over scores, finalists retrained alone) against bo given the
  *    same wall clock (bo trains candidates alone until the one-shot run's
@@ -28,10 +36,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { AloneFile } from './oneshot-alone.js';
 import { initBackend, type BackendChoice } from '../shared/backend/index.js';
 import { permutation, take, type DataSplits } from '../shared/data/dataset.js';
 import { loadData } from '../shared/data/sources.js';
-import { cellSupernetOf, calibrationBatches, runOneShot, toDevice, type Sampling } from '../shared/oneshot/oneshot.js';
+import { cellSupernetOf, calibrationBatches, pathsOf, runOneShot, toDevice, type Sampling } from '../shared/oneshot/oneshot.js';
 import { scorePath } from '../shared/oneshot/score.js';
 import { trainSupernet } from '../shared/oneshot/train.js';
 import { Rng } from '../shared/rng.js';
@@ -70,6 +79,16 @@ const scoresOnly = flag('scores-only');
 /** One-shot scores from an earlier `--scores-only` run with the same setup and sampling, instead of training a supernet here. */
 const scoresPath = arg('scores');
 const MACRO = { channels: 8, stages: 3, cellsPerStage: 1 };
+/** Stand-alone validation accuracies by architecture, read and extended (`--alone FILE`). */
+const alonePath = arg('alone');
+const supernetEpochs = Number(arg('supernet-epochs') ?? epochs);
+const supernetSeed = Number(arg('supernet-seed') ?? seed);
+/** Leading supernet epochs trained with FairNAS sampling (every op of every edge each batch) before `--sampling` takes over. */
+const warmup = Number(arg('warmup') ?? 0);
+const schedule = (arg('schedule') ?? 'constant') as 'constant' | 'cosine';
+const calibrationCount = Number(arg('calibration') ?? 4);
+/** The name this run's variant is reported under: the sampling, then what differs from the plain 3-epoch run. */
+const variant = [RELAXATION[sampling], warmup > 0 ? `warmup${warmup}` : '', `${supernetEpochs}ep`, schedule === 'cosine' ? 'cosine' : '', calibrationCount !== 4 ? `cal${calibrationCount}` : ''].filter(Boolean).join('-');
 
 /** Kendall's τ-b between two equally long lists. */
 function kendallTau(a: readonly number[], b: readonly number[]): number {
@@ -129,6 +148,9 @@ function standaloneRows(path: string): Map<string, { val: number; test: number; 
   return new Map(prior.ranking.map((r) => [r.arch, { val: r.val, test: NaN, seconds: r.trainSeconds }]));
 }
 
+/** The setup the stand-alone accuracies depend on (not the supernet's). */
+const aloneSetup = { dataset, seed, trainSize, valSize, epochs, skeleton: MACRO };
+
 /** One-shot scores by arch_str from an earlier `--scores-only` output with the same setup and sampling. */
 function scoreRows(path: string): Map<string, number> {
   const prior = JSON.parse(readFileSync(path, 'utf8')) as { setup: { dataset: string; seed: number; trainSize: number; valSize: number; epochs: number; skeleton: unknown; sampling: string }; ranking: Array<{ arch: string; score: number }> };
@@ -151,11 +173,13 @@ log(`backend ${backend.name}, train ${trainSize}, validation ${valSize}, epochs 
 // 1. Ranking.
 const data = dataOf(seed);
 const t0 = performance.now();
-const s = cellSupernetOf(space, { shape: data.train.shape, numClasses: data.train.numClasses }, seed);
+const s = cellSupernetOf(space, { shape: data.train.shape, numClasses: data.train.numClasses }, supernetSeed);
 const train = toDevice(data.train);
 const validation = toDevice(data.validation);
-const calibration = calibrationBatches(train, 4, 128);
-if (scoresPath === undefined) await trainSupernet(s.net, sampling === 'fair' ? (r) => s.fairPaths(r) : (r) => [s.sample(r)], train, data.train.numClasses, { epochs, batchSize: 64, learningRate: 0.003, seed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s`) });
+const calibration = calibrationBatches(train, calibrationCount, 128);
+if (scoresPath === undefined && !flag('alone-only')) {
+  await trainSupernet(s.net, pathsOf(s, sampling, warmup), train, data.train.numClasses, { epochs: supernetEpochs, batchSize: 64, learningRate: 0.003, schedule, seed: supernetSeed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})`) });
+}
 const supernetSeconds = (performance.now() - t0) / 1000;
 const pickRng = Rng.seeded(seed + 17);
 const pool = new Map<string, Architecture>();
@@ -166,20 +190,29 @@ for (let i = 0; i < 4000 && pool.size < 300; i++) {
 const sorted = [...pool.values()].sort((a, b) => weightOf(a) - weightOf(b));
 const picked = Array.from({ length: architectures }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (architectures - 1))]!);
 const reused = standalonePath === undefined ? undefined : standaloneRows(standalonePath);
+const aloneFile = alonePath === undefined ? undefined : AloneFile.open(alonePath, aloneSetup);
 const rows: Array<{ arch: string; score: number; val: number; scoreSeconds: number; trainSeconds: number }> = [];
 const priorScores = scoresPath === undefined ? undefined : scoreRows(scoresPath);
 for (const arch of picked) {
   const ts = performance.now();
-  const score = priorScores?.get(space.archStr(arch)) ?? scorePath(s.net, s.pathOf(arch), calibration, validation);
+  const score = flag('alone-only') ? NaN : (priorScores?.get(space.archStr(arch)) ?? scorePath(s.net, s.pathOf(arch), calibration, validation));
   const scoreSeconds = (performance.now() - ts) / 1000;
-  const a = scoresOnly ? { val: NaN, test: NaN, seconds: 0 } : (reused?.get(space.archStr(arch)) ?? (await alone(arch, data, seed, backend)));
+  const stored = aloneFile?.get(space.archStr(arch));
+  let a = scoresOnly ? { val: NaN, test: NaN, seconds: 0 } : (reused?.get(space.archStr(arch)) ?? (stored ? { val: stored.alone, test: NaN, seconds: stored.trainSeconds ?? NaN } : undefined));
+  if (a === undefined && flag('alone-stored')) a = { val: NaN, test: NaN, seconds: NaN };
+  if (a === undefined) {
+    a = await alone(arch, data, seed, backend);
+    aloneFile?.add({ arch: space.archStr(arch), alone: a.val, trainSeconds: a.seconds, loadAverage: loadavg()[0]! });
+  }
   rows.push({ arch: space.archStr(arch), score, val: a.val, scoreSeconds, trainSeconds: a.seconds });
   log(`${space.archStr(arch)}: one-shot ${score.toFixed(3)} (${scoreSeconds.toFixed(2)} s), alone ${a.val.toFixed(3)} (${a.seconds.toFixed(1)} s)`);
 }
 tf.dispose([train.x, train.y, validation.x, validation.y, ...calibration]);
 s.net.dispose();
-const tau = scoresOnly ? NaN : kendallTau(rows.map((r) => r.score), rows.map((r) => r.val));
-log(`Kendall tau (${RELAXATION[sampling]}) ${tau.toFixed(3)}`);
+// With --alone-stored, an architecture FILE lacks is left out of τ (the count is reported).
+const complete = rows.filter((r) => Number.isFinite(r.val));
+const tau = scoresOnly ? NaN : kendallTau(complete.map((r) => r.score), complete.map((r) => r.val));
+log(`Kendall tau (${variant}) ${tau.toFixed(3)} over ${complete.length} architectures`);
 
 // 2. Search at equal wall clock, interleaved.
 const oneshotTest: number[] = [];
@@ -190,7 +223,7 @@ for (let r = 0; r < searchRuns; r++) {
   const rs = seed + 100 + r;
   const d = dataOf(rs);
   const w0 = performance.now();
-  const o = await runOneShot(space, d, { supernetEpochs: epochs, candidates, finalists, seed: rs, sampling, ...SEARCH_SCORING });
+  const o = await runOneShot(space, d, { supernetEpochs, candidates, finalists, seed: rs, sampling, warmupEpochs: warmup, schedule, ...SEARCH_SCORING });
   if (o.collapsed) collapsed++;
   let best: { val: number; test: number; arch: string } | undefined;
   for (const f of o.finalists) {
@@ -219,11 +252,11 @@ for (let r = 0; r < searchRuns; r++) {
 }
 
 const result = {
-  kendallTau: { [RELAXATION[sampling]]: tau },
-  architectures,
+  kendallTau: { [variant]: tau },
+  architectures: scoresOnly ? architectures : complete.length,
   search: { oneshotTest, boTest },
   collapsed,
-  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), ...(scoresPath ? { scoresFrom: scoresPath } : {}), trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
+  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), ...(scoresPath ? { scoresFrom: scoresPath } : {}), ...(alonePath ? { aloneFrom: alonePath } : {}), supernet: { epochs: supernetEpochs, seed: supernetSeed, warmup, schedule, calibrationBatches: calibrationCount }, trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
   ranking: rows,
   runs,
 };

@@ -36,7 +36,7 @@ export async function runSupernetJob(job: SupernetJob, env: SupernetJobEnv): Pro
     const r = await runOneShot(
       space,
       data,
-      { supernetEpochs: job.epochs, candidates: job.candidates, finalists: job.finalists, seed: job.seed, ...(job.sampling ? { sampling: job.sampling } : {}) },
+      { supernetEpochs: job.epochs, candidates: job.candidates, finalists: job.finalists, seed: job.seed, ...(job.sampling ? { sampling: job.sampling } : {}), ...(job.warmupEpochs !== undefined ? { warmupEpochs: job.warmupEpochs } : {}), ...(job.schedule ? { schedule: job.schedule } : {}), ...(job.calibrationBatches !== undefined ? { calibrationBatches: job.calibrationBatches } : {}) },
       {
         checkpoint: { store: env.store, key: trialKeys(job.id).checkpoint },
         ...(env.signal ? { signal: env.signal } : {}),

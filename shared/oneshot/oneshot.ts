@@ -83,6 +83,14 @@ export interface OneShotOptions {
    * passes per batch as an edge has candidates). Default `uniform`.
    */
   readonly sampling?: Sampling;
+  /**
+   * Leading supernet epochs trained with FairNAS sampling whatever `sampling`
+   * is (every op of every edge trains on every batch, so no convolution
+   * starts the uniform phase untrained); counted in `supernetEpochs` (default 0).
+   */
+  readonly warmupEpochs?: number;
+  /** Learning rate over the supernet's epochs: `constant` or `cosine` annealing (default constant). */
+  readonly schedule?: 'constant' | 'cosine';
   /** Validation examples a candidate is scored on (default: the whole validation split). */
   readonly scoreExamples?: number;
   readonly seed: number;
@@ -105,6 +113,15 @@ export interface OneShotResult {
   readonly searchSeconds: number;
   /** Whether the top candidate is all parameter-free. */
   readonly collapsed: boolean;
+}
+
+/**
+ * The paths each training batch of an epoch trains: FairNAS's (every
+ * candidate of every choice once) in the first `warmupEpochs` epochs and
+ * throughout with `fair` sampling; otherwise one uniform path (SPOS).
+ */
+export function pathsOf<P>(s: SpaceSupernet<P>, sampling: Sampling, warmupEpochs: number): (rng: Rng, epoch: number) => P[] {
+  return (rng, epoch) => (sampling === 'fair' || epoch < warmupEpochs ? s.fairPaths(rng) : [s.sample(rng)]);
 }
 
 /** A split on the backend (the caller disposes it). */
@@ -135,11 +152,11 @@ export async function runOneShot(space: Space, splits: DataSplits, o: OneShotOpt
   const calibration = calibrationBatches(train, o.calibrationBatches ?? 4, Math.max(training.batchSize, 128));
   try {
     const t0 = performance.now();
-    const paths = o.sampling === 'fair' ? (rng: Rng) => s.fairPaths(rng) : (rng: Rng) => [s.sample(rng)];
-    const trained = await trainSupernet(s.net, paths, train, input.numClasses, {
+    const trained = await trainSupernet(s.net, pathsOf(s, o.sampling ?? 'uniform', o.warmupEpochs ?? 0), train, input.numClasses, {
       epochs: o.supernetEpochs,
       batchSize: training.batchSize,
       learningRate: training.learningRate,
+      ...(o.schedule ? { schedule: o.schedule } : {}),
       seed: o.seed,
       ...(env.checkpoint ? { checkpoint: env.checkpoint } : {}),
       ...(env.signal ? { signal: env.signal } : {}),

@@ -7,6 +7,7 @@
  */
 import type { SpecIssue } from '../errors.js';
 import type { Space } from '../space/space.js';
+import { oneshotSettings } from './strategy.js';
 
 /** Problems with a spec whose strategy is `oneshot` (none: it can run). */
 export function oneshotSpecIssues(source: string, space: Space, raw: unknown): SpecIssue[] {
@@ -17,6 +18,12 @@ export function oneshotSpecIssues(source: string, space: Space, raw: unknown): S
     for (const f of ['channels', 'stages', 'cellsPerStage']) {
       if (space.decision(f)) issues.push({ path: `space.${f}`, message: 'strategy oneshot shares weights within one macro skeleton: expected a fixed value, not a decision' });
     }
+  }
+  const options = (raw as { strategy?: { options?: { supernetEpochs?: unknown; warmupEpochs?: unknown } } } | null)?.strategy?.options;
+  if (typeof options?.warmupEpochs === 'number') {
+    // Options are range-checked by their schema; only the pair is checked here (against the default 5 when supernetEpochs is absent).
+    const epochs = typeof options.supernetEpochs === 'number' ? options.supernetEpochs : oneshotSettings({}).supernetEpochs;
+    if (options.warmupEpochs > epochs) issues.push({ path: 'strategy.options.warmupEpochs', message: `expected at most supernetEpochs (${epochs}): the warm-up is part of the supernet's epochs` });
   }
   if ((raw as { fidelity?: unknown } | null)?.fidelity !== undefined) issues.push({ path: 'fidelity', message: 'strategy oneshot trains its finalists at full fidelity (`epochs`); the supernet has its own epochs (strategy.options.supernetEpochs): remove fidelity' });
   return issues;

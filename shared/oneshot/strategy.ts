@@ -27,12 +27,27 @@ export const oneshotOptions = z.object({
   finalists: intOption(1, 1000).optional(),
   /** 1: FairNAS sampling (every op of every edge once per batch; ×ops the supernet's compute); 0: SPOS, one uniform path per batch (default 0). */
   fair: switchOption().optional(),
+  /** Leading supernet epochs (of supernetEpochs) trained with FairNAS sampling before SPOS takes over (default 0). */
+  warmupEpochs: intOption(0, 1000).optional(),
+  /** 1: the supernet's learning rate anneals by a cosine over its epochs; 0: constant (default 0). */
+  cosine: switchOption().optional(),
+  /** Training batches each candidate's batch norm is recalibrated on before it is scored (default 4). */
+  calibrationBatches: intOption(1, 1000).optional(),
 }).strict();
 
 /** The options with their defaults filled in. */
 export function oneshotSettings(options: unknown): Required<z.infer<typeof oneshotOptions>> {
   const o = parseOptions('oneshot', oneshotOptions, options);
-  return { supernetEpochs: o.supernetEpochs ?? 5, dataFraction: o.dataFraction ?? 1, candidates: o.candidates ?? 2000, finalists: o.finalists ?? 3, fair: o.fair ?? 0 };
+  return {
+    supernetEpochs: o.supernetEpochs ?? 5,
+    dataFraction: o.dataFraction ?? 1,
+    candidates: o.candidates ?? 2000,
+    finalists: o.finalists ?? 3,
+    fair: o.fair ?? 0,
+    warmupEpochs: o.warmupEpochs ?? 0,
+    cosine: o.cosine ?? 0,
+    calibrationBatches: o.calibrationBatches ?? 4,
+  };
 }
 
 export class OneShot extends BaseStrategy {

@@ -34,7 +34,8 @@ export function trainableOf(layers: readonly tfl.layers.Layer[]): tf.Variable[] 
 export class PathAdam {
   private readonly slots = new Map<string, { m: tf.Variable; v: tf.Variable; t: number }>();
   constructor(
-    private readonly learningRate: number,
+    /** The step size of the next updates (a schedule changes it between epochs). */
+    public learningRate: number,
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly epsilon = 1e-7,

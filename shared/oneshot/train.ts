@@ -25,6 +25,11 @@ export interface SupernetTraining {
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
+  /**
+   * `constant`, or `cosine`: the rate of epoch e is learningRate · ½(1 + cos(π e / epochs)),
+   * annealed towards zero by the last epoch as SPOS trains its supernet (default constant).
+   */
+  readonly schedule?: 'constant' | 'cosine';
   readonly seed: number;
   /** Where the checkpoint is kept (absent: no checkpoint). */
   readonly checkpoint?: { readonly store: ArtifactStore; readonly key: string };
@@ -116,14 +121,19 @@ async function loadCheckpoint(net: Supernet<unknown>, opt: PathAdam, bytes: Uint
   return { epoch: header.epoch, trainSeconds: header.trainSeconds };
 }
 
+/** The learning rate of epoch `epoch` (0-based) under the training's schedule. */
+export function learningRateAt(t: Pick<SupernetTraining, 'learningRate' | 'schedule' | 'epochs'>, epoch: number): number {
+  return t.schedule === 'cosine' ? (t.learningRate * (1 + Math.cos((Math.PI * epoch) / t.epochs))) / 2 : t.learningRate;
+}
+
 /**
  * Trains `net` to `t.epochs` epochs on `train`, continuing from the
  * checkpoint when there is one. Each batch trains the paths `paths` draws:
  * one uniformly sampled path (SPOS), or several whose gradients are summed
  * into one update (FairNAS's strict fairness: every op of every edge once
- * per batch).
+ * per batch). `paths` is told the epoch, so a warm-up can draw differently.
  */
-export async function trainSupernet<P>(net: Supernet<P>, paths: (rng: Rng) => readonly P[], train: DeviceSplit, numClasses: number, t: SupernetTraining): Promise<SupernetTrained> {
+export async function trainSupernet<P>(net: Supernet<P>, paths: (rng: Rng, epoch: number) => readonly P[], train: DeviceSplit, numClasses: number, t: SupernetTraining): Promise<SupernetTrained> {
   const opt = new PathAdam(t.learningRate);
   try {
     let epoch = 0;
@@ -137,13 +147,14 @@ export async function trainSupernet<P>(net: Supernet<P>, paths: (rng: Rng) => re
     for (; epoch < t.epochs; epoch++) {
       if (aborted()) return { epochsDone: epoch, epochsTrained: epoch - first, trainSeconds, interrupted: true };
       const t0 = performance.now();
+      opt.learningRate = learningRateAt(t, epoch);
       const rng = Rng.seeded(t.seed * 7919 + epoch);
       const order = permutation(train.size, rng);
       let lossSum = 0;
       for (let step = 0; step < steps; step++) {
         // A partial epoch is not checkpointed: the next run trains this epoch again from its start.
         if (aborted()) return { epochsDone: epoch, epochsTrained: epoch - first, trainSeconds, interrupted: true };
-        const drawn = paths(rng);
+        const drawn = paths(rng, epoch);
         const lo = step * t.batchSize;
         const n = Math.min(t.batchSize, train.size - lo);
         const loss = tf.tidy(() => {

@@ -28,6 +28,12 @@ export const supernetJobSchema = z.object({
   finalists: z.int().positive(),
   /** Path sampling: one uniform path per batch (SPOS) or every op once per batch (FairNAS). Absent: uniform. */
   sampling: z.enum(['uniform', 'fair']).optional(),
+  /** Leading epochs (of `epochs`) trained with FairNAS sampling before `sampling` takes over. Absent: 0. */
+  warmupEpochs: z.int().min(0).optional(),
+  /** Learning rate over the epochs. Absent: constant. */
+  schedule: z.enum(['constant', 'cosine']).optional(),
+  /** Training batches each candidate's batch norm is recalibrated on. Absent: 4. */
+  calibrationBatches: z.int().positive().optional(),
   seed: z.int(),
 });
 export type SupernetJob = z.infer<typeof supernetJobSchema>;
@@ -50,6 +56,9 @@ export function supernetJob(spec: ExperimentSpec, rawSpace: unknown, trial: Tria
     candidates: o.candidates,
     finalists: o.finalists,
     sampling: o.fair === 1 ? 'fair' : 'uniform',
+    ...(o.warmupEpochs > 0 ? { warmupEpochs: o.warmupEpochs } : {}),
+    ...(o.cosine === 1 ? { schedule: 'cosine' as const } : {}),
+    calibrationBatches: o.calibrationBatches,
     seed: spec.seed * 100003 + trial.seq,
   };
 }

@@ -4,10 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../shared/backend/index.js';
 import { buildModel, logitsModel } from '../../../shared/model/build.js';
 import { CellSupernet, type CellPath } from '../../../shared/oneshot/cell-supernet.js';
-import { cellSupernetOf } from '../../../shared/oneshot/oneshot.js';
+import { cellSupernetOf, pathsOf } from '../../../shared/oneshot/oneshot.js';
 import { recalibrate } from '../../../shared/oneshot/score.js';
 import { Space } from '../../../shared/space/space.js';
-import { trainSupernet } from '../../../shared/oneshot/train.js';
+import { learningRateAt, trainSupernet } from '../../../shared/oneshot/train.js';
 import { Rng } from '../../../shared/rng.js';
 import { CELL_EDGES, CELL_OPS, DEFAULT_TRAINING, type CellNetwork } from '../../../shared/space/network.js';
 
@@ -68,5 +68,29 @@ describe('cell supernet', () => {
     CELL_EDGES.forEach((_, e) => expect(paths.map((p) => p[e]).sort()).toEqual([...CELL_OPS].sort()));
     expect(new Set(paths.map((p) => p.join())).size).toBe(paths.length);
     s.net.dispose();
+  });
+
+  it('a warm-up trains every op of every edge on each batch (FairNAS), then one uniform path; the cosine schedule anneals', () => {
+    const space = Space.fromSpec({ kind: 'cell', ...macro });
+    const s = cellSupernetOf(space, input, 2);
+    try {
+      const draw = pathsOf(s, 'uniform', 2);
+      const rng = Rng.seeded(4);
+      for (const epoch of [0, 1]) {
+        const warm = draw(rng, epoch);
+        expect(warm).toHaveLength(CELL_OPS.length);
+        CELL_EDGES.forEach((_, e) => expect(new Set(warm.map((p) => p[e])).size).toBe(CELL_OPS.length));
+      }
+      expect(draw(rng, 2)).toHaveLength(1);
+      expect(pathsOf(s, 'uniform', 0)(rng, 0)).toHaveLength(1);
+      expect(pathsOf(s, 'fair', 0)(rng, 9)).toHaveLength(CELL_OPS.length);
+    } finally {
+      s.net.dispose();
+    }
+    const t = { learningRate: 0.004, epochs: 10 };
+    expect(learningRateAt({ ...t, schedule: 'cosine' }, 0)).toBeCloseTo(0.004, 12);
+    expect(learningRateAt({ ...t, schedule: 'cosine' }, 5)).toBeCloseTo(0.002, 12);
+    expect(learningRateAt({ ...t, schedule: 'cosine' }, 9)).toBeLessThan(0.0001);
+    expect(learningRateAt(t, 9)).toBe(0.004);
   });
 });

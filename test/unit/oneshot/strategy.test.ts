@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../../shared/errors.js';
-import { decodeFinalists, encodeFinalists, isSupernetArch } from '../../../shared/oneshot/finalists.js';
+import type { Trial } from '../../../shared/experiment/model.js';
+import { decodeFinalists, encodeFinalists, isSupernetArch, supernetArch } from '../../../shared/oneshot/finalists.js';
+import { supernetJob, supernetJobSchema } from '../../../shared/steps/supernet.js';
 import { Rng } from '../../../shared/rng.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
 import { Space, type Architecture } from '../../../shared/space/space.js';
@@ -46,6 +48,13 @@ describe('oneshot strategy', () => {
     expect(next === 'exhausted' ? next : next.map((a) => space.key(a))).toEqual([space.key(finalists[1]!.arch)]);
   });
 
+  it("the supernet job carries the supernet's training options (warm-up, cosine schedule, calibration batches)", () => {
+    const spec = parseExperimentSpec({ name: 'o', dataset: { source: 'fashion-mnist' }, space: { kind: 'cell', channels: 8, stages: 3, cellsPerStage: 1 }, budget: { trials: 5 }, strategy: { name: 'oneshot', options: { supernetEpochs: 20, warmupEpochs: 2, cosine: 1, calibrationBatches: 8 } } });
+    const trial = { id: 't1', experimentId: 'e1', seq: 1, arch: supernetArch(space) } as unknown as Trial;
+    const job = supernetJobSchema.parse(supernetJob(spec, spec.space, trial));
+    expect(job).toMatchObject({ kind: 'supernet', epochs: 20, warmupEpochs: 2, schedule: 'cosine', calibrationBatches: 8, sampling: 'uniform' });
+  });
+
   it('finalists survive the trip through metrics', () => {
     const f = finalistsOf(5);
     expect(decodeFinalists(space, encodeFinalists(space, f)).map((a) => space.key(a))).toEqual(f.map((x) => space.key(x.arch)));
@@ -66,6 +75,9 @@ describe('oneshot strategy', () => {
     expect(issues({ ...base, strategy: { name: 'oneshot', options: { dataFraction: 1.5 } } }).join()).toMatch(/strategy\.options\.dataFraction/);
     expect(issues({ ...base, strategy: { name: 'oneshot', options: { fair: 2 } } }).join()).toMatch(/strategy\.options\.fair: expected 0 or 1/);
     expect(issues({ ...base, strategy: { name: 'oneshot', options: { epochs: 3 } } }).join()).toMatch(/strategy\.options\.epochs: unknown option for oneshot/);
+    expect(issues({ ...base, strategy: { name: 'oneshot', options: { supernetEpochs: 4, warmupEpochs: 5 } } }).join()).toMatch(/strategy\.options\.warmupEpochs: expected at most supernetEpochs \(4\)/);
+    expect(issues({ ...base, strategy: { name: 'oneshot', options: { cosine: 2 } } }).join()).toMatch(/strategy\.options\.cosine: expected 0 or 1/);
+    expect(issues({ ...base, strategy: { name: 'oneshot', options: { calibrationBatches: 0 } } }).join()).toMatch(/strategy\.options\.calibrationBatches/);
     expect(issues({ ...base, space: { kind: 'cell', channels: { choice: [8, 16] } } }).join()).toMatch(/space\.channels: strategy oneshot shares weights/);
     expect(issues({ ...base, space: { kind: 'chain', depth: 1, layer: { type: 'dense' } } }).join()).toMatch(/space\.kind: strategy oneshot supports cell spaces/);
     expect(issues({ ...base, fidelity: { scheduler: 'asha', min: 1, max: 9, eta: 3 } }).join()).toMatch(/fidelity: strategy oneshot trains its finalists at full fidelity/);
