@@ -16,6 +16,8 @@ export interface AloneSetup {
   readonly valSize: number;
   readonly epochs: number;
   readonly skeleton: Readonly<Record<string, number>>;
+  /** The stand-alone training seed, when it is not `seed` (a second seed measures the stand-alone noise). */
+  readonly trainSeed?: number;
 }
 
 /** One architecture's stand-alone result (other fields of a row are kept as they are). */

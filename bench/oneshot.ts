@@ -4,7 +4,7 @@
  * [--epochs N] [--search-runs N] [--no-search] [--sampling uniform|fair]
  * [--standalone EARLIER.json] [--alone FILE] [--scores-only] [--scores EARLIER.json]
  * [--supernet-epochs N] [--supernet-seed N] [--warmup N] [--schedule constant|cosine]
- * [--calibration N] [--alone-only] [--alone-stored] [--backend wasm|auto]`.
+ * [--calibration N] [--checkpoint DIR] [--alone-seed N] [--alone-seeds F1,F2] [--alone-only] [--alone-stored] [--backend wasm|auto]`.
  *
  * Space: the NAS-Bench-201 cell (5 ops, 6 edges) in a small skeleton that
  * trains here in minutes: 8 channels, 3 stages of 1 cell, on a subset of the
@@ -47,7 +47,7 @@ import { Rng } from '../shared/rng.js';
 import type { CellNetwork } from '../shared/space/network.js';
 import { Space, type Architecture } from '../shared/space/space.js';
 import { createStrategy } from '../shared/strategies/index.js';
-import { MemoryArtifactStore } from '../shared/train/ports.js';
+import { FsArtifactStore, MemoryArtifactStore } from '../shared/train/ports.js';
 import { trainTrial } from '../shared/train/trainer.js';
 
 function arg(name: string): string | undefined {
@@ -149,13 +149,31 @@ function standaloneRows(path: string): Map<string, { val: number; test: number; 
 }
 
 /** The setup the stand-alone accuracies depend on (not the supernet's). */
-const aloneSetup = { dataset, seed, trainSize, valSize, epochs, skeleton: MACRO };
+/** The seed of the stand-alone training (initial weights, batch order; the data stay `--first-seed`'s): another one measures the stand-alone noise. */
+const aloneSeed = Number(arg('alone-seed') ?? seed);
+const aloneSetup = { dataset, seed, trainSize, valSize, epochs, skeleton: MACRO, ...(aloneSeed !== seed ? { trainSeed: aloneSeed } : {}) };
+
+/** What the supernet scores depend on beyond the data. */
+const supernetSetup = { epochs: supernetEpochs, seed: supernetSeed, warmup, schedule, calibrationBatches: calibrationCount };
+/**
+ * Stand-alone files of further training seeds (`--alone-seeds F1,F2`, same
+ * data, read only): τ is also reported against each architecture's mean
+ * accuracy over every seed (as NAS-Bench-201 averages its seeds), which at
+ * 3 epochs on 2,000 images is far less noisy than one training.
+ */
+const moreSeeds = (arg('alone-seeds') ?? '').split(',').filter(Boolean).map((path) => {
+  const prior = JSON.parse(readFileSync(path, 'utf8')) as { setup: { trainSeed?: number } & Record<string, unknown>; rows: Array<{ arch: string; alone: number }> };
+  if (JSON.stringify({ ...prior.setup, trainSeed: undefined }) !== JSON.stringify({ ...aloneSetup, trainSeed: undefined })) throw new Error(`--alone-seeds ${path}: its setup ${JSON.stringify(prior.setup)} differs from this run's data and epochs`);
+  return new Map(prior.rows.map((r) => [r.arch, r.alone]));
+});
 
 /** One-shot scores by arch_str from an earlier `--scores-only` output with the same setup and sampling. */
 function scoreRows(path: string): Map<string, number> {
-  const prior = JSON.parse(readFileSync(path, 'utf8')) as { setup: { dataset: string; seed: number; trainSize: number; valSize: number; epochs: number; skeleton: unknown; sampling: string }; ranking: Array<{ arch: string; score: number }> };
+  const prior = JSON.parse(readFileSync(path, 'utf8')) as { setup: { dataset: string; seed: number; trainSize: number; valSize: number; epochs: number; skeleton: unknown; sampling: string; supernet?: unknown }; ranking: Array<{ arch: string; score: number }> };
   const p = prior.setup;
-  if (p.dataset !== dataset || p.seed !== seed || p.trainSize !== trainSize || p.valSize !== valSize || p.epochs !== epochs || p.sampling !== sampling || JSON.stringify(p.skeleton) !== JSON.stringify(MACRO)) {
+  // Runs before the supernet options existed trained it `epochs` epochs, plainly.
+  const theirs = JSON.stringify(p.supernet ?? { epochs: p.epochs, seed: p.seed, warmup: 0, schedule: 'constant', calibrationBatches: 4 });
+  if (p.dataset !== dataset || p.seed !== seed || p.trainSize !== trainSize || p.valSize !== valSize || p.epochs !== epochs || p.sampling !== sampling || JSON.stringify(p.skeleton) !== JSON.stringify(MACRO) || theirs !== JSON.stringify(supernetSetup)) {
     throw new Error(`--scores ${path}: its setup ${JSON.stringify(p)} differs from this run's`);
   }
   return new Map(prior.ranking.map((r) => [r.arch, r.score]));
@@ -178,7 +196,10 @@ const train = toDevice(data.train);
 const validation = toDevice(data.validation);
 const calibration = calibrationBatches(train, calibrationCount, 128);
 if (scoresPath === undefined && !flag('alone-only')) {
-  await trainSupernet(s.net, pathsOf(s, sampling, warmup), train, data.train.numClasses, { epochs: supernetEpochs, batchSize: 64, learningRate: 0.003, schedule, seed: supernetSeed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})`) });
+  // --checkpoint DIR keeps the trained supernet: a rerun with other scoring options (--calibration) trains nothing again.
+  const checkpointDir = arg('checkpoint');
+  const checkpoint = checkpointDir === undefined ? {} : { checkpoint: { store: new FsArtifactStore(checkpointDir), key: `supernet-${dataset}-d${seed}-n${trainSize}-${sampling}-w${warmup}-e${supernetEpochs}-${schedule}-s${supernetSeed}.bin` } };
+  await trainSupernet(s.net, pathsOf(s, sampling, warmup), train, data.train.numClasses, { ...checkpoint, epochs: supernetEpochs, batchSize: 64, learningRate: 0.003, schedule, seed: supernetSeed, onEpoch: (e, l, sec) => log(`supernet epoch ${e}: loss ${l.toFixed(3)} in ${sec.toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})`) });
 }
 const supernetSeconds = (performance.now() - t0) / 1000;
 const pickRng = Rng.seeded(seed + 17);
@@ -201,7 +222,7 @@ for (const arch of picked) {
   let a = scoresOnly ? { val: NaN, test: NaN, seconds: 0 } : (reused?.get(space.archStr(arch)) ?? (stored ? { val: stored.alone, test: NaN, seconds: stored.trainSeconds ?? NaN } : undefined));
   if (a === undefined && flag('alone-stored')) a = { val: NaN, test: NaN, seconds: NaN };
   if (a === undefined) {
-    a = await alone(arch, data, seed, backend);
+    a = await alone(arch, data, aloneSeed, backend);
     aloneFile?.add({ arch: space.archStr(arch), alone: a.val, trainSeconds: a.seconds, loadAverage: loadavg()[0]! });
   }
   rows.push({ arch: space.archStr(arch), score, val: a.val, scoreSeconds, trainSeconds: a.seconds });
@@ -213,6 +234,13 @@ s.net.dispose();
 const complete = rows.filter((r) => Number.isFinite(r.val));
 const tau = scoresOnly ? NaN : kendallTau(complete.map((r) => r.score), complete.map((r) => r.val));
 log(`Kendall tau (${variant}) ${tau.toFixed(3)} over ${complete.length} architectures`);
+// The mean over every training seed, for the architectures every seed has.
+const averaged = complete.flatMap((r) => {
+  const vals = [r.val, ...moreSeeds.map((m) => m.get(r.arch))];
+  return vals.every((v) => v !== undefined) ? [{ score: r.score, mean: (vals as number[]).reduce((a, b) => a + b, 0) / vals.length }] : [];
+});
+const tauMean = moreSeeds.length ? kendallTau(averaged.map((r) => r.score), averaged.map((r) => r.mean)) : NaN;
+if (moreSeeds.length) log(`Kendall tau (${variant}) against the mean over ${moreSeeds.length + 1} training seeds ${tauMean.toFixed(3)} over ${averaged.length} architectures`);
 
 // 2. Search at equal wall clock, interleaved.
 const oneshotTest: number[] = [];
@@ -253,10 +281,11 @@ for (let r = 0; r < searchRuns; r++) {
 
 const result = {
   kendallTau: { [variant]: tau },
+  ...(moreSeeds.length ? { kendallTauSeedMean: { [variant]: tauMean }, seedMeanArchitectures: averaged.length, trainingSeeds: moreSeeds.length + 1 } : {}),
   architectures: scoresOnly ? architectures : complete.length,
   search: { oneshotTest, boTest },
   collapsed,
-  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), ...(scoresPath ? { scoresFrom: scoresPath } : {}), ...(alonePath ? { aloneFrom: alonePath } : {}), supernet: { epochs: supernetEpochs, seed: supernetSeed, warmup, schedule, calibrationBatches: calibrationCount }, trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
+  setup: { dataset, backend: backend.name, quick, seed, sampling, ...(standalonePath ? { standaloneFrom: standalonePath } : {}), ...(scoresPath ? { scoresFrom: scoresPath } : {}), ...(alonePath ? { aloneFrom: alonePath } : {}), supernet: supernetSetup, trainSize, valSize, epochs, skeleton: MACRO, candidates, finalists, searchScoring: SEARCH_SCORING, supernetSeconds, loadAverage: loadavg() },
   ranking: rows,
   runs,
 };
