@@ -14,7 +14,9 @@
  *    at the lowest rung (`Scheduler.nextNew`), the cheaper move;
  * 3. a new trial asks the strategy only among architectures that fit
  *    (`StrategyContext.affordable`): the strategy's best affordable choice,
- *    not its best choice stopped at the deadline;
+ *    not its best choice stopped at the deadline — first among those that
+ *    fit with the spec's `finish.margin` (see below), then among those that
+ *    fit at all;
  * 4. when not even the cheapest architecture fits, the slot ends (`deadline`)
  *    rather than start something doomed; a search whose slots all ended so
  *    ends early, "wall-clock budget used".
@@ -34,6 +36,17 @@
  * time back for its leaders, its own `finish.margin` applies, as before:
  * an exploring move fits when the whole schedule (it, the running trials and
  * the leaders' finishing, times the margin) ends by the deadline.
+ *
+ * The margin is also a preference where a choice costs little: among new
+ * architectures the strategy is first held to those whose estimate times
+ * `finish.margin` (default 1.5) fits — with the estimate within 2× most of
+ * the time (σ ≈ 0.4 in log space), 1.5× is about an 85 % chance of
+ * finishing against 50 % at 1×, and the first trials of a search, priced by
+ * the calibration alone, are the least certain (2–3× low for convolutional
+ * networks, docs/cost-estimate.md). Only when the strategy has none such is
+ * it asked among all that fit. A promotion is not held to the margin: the
+ * move that replaces it is a new low-rung trial, worth less than a likely
+ * full-fidelity result.
  *
  * Only a deadline arms the rule: searches under trial, compute or dollar
  * budgets propose exactly as before (their reservations bound every trial).
@@ -73,16 +86,19 @@ export interface AffordableContext {
   readonly scheduler: Pick<Scheduler, 'nextNew'>;
   /** The finishing phase's move for a scheduler move (`finishMove`). */
   readonly finish: (next: NextRun) => FinishMove;
+  /** The spec's `finish.margin`: the safety factor of a preferred architecture. */
+  readonly margin: number;
 }
 
 /**
  * The move a proposal makes: `next` (the scheduler's, or the cheaper one that
  * replaced it) with the finishing phase's answer, and `fits` (with a
- * deadline, for a new trial): which architectures the strategy may propose.
+ * deadline, for a new trial): which architectures the strategy may propose,
+ * and `prefer`: those it is asked among first (with the margin).
  * `skipped`: moves passed over because they could not finish in time.
  */
 export type AffordableMove =
-  | { readonly kind: 'move'; readonly next: NextRun; readonly finish: FinishMove; readonly fits?: (arch: Architecture) => boolean; readonly skipped: number }
+  | { readonly kind: 'move'; readonly next: NextRun; readonly finish: FinishMove; readonly fits?: (arch: Architecture) => boolean; readonly prefer?: (arch: Architecture) => boolean; readonly skipped: number }
   | { readonly kind: 'none'; readonly skipped: number };
 
 /** The move of a proposal whose scheduler would run `next`, with the rule of this module applied (see the module comment). */
@@ -104,10 +120,14 @@ export function affordableMove(ctx: AffordableContext, next: NextRun): Affordabl
     if (move.kind === 'finish') return { kind: 'move', next: run, finish: move, skipped };
   }
   const fidelity = run.fidelity;
+  const seconds = (arch?: Architecture) => ctx.estimateSeconds(fidelity, arch, fidelity);
   // The cheapest of a sample of the space first: when not even it fits, nothing is asked of the strategy.
-  if (!fitsMove(move, ctx.estimateSeconds(fidelity, undefined, fidelity))) return { kind: 'none', skipped: skipped + 1 };
+  const cheapest = seconds();
+  if (!fitsMove(move, cheapest)) return { kind: 'none', skipped: skipped + 1 };
   const chosen = move;
-  return { kind: 'move', next: run, finish: chosen, fits: (arch) => fitsMove(chosen, ctx.estimateSeconds(fidelity, arch, fidelity)), skipped };
+  // The margin as a preference, unless the finishing schedule applies it already or not even the cheapest fits with it.
+  const prefer = !(chosen.kind === 'explore' && chosen.fits) && ctx.margin > 1 && fitsBefore(deadline, now, ctx.margin * cheapest);
+  return { kind: 'move', next: run, finish: chosen, fits: (arch) => fitsMove(chosen, seconds(arch)), ...(prefer ? { prefer: (arch: Architecture) => fitsBefore(deadline, now, ctx.margin * seconds(arch)) } : {}), skipped };
 }
 
 /**

@@ -185,7 +185,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     const now = ports.now();
     const finishing = { spec, exp, trials: state.trials.values(), estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}) };
     const scheduled = state.scheduler.next();
-    const a = affordableMove({ trials: state.trials, estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}), scheduler: state.scheduler, finish: (next) => finishMove({ ...finishing, trials: state.trials.values() }, next) }, scheduled);
+    const a = affordableMove({ trials: state.trials, estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}), scheduler: state.scheduler, finish: (next) => finishMove({ ...finishing, trials: state.trials.values() }, next), margin: spec.finish.margin }, scheduled);
     if (a.kind === 'none') {
       const p = await state.skip({ ...ctx, skipped: a.skipped });
       return { action: 'done', reason: (p as { reason: DoneReason }).reason };
@@ -196,6 +196,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
       ...(move.kind === 'finish' ? { next: move.next } : move.hold ? { hold: move.hold } : {}),
       ...(move.kind === 'explore' && a.next !== scheduled ? { run: a.next } : {}),
       ...(a.fits ? { fits: a.fits } : {}),
+      ...(a.prefer ? { prefer: a.prefer } : {}),
       ...(a.skipped > 0 ? { skipped: a.skipped } : {}),
     });
     if (p.kind === 'done') return { action: 'done', reason: p.reason };

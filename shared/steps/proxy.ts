@@ -39,7 +39,8 @@ export const WARM_UP_TRIALS = 10;
 
 /**
  * The seconds a budget gives each warm-up trial: a `WARM_UP_TRIALS`-th of
- * what is left of the wall clock (times the worker slots), the compute-hours
+ * what is left of the wall clock (times the spec's `parallel` slots, else
+ * one: the local worker count is the driver's), the compute-hours
  * or the dollars (at the instance's price) — the smallest. Undefined under a
  * trial budget alone (every trial costs one trial).
  */

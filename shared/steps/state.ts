@@ -81,6 +81,8 @@ export interface ProposeContext {
   readonly run?: NextRun;
   /** With a deadline, the architectures a new trial may have: those that can finish in time (`./affordable.ts`). */
   readonly fits?: (arch: Architecture) => boolean;
+  /** Among those, the ones the strategy is asked among first: they fit with a margin (`./affordable.ts`). */
+  readonly prefer?: (arch: Architecture) => boolean;
   /** Moves this proposal passed over for the deadline, counted in the snapshot envelope. */
   readonly skipped?: number;
 }
@@ -197,13 +199,21 @@ export class SearchState {
   }
 
   /**
-   * One architecture among those that `fits` (all without it), or
-   * `unaffordable` when the strategy has none that fits. What a strategy
-   * proposes without drawing (an enqueued architecture, a re-measure) and
-   * does not fit is passed over as if pending, a few times.
+   * One architecture among those that `prefer`, else among those that `fits`
+   * (all without it), or `unaffordable` when the strategy has none that fits.
    */
-  private askWithin(pending: Architecture[], fits: ((arch: Architecture) => boolean) | undefined): Architecture[] | 'exhausted' | 'unaffordable' {
+  private askWithin(pending: Architecture[], fits: ((arch: Architecture) => boolean) | undefined, prefer?: (arch: Architecture) => boolean): Architecture[] | 'exhausted' | 'unaffordable' {
     if (!fits) return this.ask(pending);
+    const preferred = prefer ? this.askGated(pending, prefer) : 'unaffordable';
+    return preferred !== 'unaffordable' ? preferred : this.askGated(pending, fits);
+  }
+
+  /**
+   * One architecture among those that `fits`, or `unaffordable`. What a
+   * strategy proposes without drawing (an enqueued architecture, a
+   * re-measure) and does not fit is passed over as if pending, a few times.
+   */
+  private askGated(pending: Architecture[], fits: (arch: Architecture) => boolean): Architecture[] | 'unaffordable' {
     return this.gate.during(fits, () => {
       let passed = pending;
       for (let i = 0; i < 4; i++) {
@@ -312,7 +322,7 @@ export class SearchState {
       arch = parent.arch;
     } else {
       if (!this.strategy) throw new NasError('propose needs a state rebuilt with its strategy');
-      const p = this.askWithin(this.pendingArchs(), ctx.fits);
+      const p = this.askWithin(this.pendingArchs(), ctx.fits, ctx.prefer);
       if (p === 'unaffordable') return this.skip(ctx, 1);
       if (p === 'exhausted') {
         this.exhausted = true;

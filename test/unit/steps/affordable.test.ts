@@ -127,7 +127,7 @@ describe('no move that cannot finish before the deadline', () => {
     expect(Date.parse(done.finishedAt as string)).toBeLessThanOrEqual(T0 + 6 * 60_000);
   });
 
-  it('a new trial is the strategy’s choice among the architectures that can finish in time (a CSV chain space, the real cost model)', async () => {
+  it('a new trial is the strategy’s choice among the architectures that can finish in time, with the margin first (a CSV chain space, the real cost model)', async () => {
     const raw = {
       name: 'affordable-csv',
       dataset: { source: 'csv', path: CSV, validation: 0.2 },
@@ -142,15 +142,17 @@ describe('no move that cannot finish before the deadline', () => {
     const estimate = costModelOf(spec).estimateSeconds;
     const rng = Rng.seeded(1);
     const costs = Array.from({ length: 64 }, () => estimate(30, spec.compiledSpace.sample(rng), 30)).sort((a, b) => a - b);
-    // A deadline between the cheap and the dear architectures of the space.
-    const left = Math.sqrt((costs[0] as number) * (costs[costs.length - 1] as number));
+    // A deadline that the two cheapest kinds of network fit with the margin (1.5), some others only without it, the dearest not at all.
+    const distinct = [...new Set(costs)];
+    const left = 1.5 * (distinct[1] as number) * 1.001;
     expect(costs.filter((c) => c > left).length).toBeGreaterThan(8);
-    const run = async (budget: Record<string, number>) => {
+    expect(costs.filter((c) => c <= left && c * 1.5 > left).length).toBeGreaterThan(8);
+    const run = async (budget: Record<string, number>, secondsLeft = left) => {
       const s = setup();
       const exp = await submitExperiment({ ...raw, budget }, s.store);
       // The search started at T0; it is now `left` seconds before its deadline.
       await s.store.updateExperiment(exp.id, { state: 'RUNNING', startedAt: new Date(T0).toISOString() });
-      if (budget['minutes'] !== undefined) s.clock.t = T0 + budget['minutes'] * 60_000 - left * 1000;
+      if (budget['minutes'] !== undefined) s.clock.t = T0 + budget['minutes'] * 60_000 - secondsLeft * 1000;
       const seconds: number[] = [];
       for (let slot = 0; slot < 20; slot++) {
         const p = await proposeStep(s.ports, { experimentId: exp.id, slot, generation: 0 }, { estimateSeconds: estimate });
@@ -159,10 +161,16 @@ describe('no move that cannot finish before the deadline', () => {
       }
       return seconds;
     };
-    // Without a deadline the strategy proposes dear architectures too; with one, only those that fit.
+    // Without a deadline the strategy proposes dear architectures too; with one, only those that fit —
+    // with finish.margin (1.5) while the strategy has such architectures.
     expect((await run({ trials: 20 })).some((x) => x > left)).toBe(true);
     const fitting = await run({ minutes: 10 });
     expect(fitting.length).toBe(20);
-    expect(fitting.every((x) => x <= left)).toBe(true);
+    expect(fitting.every((x) => x * 1.5 <= left)).toBe(true);
+    // When not even the cheapest fits with the margin, those that fit at all.
+    const cheapest = estimate(30, undefined, 30);
+    const tight = await run({ minutes: 10 }, 1.2 * cheapest);
+    expect(tight.length).toBeGreaterThan(0);
+    expect(tight.every((x) => x <= 1.2 * cheapest)).toBe(true);
   });
 });
