@@ -10,7 +10,9 @@
  * per-seed regrets, each arm's mean, each other arm's mean difference to
  * cold with its standard error over seeds, and the sources' final weights.
  *
- *   npm run bench:transfer -- --table CSV [--objective val_acc_200ep] [--source val_acc_12ep] [--seeds 50] [--first-seed 50] [--trials 100] [--source-trials 200] [--out FILE]
+ *   npm run bench:transfer -- --table CSV [--objective val_acc_200ep] [--source val_acc_12ep] [--seeds 50] [--first-seed 50] [--trials 100] [--source-trials 200] [--arms cold,related,shuffled,cold2] [--out FILE]
+ *
+ * `--arms` runs some of the arms (cold always: the others are paired with it).
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     trials: { type: 'string', default: '100' },
     'source-trials': { type: 'string', default: '200' },
     budgets: { type: 'string', default: '10,25,50,100' },
+    arms: { type: 'string', default: 'cold,related,shuffled,cold2' },
     out: { type: 'string' },
   },
 });
@@ -52,6 +55,13 @@ const ARMS = { cold: undefined, related: source(false), shuffled: source(true), 
 /** The seed shift of the `cold2` arm. */
 const SHIFT = 1000;
 type Arm = keyof typeof ARMS;
+const chosen = new Set(['cold', ...(args.arms as string).split(',')]);
+const unknown = [...chosen].filter((a) => !(a in ARMS));
+if (unknown.length) {
+  process.stderr.write(`bench:transfer: --arms: unknown ${unknown.join(', ')} (expected some of ${Object.keys(ARMS).join(', ')})\n`);
+  process.exit(2);
+}
+const arms = (Object.keys(ARMS) as Arm[]).filter((a) => chosen.has(a));
 
 interface SeedRun {
   seed: number;
@@ -63,7 +73,7 @@ interface SeedRun {
 const runs: Record<Arm, SeedRun[]> = { cold: [], related: [], shuffled: [], cold2: [] };
 const load = [loadavg()[0] as number];
 for (let seed = first; seed < first + seeds; seed++) {
-  for (const arm of Object.keys(ARMS) as Arm[]) {
+  for (const arm of arms) {
     const store = new MemoryExperimentStore();
     const warmStart = await ARMS[arm]?.(seed, store);
     const raw = benchSpec(table, { metrics: { y: objective }, objectives: [{ metric: 'y', goal: 'max' }], strategy: DEFAULT_STRATEGY, seed: arm === 'cold2' ? seed + SHIFT : seed, workers: 1 }, { budget: { trials }, ...(warmStart ? { warmStart } : {}) });
@@ -83,7 +93,7 @@ for (let seed = first; seed < first + seeds; seed++) {
     const state = (await store.getExperiment('target'))?.strategyState as { strategy?: { transfer?: unknown } } | undefined;
     runs[arm].push({ seed, regret, ...(warmStart ? { weights: state?.strategy?.transfer ?? null } : {}) });
   }
-  process.stderr.write(`seed ${seed}: ${(Object.keys(ARMS) as Arm[]).map((a) => `${a} ${runs[a].at(-1)?.regret.join('/')}`).join('  ')}\n`);
+  process.stderr.write(`seed ${seed}: ${arms.map((a) => `${a} ${runs[a].at(-1)?.regret.join('/')}`).join('  ')}\n`);
 }
 load.push(loadavg()[0] as number);
 
@@ -109,14 +119,15 @@ const report = {
   trials,
   budgets,
   loadAverage: load.map((x) => round(x, 2)),
-  meanRegret: { cold: meanRegret('cold'), related: meanRegret('related'), shuffled: meanRegret('shuffled'), cold2: meanRegret('cold2') },
-  vsCold: { related: vsCold('related'), shuffled: vsCold('shuffled'), cold2: vsCold('cold2') },
+  arms,
+  meanRegret: Object.fromEntries(arms.map((a) => [a, meanRegret(a)])) as Record<Arm, Record<number, number>>,
+  vsCold: Object.fromEntries(arms.filter((a) => a !== 'cold').map((a) => [a, vsCold(a)])) as Record<Exclude<Arm, 'cold'>, Record<number, { diff: number; se: number; ratio: number | null }>>,
   cold2SeedShift: SHIFT,
   sourceId: SOURCE_ID,
   runs,
 };
-for (const arm of Object.keys(ARMS) as Arm[]) process.stdout.write(`${arm.padEnd(9)} ${budgets.map((b) => `${b}: ${report.meanRegret[arm][b]}`).join('  ')}\n`);
-for (const arm of ['related', 'shuffled', 'cold2'] as const) process.stdout.write(`${arm} − cold  ${budgets.map((b) => { const v = report.vsCold[arm][b] as { diff: number; se: number; ratio: number | null }; return `${b}: ${v.diff} ± ${v.se} (×${v.ratio})`; }).join('  ')}\n`);
+for (const arm of arms) process.stdout.write(`${arm.padEnd(9)} ${budgets.map((b) => `${b}: ${report.meanRegret[arm][b]}`).join('  ')}\n`);
+for (const arm of arms.filter((a) => a !== 'cold') as Exclude<Arm, 'cold'>[]) process.stdout.write(`${arm} − cold  ${budgets.map((b) => { const v = report.vsCold[arm][b] as { diff: number; se: number; ratio: number | null }; return `${b}: ${v.diff} ± ${v.se} (×${v.ratio})`; }).join('  ')}\n`);
 if (args.out) writeFileSync(args.out, JSON.stringify(report, null, 1) + '\n');
 
 function mean(xs: readonly number[]): number {

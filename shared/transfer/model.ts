@@ -68,6 +68,8 @@ interface SourceModel {
   readonly observations: number;
   /** Source architectures, best first (for the zero-shot design and the candidate pool). */
   readonly ranked: readonly Architecture[];
+  /** Per ranked architecture: whether the target's budget affords it as a zero-shot trial (shared/transfer/cost.ts). */
+  readonly affordable: readonly boolean[];
   /**
    * Its predictions by encoded point: a source's observations never change
    * during a search, so neither does what its model says about a network, and
@@ -97,7 +99,8 @@ export class TransferModel {
     const dims = kinds.length;
     this.models = [];
     for (const s of sources) {
-      const obs = s.observations.filter((o) => o.values !== undefined && o.feasible !== false);
+      const kept = [...s.observations.keys()].filter((i) => s.observations[i]!.values !== undefined && s.observations[i]!.feasible !== false);
+      const obs = kept.map((i) => s.observations[i]!);
       if (obs.length < 3) continue;
       const sign = s.goal === 'max' ? 1 : -1;
       const vals = obs.map((o) => sign * (o.values?.[0] as number));
@@ -111,7 +114,7 @@ export class TransferModel {
       const y = new Float64Array(n);
       chosen.forEach((_, r) => (y[r] = normQuantile((N - 1 - r + 0.5) / N)));
       standardise(y);
-      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), observations: obs.length, ranked: order.map((i) => obs[i]!.arch), predictions: new Map() });
+      this.models.push({ id: s.experimentId, fit: fitGp(X, n, kinds, [y]), observations: obs.length, ranked: order.map((i) => obs[i]!.arch), affordable: order.map((i) => affordable(s, kept[i] as number)), predictions: new Map() });
     }
   }
 
@@ -120,16 +123,17 @@ export class TransferModel {
     return this.models.length > 0;
   }
 
-  /** The best source architecture not yet taken, round-robin over sources (the `k`-th zero-shot trial). */
+  /**
+   * The `k`-th zero-shot trial: the best architecture of source `k` mod the
+   * sources (the next source when that one has none) that is not taken and
+   * that the target's budget affords (`affordable`); none (bo's random
+   * design then) when no such one is left.
+   */
   zeroShot(k: number, isNew: (a: Architecture) => boolean): Architecture | undefined {
     if (k >= ZERO_SHOT || !this.models.length) return undefined;
-    const pos = this.models.map(() => 0);
-    for (let turn = 0; turn < 10_000; turn++) {
-      const m = turn % this.models.length;
-      const list = this.models[m]!.ranked;
-      while ((pos[m] as number) < list.length && !isNew(list[pos[m] as number]!)) pos[m] = (pos[m] as number) + 1;
-      if ((pos[m] as number) < list.length) return list[pos[m] as number];
-      if (pos.every((p, j) => p >= this.models[j]!.ranked.length)) return undefined;
+    for (let j = 0; j < this.models.length; j++) {
+      const m = this.models[(k + j) % this.models.length] as SourceModel;
+      for (const [r, a] of m.ranked.entries()) if (m.affordable[r] && isNew(a)) return a;
     }
     return undefined;
   }
@@ -245,4 +249,10 @@ function looMeans(fit: GpFit): Float64Array {
 function quantile(xs: Float64Array, q: number): number {
   const s = Array.from(xs).sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+}
+
+/** Whether observation `i` of `s` may be a zero-shot trial: its measured seconds per epoch are within the target's budget (`maxEpochSeconds`), or either is unknown. */
+function affordable(s: SourceTask, i: number): boolean {
+  const seconds = s.epochSeconds?.[i];
+  return s.maxEpochSeconds === undefined || seconds === undefined || seconds <= s.maxEpochSeconds;
 }

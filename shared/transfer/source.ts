@@ -10,6 +10,7 @@ import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js'
 import type { Space } from '../space/space.js';
 import { listAllTrials, type ExperimentStore } from '../store/experiment-store.js';
 import type { Observation } from '../strategies/strategy.js';
+import { epochSecondsOf, maxEpochSeconds } from './cost.js';
 
 /** One earlier search as a source of the strategy's model: its finished trials at their best fidelity. */
 export interface SourceTask {
@@ -19,6 +20,10 @@ export interface SourceTask {
   readonly goal: 'max' | 'min';
   /** One observation per architecture: its result at the highest fidelity it reached. */
   readonly observations: readonly Observation[];
+  /** Per observation: seconds per training epoch the source measured for it (undefined: not measured, e.g. a table). */
+  readonly epochSeconds?: readonly (number | undefined)[];
+  /** The most seconds per epoch a zero-shot trial may take under the target's budget (`maxEpochSeconds` of the target's spec; undefined: any). */
+  readonly maxEpochSeconds?: number;
 }
 
 /** A space's identity for transfer: its parsed spec (isomorphism included), decisions (names, domains, conditions) and fixed fields. */
@@ -28,19 +33,37 @@ export function spaceSignature(space: Space): string {
 
 /** The observations of a source's trials: completed ones, the highest fidelity of each architecture, in finishing order. */
 export function sourceObservations(trials: readonly Trial[]): Observation[] {
+  return measuredObservations(trials).observations;
+}
+
+/** `sourceObservations`, with each architecture's measured seconds per epoch (the mean over its trials that measured it). */
+export function measuredObservations(trials: readonly Trial[]): { observations: Observation[]; epochSeconds: (number | undefined)[] } {
   const byHash = new Map<string, Trial>();
+  const seconds = new Map<string, number[]>();
   const done = trials.filter((t) => FINISHED_STATES.includes(t.state) && (t.state === 'COMPLETED' || t.state === 'STOPPED') && t.values !== undefined);
   done.sort((a, b) => (a.finishedSeq ?? a.seq) - (b.finishedSeq ?? b.seq));
   for (const t of done) {
     const had = byHash.get(t.hash);
     if (!had || t.fidelity >= had.fidelity) byHash.set(t.hash, t);
   }
-  return [...byHash.values()].map((t) => ({ arch: t.arch, status: 'completed' as const, values: t.values as number[], ...(t.feasible === false ? { feasible: false } : {}) }));
+  for (const t of trials) {
+    const s = epochSecondsOf(t);
+    if (s !== undefined) seconds.set(t.hash, [...(seconds.get(t.hash) ?? []), s]);
+  }
+  const chosen = [...byHash.values()];
+  return {
+    observations: chosen.map((t) => ({ arch: t.arch, status: 'completed' as const, values: t.values as number[], ...(t.feasible === false ? { feasible: false } : {}) })),
+    epochSeconds: chosen.map((t) => {
+      const s = seconds.get(t.hash);
+      return s ? s.reduce((a, b) => a + b, 0) / s.length : undefined;
+    }),
+  };
 }
 
 /**
- * The sources `spec.warmStart.experiments` names, read from `store`. Each
- * must exist, be over the same space (same decisions and domains) and
+ * The sources `spec.warmStart.experiments` names, read from `store`, with
+ * what each architecture cost the source and what the budget of `spec`
+ * affords (for the zero-shot order, shared/transfer/cost.ts). Each must exist, be over the same space (same decisions and domains) and
  * optimise the same first metric; otherwise one SpecError names every bad
  * entry under `warmStart.experiments`.
  */
@@ -74,7 +97,9 @@ export async function loadSources(store: ExperimentStore, spec: ExperimentSpec):
       issues.push({ path, message: `experiment "${id}" optimised ${first?.metric ?? 'nothing'}, this spec ${metric}: transfer needs the same first objective` });
       continue;
     }
-    out.push({ experimentId: id, goal: first.goal, observations: sourceObservations(await listAllTrials(store, id)) });
+    const { observations, epochSeconds } = measuredObservations(await listAllTrials(store, id));
+    const limit = maxEpochSeconds(spec);
+    out.push({ experimentId: id, goal: first.goal, observations, epochSeconds, ...(limit !== undefined ? { maxEpochSeconds: limit } : {}) });
   }
   if (issues.length) throw new SpecError(issues);
   return out;
