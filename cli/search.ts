@@ -115,6 +115,16 @@ async function writeReports(store: ExperimentStore, home: string, exp: Experimen
   return dir;
 }
 
+/** The exit code of a process ended by a signal, as a shell reports it (128 + its number). */
+const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Runs a stored search with the progress display. The first SIGINT (Ctrl-C)
+ * or SIGTERM interrupts it cleanly — nothing new starts, running trials stop
+ * at a checkpoint, the search ends STOPPED and `nasflow resume` continues it
+ * — and the command exits 130 or 143; a second one exits at once (the
+ * search is then left as a kill -9 leaves it, which `resume` also continues).
+ */
 async function runWithProgress(store: ExperimentStore, home: string, exp: Experiment, workersFlag: string | undefined, built?: Evaluator): Promise<void> {
   let spec: ExperimentSpec;
   let workers: number;
@@ -132,16 +142,28 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
   let current = exp;
   const trials = new Map<string, Trial>();
   const snap = () => progressSnapshot(current, [...trials.values()], { objectives: spec.objectives, limits: { ...spec.budget, ...(spec.budget.minutes !== undefined ? { wallClockSeconds: spec.budget.minutes * 60 } : {}) }, nowMs: Date.now() });
-  const stop = () => {
-    display.log('interrupted: the search stops here; `nasflow resume` continues it');
-    process.exit(130);
+  const interrupt = new AbortController();
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const resumeHint = `nasflow resume ${exp.id}${home === homeOf({}) ? '' : ` --home ${home}`}`;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (interruptedBy !== undefined) {
+      display.log(`${signal} again: exiting now; \`${printable(resumeHint)}\` continues the search from its last checkpoints`);
+      process.exit(SIGNAL_EXIT[signal]);
+    }
+    interruptedBy = signal;
+    display.log(`${signal}: stopping — nothing new starts, running trials stop at their next checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again exits at once)`);
+    interrupt.abort(`interrupted (${signal})`);
   };
-  process.once('SIGINT', stop);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const done = await runExperiment(exp.id, {
       store,
       evaluator,
       workers,
+      signal: interrupt.signal,
+      // `nasflow resume` (and a search) continues a stopped search: the user asked for it.
+      resumeStopped: true,
       artifacts: new FsArtifactStore(join(home, 'artifacts')),
       onEvent: (e) => {
         if (e.type === 'started') {
@@ -162,10 +184,15 @@ async function runWithProgress(store: ExperimentStore, home: string, exp: Experi
     display.close(snap());
     const dir = await writeReports(store, home, done);
     process.stdout.write(`${done.id}: ${done.state} (${printable(done.reason ?? '')}); report: ${printable(join(dir, 'report.html'))}\n`);
+    if (interruptedBy !== undefined && done.state === 'STOPPED') {
+      process.stdout.write(`${done.id} was interrupted; \`${printable(resumeHint)}\` continues it (its unfinished trials from their checkpoints)\n`);
+      process.exitCode = SIGNAL_EXIT[interruptedBy];
+    }
     // A search that failed says so in its exit code too (`nasflow resume` continues it).
     if (done.state === 'FAILED') process.exitCode = 1;
   } finally {
-    process.off('SIGINT', stop);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await evaluator.close();
   }
 }
@@ -259,7 +286,7 @@ export function registerSearch(program: Command): void {
 
   program
     .command('resume')
-    .description('continue a search after a crash or interruption (finished trials are kept, interrupted ones resume from their checkpoints)')
+    .description('continue a search after a crash, an interruption (Ctrl-C) or a stop (finished trials are kept, interrupted ones resume from their checkpoints)')
     .argument('[id]', 'experiment id (default: the newest)')
     .option(home, homeHelp)
     .option('--workers <n>', 'worker processes when the spec has no "parallel"')

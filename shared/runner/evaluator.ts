@@ -26,6 +26,8 @@ export interface EvalJob {
 export type EvalOutcome = TrialOutcome;
 
 export interface EvalHooks {
+  /** The search is interrupted: the trial stops at its next batch with a checkpoint (the outcome is STOPPED, or FAILED if its worker ended). */
+  readonly signal?: AbortSignal;
   onEpoch(epoch: number, metrics: Readonly<Record<string, number>>): Promise<'continue' | 'stop'> | 'continue' | 'stop';
 }
 

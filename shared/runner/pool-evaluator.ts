@@ -140,6 +140,12 @@ export class ProcessPoolEvaluator implements Evaluator {
             else reject(new NasError(m.message));
           }
         };
+        // An interrupted search: the worker checkpoints at its next batch and answers STOPPED.
+        const onAbort = () => {
+          if (stopReason) return;
+          stopReason = 'interrupted';
+          slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
+        };
         const onExit = (code: number | null, signal: string | null) => {
           cleanup();
           reject(new NasError(`worker process exited (${signal ?? `code ${code}`}) while training ${trial.id}`));
@@ -148,6 +154,7 @@ export class ProcessPoolEvaluator implements Evaluator {
           clearTimeout(deadline);
           slot.child.off('message', onMessage);
           slot.child.off('exit', onExit);
+          hooks.signal?.removeEventListener('abort', onAbort);
         };
         slot.child.on('message', onMessage);
         slot.child.on('exit', onExit);
@@ -160,6 +167,8 @@ export class ProcessPoolEvaluator implements Evaluator {
           ...(job.supernet ? { supernet: job.supernet } : {}),
         };
         slot.child.send(msg);
+        hooks.signal?.addEventListener('abort', onAbort, { once: true });
+        if (hooks.signal?.aborted) onAbort();
       });
       const seconds = (Date.now() - started) / 1000;
       const epochs = result.epochsCompleted - job.startEpoch;

@@ -11,7 +11,10 @@
  * A search killed at any moment resumes where it stopped: finished trials
  * are never trained again, the trials its slots held resume from their
  * checkpoints. A search that fails (a strategy that throws, a lost lease)
- * ends FAILED with the reason; `resume` continues it.
+ * ends FAILED with the reason; `resume` continues it. An interrupted one
+ * (`signal`: Ctrl-C, SIGTERM) proposes nothing more, stops its running
+ * trials at their next batch with a checkpoint and ends STOPPED, those
+ * trials waiting for `resume` (`../steps/interrupt.ts`).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,6 +23,7 @@ import type { Experiment, Trial } from '../experiment/model.js';
 import { parseExperimentSpec, type ExperimentSpec } from '../spec/experiment.js';
 import { epochStep } from '../steps/epoch.js';
 import { finalizeStep } from '../steps/finalize.js';
+import { interruptStep, reopenStep } from '../steps/interrupt.js';
 import { startEpochOf } from '../steps/inherit.js';
 import type { StepPorts } from '../steps/ports.js';
 import { proposeStep, type StepOptions } from '../steps/propose.js';
@@ -54,6 +58,15 @@ export interface RunnerDeps {
   readonly artifacts?: ArtifactStore;
   /** The warm state of the search (default a new one); a caller may read it afterwards (the benchmark's proposal cost). */
   readonly warm?: WarmSearch;
+  /**
+   * The user interrupts the search (the CLI on SIGINT/SIGTERM; the abort
+   * reason, e.g. `interrupted (SIGINT)`, becomes the experiment's reason):
+   * nothing new is proposed, running trials stop at their next batch with a
+   * checkpoint and are not recorded, and the search ends STOPPED.
+   */
+  readonly signal?: AbortSignal;
+  /** A STOPPED search is continued, its stop request withdrawn (`nasflow resume`); otherwise it is returned as it is. */
+  readonly resumeStopped?: boolean;
 }
 
 const LEASE_MS = 10_000;
@@ -93,7 +106,7 @@ export async function runExperiment(experimentId: string, deps: RunnerDeps): Pro
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const exp0 = await store.getExperiment(experimentId);
   if (!exp0) throw new NasError(`no experiment ${experimentId}`);
-  if (exp0.state === 'COMPLETED' || exp0.state === 'STOPPED') return exp0;
+  if (exp0.state === 'COMPLETED' || (exp0.state === 'STOPPED' && deps.resumeStopped !== true)) return exp0;
   await acquireOrTakeOver(store, experimentId, owner);
   let failure: string | undefined;
   const renew = setInterval(
@@ -145,6 +158,8 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
   let exp = (await store.getExperiment(id)) as Experiment;
   const spec = parseExperimentSpec(exp.spec);
   const resumed = (await store.countTrials(id)) > 0;
+  // A STOPPED search resumes on the user's word only (interrupted, or stopped by request).
+  if (exp.state === 'STOPPED') exp = await reopenStep(ports, id, { leaseOwner: owner });
   // A FAILED search resumes (it crashed; nobody asked it to stop); a QUEUED one starts now.
   if (exp.state !== 'RUNNING') exp = await store.updateExperiment(id, { state: 'RUNNING', ...(exp.startedAt ? {} : { startedAt: new Date(ports.now()).toISOString() }) }, { leaseOwner: owner });
   await deps.onEvent?.({ type: 'started', experiment: exp, resumed });
@@ -156,6 +171,8 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
   let error: unknown;
   const slot = async (index: number, generation: number): Promise<void> => {
     while (error === undefined) {
+      // Interrupted: nothing new starts (the trial a slot holds waits, unfinished, for a resume).
+      if (deps.signal?.aborted) return;
       const why = failed();
       if (why !== undefined) throw new NasError(why);
       const p = await proposeStep(ports, { experimentId: id, slot: index, generation }, options);
@@ -163,6 +180,8 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
       const trial = await trialOf(ports, p.trialId);
       await deps.onEvent?.({ type: 'trial-started', trial });
       const outcome = await evaluate(ports, deps, spec, trial, options);
+      // Stopped (or its worker ended) by the interrupt: not a result. It stays unfinished, its checkpoint kept, for `resume`.
+      if (deps.signal?.aborted && outcome.status !== 'COMPLETED') return;
       await recordStep(ports, { experimentId: id, trialId: trial.id, outcome }, options);
       if (deps.onEvent) await deps.onEvent({ type: 'trial-finished', trial: await trialOf(ports, trial.id), experiment: (await store.getExperiment(id)) as Experiment });
     }
@@ -172,6 +191,11 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
     // A slot that fails lets the others finish their trials (nothing new starts), then the search fails.
     await Promise.all(slots.map((i) => slot(i, generation).catch((e: unknown) => void (error ??= e))));
     if (error !== undefined) throw error;
+    if (deps.signal?.aborted) {
+      const stopped = await interruptStep(ports, { experimentId: id, reason: interruptReason(deps.signal) }, options);
+      await deps.onEvent?.({ type: 'finished', experiment: stopped });
+      return stopped;
+    }
     const f = await finalizeStep(ports, { experimentId: id, generation, slots }, options);
     if (f.action === 'done') break;
     generation = f.generation;
@@ -179,6 +203,11 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
   const done = (await store.getExperiment(id)) as Experiment;
   await deps.onEvent?.({ type: 'finished', experiment: done });
   return done;
+}
+
+/** The experiment's reason for an interrupt: the abort reason when it is a message (`interrupted (SIGINT)`). */
+function interruptReason(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'interrupted';
 }
 
 /** A trial as the warm state has it (else as stored: a step that failed dropped the state). */
@@ -190,6 +219,7 @@ async function trialOf(ports: StepPorts, id: string): Promise<Trial> {
 async function evaluate(ports: StepPorts, deps: RunnerDeps, spec: ExperimentSpec, trial: Trial, options: StepOptions): Promise<EvalOutcome> {
   const parent = trial.parentId ? await trialOf(ports, trial.parentId) : undefined;
   const reservation = await ports.store.getReservation(trial.id);
+  if (deps.signal?.aborted) return { status: 'STOPPED', metrics: {}, reason: interruptReason(deps.signal), backend: 'none', seconds: 0 };
   try {
     const job: EvalJob = {
       trial,
@@ -205,6 +235,7 @@ async function evaluate(ports: StepPorts, deps: RunnerDeps, spec: ExperimentSpec
     return await deps.evaluator.run(
       job,
       {
+        ...(deps.signal ? { signal: deps.signal } : {}),
         onEpoch: async (epoch, metrics) => {
           const { decision } = await epochStep(ports, { experimentId: trial.experimentId, trialId: trial.id, epoch, metrics }, options);
           const current = ports.warm?.current?.state.trials.get(trial.id) ?? trial;

@@ -114,4 +114,11 @@ process.on('message', (m: ToWorker) => {
   } else if (m.type === 'stop') aborts.get(m.trialId)?.abort();
 });
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the whole process group: the runner decides what stops (it stops this worker's trial, checkpointed).
+process.on('SIGINT', () => undefined);
+// SIGTERM (to the group, or to this process): the running trial checkpoints at its next batch and reports, then the worker ends.
+process.on('SIGTERM', () => {
+  for (const a of aborts.values()) a.abort();
+  void queue.then(() => (process.connected ? process.disconnect() : process.exit(0)));
+});
 send({ type: 'ready', backend: 'pending' });

@@ -6,6 +6,7 @@
 export { capsCheck, firstTrialDollars, gpusOf, monthToDateDollars, type Caps, type CapsVerdict } from './caps.js';
 export { costModelOf, estimatorFor, INITIAL_SECONDS_PER_EPOCH, TrialCostModel, type EstimateSeconds } from './estimate.js';
 export { finalizeStep, reportKeys, writeReport, type FinalizeInput, type FinalizeOutput } from './finalize.js';
+export { interruptStep, reopenStep, type InterruptInput } from './interrupt.js';
 export { inheritanceFor, inheritShare, startEpochOf, type TrialInheritance } from './inherit.js';
 export { executionNameOf, jobKeys, jobNameOf, jobResultSchema, trialJob, trialJobSchema, type JobResult, type TrialJob } from './job.js';
 export { withExperimentLease, type StepPorts } from './ports.js';
