@@ -69,7 +69,53 @@ export interface RunnerDeps {
   readonly resumeStopped?: boolean;
 }
 
-const LEASE_MS = 10_000;
+/**
+ * The runner's lease on its experiment. One process holds it for the whole
+ * search and a holder of this host that died is taken over at once
+ * (`deadLocalOwner`), so it can be long: a renewal made late by a starved
+ * event loop (2 cores under full training load, a long synchronous step)
+ * does not lose it. A holder on another host sharing the store is taken
+ * over a minute after it died. (On AWS each step takes its own lease.)
+ */
+const LEASE_MS = 60_000;
+
+/**
+ * Besides the timer (every third of the lease), the main loop renews before
+ * each step once the last renewal is this old: a timer waits for the event
+ * loop, a step's write does not, and a renewal before it keeps the lease
+ * live for the step however long the loop was starved.
+ */
+const RENEW_BEFORE_STEP_MS = 5_000;
+
+/** Keeps the runner's lease live: `renew` from the timer, `beforeStep` from the main loop. */
+class LeaseKeeper {
+  private renewedAt = Date.now();
+  /** Why the lease is gone (another process took it over), once it is. */
+  lost: string | undefined;
+
+  constructor(
+    private readonly store: ExperimentStore,
+    private readonly experimentId: string,
+    private readonly owner: string,
+  ) {}
+
+  /** Renews now. An expired lease nobody took is still ours (`renewLease`); one taken over is lost for good. */
+  async renew(): Promise<void> {
+    try {
+      await this.store.renewLease(this.experimentId, this.owner, LEASE_MS);
+      this.renewedAt = Date.now();
+    } catch (e) {
+      if (e instanceof LeaseLostError) this.lost ??= `lost the experiment's lease (${e.message}): another process may run it now`;
+      throw e;
+    }
+  }
+
+  /** Before a step: renewed unless that was done a moment ago; a lease lost is the search's failure. */
+  async beforeStep(): Promise<void> {
+    if (this.lost !== undefined) throw new NasError(this.lost);
+    if (Date.now() - this.renewedAt >= RENEW_BEFORE_STEP_MS) await this.renew();
+  }
+}
 
 /** True when `owner` names a process on this host that no longer exists. */
 function deadLocalOwner(owner: string): boolean {
@@ -108,18 +154,12 @@ export async function runExperiment(experimentId: string, deps: RunnerDeps): Pro
   if (!exp0) throw new NasError(`no experiment ${experimentId}`);
   if (exp0.state === 'COMPLETED' || (exp0.state === 'STOPPED' && deps.resumeStopped !== true)) return exp0;
   await acquireOrTakeOver(store, experimentId, owner);
-  let failure: string | undefined;
-  const renew = setInterval(
-    () =>
-      void store.renewLease(experimentId, owner, LEASE_MS).catch((e: unknown) => {
-        if (e instanceof LeaseLostError) failure ??= `lost the experiment's lease (${e.message}): another process may run it now`;
-      }),
-    LEASE_MS / 3,
-  );
+  const lease = new LeaseKeeper(store, experimentId, owner);
+  const renew = setInterval(() => void lease.renew().catch(() => undefined), LEASE_MS / 3);
   renew.unref();
   const ports: StepPorts = { store, artifacts: deps.artifacts ?? new MemoryArtifactStore(), now, warm: deps.warm ?? new WarmSearch(experimentId) };
   try {
-    return await drive(ports, experimentId, deps, owner, () => failure);
+    return await drive(ports, experimentId, deps, owner, lease);
   } catch (e) {
     return await failSearch(store, experimentId, owner, e instanceof Error ? e.message : String(e), now);
   } finally {
@@ -153,7 +193,7 @@ export async function failSearch(store: ExperimentStore, id: string, owner: stri
 }
 
 /** The worker slots' loop, then finalize; generation by generation, as the state machine runs it. */
-async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: string, failed: () => string | undefined): Promise<Experiment> {
+async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: string, lease: LeaseKeeper): Promise<Experiment> {
   const { store } = ports;
   let exp = (await store.getExperiment(id)) as Experiment;
   const spec = parseExperimentSpec(exp.spec);
@@ -173,15 +213,15 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
     while (error === undefined) {
       // Interrupted: nothing new starts (the trial a slot holds waits, unfinished, for a resume).
       if (deps.signal?.aborted) return;
-      const why = failed();
-      if (why !== undefined) throw new NasError(why);
+      await lease.beforeStep();
       const p = await proposeStep(ports, { experimentId: id, slot: index, generation }, options);
       if (p.action === 'done') return;
       const trial = await trialOf(ports, p.trialId);
       await deps.onEvent?.({ type: 'trial-started', trial });
-      const outcome = await evaluate(ports, deps, spec, trial, options);
+      const outcome = await evaluate(ports, deps, spec, trial, options, lease);
       // Stopped (or its worker ended) by the interrupt: not a result. It stays unfinished, its checkpoint kept, for `resume`.
       if (deps.signal?.aborted && outcome.status !== 'COMPLETED') return;
+      await lease.beforeStep();
       await recordStep(ports, { experimentId: id, trialId: trial.id, outcome }, options);
       if (deps.onEvent) await deps.onEvent({ type: 'trial-finished', trial: await trialOf(ports, trial.id), experiment: (await store.getExperiment(id)) as Experiment });
     }
@@ -192,10 +232,12 @@ async function drive(ports: StepPorts, id: string, deps: RunnerDeps, owner: stri
     await Promise.all(slots.map((i) => slot(i, generation).catch((e: unknown) => void (error ??= e))));
     if (error !== undefined) throw error;
     if (deps.signal?.aborted) {
+      await lease.beforeStep();
       const stopped = await interruptStep(ports, { experimentId: id, reason: interruptReason(deps.signal) }, options);
       await deps.onEvent?.({ type: 'finished', experiment: stopped });
       return stopped;
     }
+    await lease.beforeStep();
     const f = await finalizeStep(ports, { experimentId: id, generation, slots }, options);
     if (f.action === 'done') break;
     generation = f.generation;
@@ -216,7 +258,7 @@ async function trialOf(ports: StepPorts, id: string): Promise<Trial> {
 }
 
 /** Trains (or answers) one trial on the backend, its epochs through the epoch step; an error is a FAILED outcome. */
-async function evaluate(ports: StepPorts, deps: RunnerDeps, spec: ExperimentSpec, trial: Trial, options: StepOptions): Promise<EvalOutcome> {
+async function evaluate(ports: StepPorts, deps: RunnerDeps, spec: ExperimentSpec, trial: Trial, options: StepOptions, lease: LeaseKeeper): Promise<EvalOutcome> {
   const parent = trial.parentId ? await trialOf(ports, trial.parentId) : undefined;
   const reservation = await ports.store.getReservation(trial.id);
   if (deps.signal?.aborted) return { status: 'STOPPED', metrics: {}, reason: interruptReason(deps.signal), backend: 'none', seconds: 0 };
@@ -237,6 +279,8 @@ async function evaluate(ports: StepPorts, deps: RunnerDeps, spec: ExperimentSpec
       {
         ...(deps.signal ? { signal: deps.signal } : {}),
         onEpoch: async (epoch, metrics) => {
+          // A lease taken over ends the trial here (nothing more is written); the slot then fails the search.
+          if (!(await lease.beforeStep().then(() => true, () => false))) return 'stop';
           const { decision } = await epochStep(ports, { experimentId: trial.experimentId, trialId: trial.id, epoch, metrics }, options);
           const current = ports.warm?.current?.state.trials.get(trial.id) ?? trial;
           await deps.onEvent?.({ type: 'epoch', trial: current, epoch, metrics });
