@@ -12,6 +12,7 @@ import type { CandidateCost, LiveProxy, LiveProxyState } from '../proxies/live.j
 import type { Architecture } from '../space/space.js';
 import { tableScorer } from '../proxies/scores.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
+import { warmUpShareSeconds } from '../spec/warm-up-share.js';
 import type { StrategyContext } from '../strategies/strategy.js';
 import type { EstimateSeconds } from './estimate.js';
 import type { StepPorts } from './ports.js';
@@ -31,39 +32,12 @@ let liveModule: typeof import('../proxies/live.js') | undefined;
 const PREPARE_LEASE_MS = 60_000;
 
 /**
- * How many first-rung trials of each of its candidates the budget should
- * afford: bo's warm-up (10 trials by default) is made of the proxy's picks,
- * so each must be cheap enough for the budget to pay for all of them.
- */
-export const WARM_UP_TRIALS = 10;
-
-/**
- * The seconds a budget gives each warm-up trial: a `WARM_UP_TRIALS`-th of
- * what is left of the wall clock (times the spec's `parallel` slots, else
- * one: the local worker count is the driver's), the compute-hours
- * or the dollars (at the instance's price) — the smallest. Undefined under a
- * trial budget alone (every trial costs one trial).
- */
-export function fairShareSeconds(spec: ExperimentSpec, exp: Experiment, now: number): number | undefined {
-  const b = spec.budget;
-  const shares: number[] = [];
-  if (b.minutes !== undefined) {
-    const deadline = Date.parse(exp.startedAt ?? exp.createdAt) + b.minutes * 60_000;
-    shares.push((Math.max(0, deadline - now) / 1000) * (spec.parallel ?? 1));
-  }
-  if (b.hours !== undefined) shares.push(Math.max(0, b.hours - exp.spent.hours) * 3600);
-  const price = spec.instance.pricePerHour;
-  if (b.dollars !== undefined && price > 0) shares.push((Math.max(0, b.dollars - exp.spent.dollars) / price) * 3600);
-  return shares.length ? Math.min(...shares) / WARM_UP_TRIALS : undefined;
-}
-
-/**
  * The spec's proxy for the strategy, ready: a live one starts from `state`
  * (the snapshot envelope's scores) and scores the warm-up's candidates now,
  * asynchronously, renewing `owner`'s lease on the experiment as it goes.
  * `estimateSeconds` (the step's estimator): under a time, compute or dollar
  * budget, the candidates are only those the budget affords many of
- * (`fairShareSeconds`, shared/proxies/live.ts `affordableIndices`).
+ * (`warmUpShareSeconds`, shared/proxies/live.ts `affordableIndices`).
  */
 export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec, exp: Experiment, state?: LiveProxyState, owner?: string, estimateSeconds?: () => EstimateSeconds): Promise<SearchProxy> {
   if (spec.proxy?.live !== undefined) {
@@ -71,7 +45,7 @@ export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec,
     liveModule ??= await import('../proxies/live.js');
     await liveModule.readyLiveProxy();
   }
-  const share = spec.proxy?.live !== undefined && state === undefined && estimateSeconds ? fairShareSeconds(spec, exp, ports.now()) : undefined;
+  const share = spec.proxy?.live !== undefined && state === undefined && estimateSeconds ? warmUpShareSeconds(spec, exp, ports.now()) : undefined;
   const first = fidelityOf(spec).rungs[0] as number;
   const estimate = share !== undefined ? (estimateSeconds as () => EstimateSeconds)() : undefined;
   const cost = share !== undefined && estimate ? { share, seconds: (a: Architecture) => estimate(first, a, first) } : undefined;

@@ -11,13 +11,7 @@
  */
 import type { Trial } from '../experiment/model.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
-
-/**
- * A zero-shot trial must be one the budget affords at least this many of at
- * the scheduler's first rung: bo's initial design is 10 trials, so a
- * zero-shot trial may take at most an initial trial's share of the budget.
- */
-export const MIN_AFFORDED = 10;
+import { warmUpShareSeconds } from '../spec/warm-up-share.js';
 
 /** Seconds one training epoch of `trial` took: the mean of its curve's `epoch_seconds`, else `train_seconds` over its epochs; undefined when not measured (a table). */
 export function epochSecondsOf(trial: Trial): number | undefined {
@@ -29,17 +23,12 @@ export function epochSecondsOf(trial: Trial): number | undefined {
 
 /**
  * The most seconds per epoch an architecture may take for the budget of
- * `spec` to afford `MIN_AFFORDED` trials of it at the first rung: worker
- * seconds (wall-clock minutes × `parallel` workers, or compute hours, or
- * dollars at the instance's price; the least) over MIN_AFFORDED × the first
- * rung's epochs. Undefined without a time or money budget (any cost is
- * affordable then).
+ * `spec` to afford a warm-up's worth of trials of it at the first rung
+ * (`warmUpShareSeconds` of the whole budget, so a resumed search picks the
+ * same zero-shot trials, over the first rung's epochs). Undefined without a
+ * time or money budget (any cost is affordable then).
  */
 export function maxEpochSeconds(spec: Pick<ExperimentSpec, 'budget' | 'parallel' | 'instance' | 'fidelity' | 'epochs'>): number | undefined {
-  const limits: number[] = [];
-  if (spec.budget.minutes !== undefined) limits.push(spec.budget.minutes * 60 * (spec.parallel ?? 1));
-  if (spec.budget.hours !== undefined) limits.push(spec.budget.hours * 3600);
-  if (spec.budget.dollars !== undefined && spec.instance.pricePerHour > 0) limits.push((spec.budget.dollars / spec.instance.pricePerHour) * 3600);
-  if (!limits.length) return undefined;
-  return Math.min(...limits) / (MIN_AFFORDED * (fidelityOf(spec).rungs[0] as number));
+  const share = warmUpShareSeconds(spec);
+  return share === undefined ? undefined : share / (fidelityOf(spec).rungs[0] as number);
 }

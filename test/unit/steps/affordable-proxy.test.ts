@@ -1,6 +1,6 @@
 /**
  * A live proxy under a budget with a cost (shared/proxies/live.ts
- * `affordableIndices`, shared/steps/proxy.ts `fairShareSeconds`): the
+ * `affordableIndices`, shared/spec/warm-up-share.ts `warmUpShareSeconds`): the
  * candidates the proxy ranks are those the budget affords many of, so its
  * favourite — the biggest network, for a proxy that rewards capacity — is
  * not bo's first trial when one trial of it would eat the budget.
@@ -14,7 +14,7 @@ import type { Architecture } from '../../../shared/space/space.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
 import { costModelOf } from '../../../shared/steps/estimate.js';
 import { proposeStep, type SnapshotEnvelope } from '../../../shared/steps/index.js';
-import { fairShareSeconds, WARM_UP_TRIALS } from '../../../shared/steps/proxy.js';
+import { warmUpShareSeconds, WARM_UP_TRIALS } from '../../../shared/spec/warm-up-share.js';
 import { submitExperiment } from '../../../shared/steps/submit.js';
 import { createStrategy } from '../../../shared/strategies/index.js';
 import { MemoryExperimentStore } from '../../../shared/store/memory.js';
@@ -47,7 +47,7 @@ describe('the budget’s fair share of a live proxy’s candidates', () => {
   it('is a tenth of what is left of the wall clock (times the slots), the compute-hours or the dollars, the smallest', () => {
     const exp = { startedAt: '2026-01-01T00:00:00Z', createdAt: '2026-01-01T00:00:00Z', spent: { trials: 0, hours: 0.1, dollars: 1 } } as never;
     const t0 = Date.parse('2026-01-01T00:00:00Z');
-    const share = (budget: Record<string, number>, over: Record<string, unknown> = {}) => fairShareSeconds(parseExperimentSpec(raw({ budget, ...over })), exp, t0 + 60_000);
+    const share = (budget: Record<string, number>, over: Record<string, unknown> = {}) => warmUpShareSeconds(parseExperimentSpec(raw({ budget, ...over })), exp, t0 + 60_000);
     expect(share({ trials: 5 })).toBeUndefined();
     expect(share({ minutes: 5 }, { parallel: 2 })).toBeCloseTo((240 * 2) / WARM_UP_TRIALS, 9);
     expect(share({ hours: 1 })).toBeCloseTo((0.9 * 3600) / WARM_UP_TRIALS, 9);
