@@ -26,7 +26,7 @@ import { finalizeStep } from '../steps/finalize.js';
 import { interruptStep, reopenStep } from '../steps/interrupt.js';
 import { startEpochOf } from '../steps/inherit.js';
 import type { StepPorts } from '../steps/ports.js';
-import { proposeStep, type StepOptions } from '../steps/propose.js';
+import { proposeStep, specOf, type StepOptions } from '../steps/propose.js';
 import { jobKeys } from '../steps/job.js';
 import { recordStep } from '../steps/record.js';
 import { isSupernetTrial, supernetJobSchema } from '../steps/supernet.js';
@@ -157,8 +157,10 @@ export async function runExperiment(experimentId: string, deps: RunnerDeps): Pro
   const lease = new LeaseKeeper(store, experimentId, owner);
   const renew = setInterval(() => void lease.renew().catch(() => undefined), LEASE_MS / 3);
   renew.unref();
-  const ports: StepPorts = { store, artifacts: deps.artifacts ?? new MemoryArtifactStore(), now, warm: deps.warm ?? new WarmSearch(experimentId) };
   try {
+    // The steps price a wall-clock budget's warm-up on the workers that train at once (StepPorts.slots).
+    const slots = specOf(exp0).parallel ?? deps.workers;
+    const ports: StepPorts = { store, artifacts: deps.artifacts ?? new MemoryArtifactStore(), now, warm: deps.warm ?? new WarmSearch(experimentId), ...(slots !== undefined ? { slots } : {}) };
     return await drive(ports, experimentId, deps, owner, lease);
   } catch (e) {
     return await failSearch(store, experimentId, owner, e instanceof Error ? e.message : String(e), now);

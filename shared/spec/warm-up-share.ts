@@ -14,21 +14,31 @@ import type { ExperimentSpec } from './experiment.js';
 /** Trials of the warm-up the budget should afford: bo's initial design. */
 export const WARM_UP_TRIALS = 10;
 
+/** Where a share is taken: the trials the driver runs at once, and, for what is left rather than the whole budget, the experiment and the time. */
+export interface ShareContext {
+  /** Default the spec's `parallel`, else 1 (the state machine's slots); the local runner has one per worker (`StepPorts.slots`). */
+  readonly slots?: number;
+  readonly exp?: Pick<Experiment, 'spent' | 'startedAt' | 'createdAt'>;
+  /** Epoch ms; with `exp`. */
+  readonly now?: number;
+}
+
 /**
  * Seconds of training the budget gives one warm-up trial: a
  * `WARM_UP_TRIALS`-th of its worker-seconds — wall-clock minutes times the
- * spec's `parallel` slots (else one: a local runner's worker count is its
- * driver's, which the steps do not know), compute-hours, or dollars at the
- * instance's price; the smallest. With `exp` and `now`: of what is left of
- * them; without, of the whole budget. Undefined under a trial budget alone
- * (every trial costs one trial).
+ * slots that train at once (a 5-minute search on two workers has ten
+ * worker-minutes), compute-hours, or dollars at the instance's price; the
+ * smallest. With `exp` and `now`: of what is left of them; without, of the
+ * whole budget. Undefined under a trial budget alone (every trial costs one
+ * trial).
  */
-export function warmUpShareSeconds(spec: Pick<ExperimentSpec, 'budget' | 'parallel' | 'instance'>, exp?: Pick<Experiment, 'spent' | 'startedAt' | 'createdAt'>, now?: number): number | undefined {
+export function warmUpShareSeconds(spec: Pick<ExperimentSpec, 'budget' | 'parallel' | 'instance'>, at: ShareContext = {}): number | undefined {
+  const { exp, now } = at;
   const b = spec.budget;
   const shares: number[] = [];
   if (b.minutes !== undefined) {
     const seconds = exp && now !== undefined ? Math.max(0, Date.parse(exp.startedAt ?? exp.createdAt) + b.minutes * 60_000 - now) / 1000 : b.minutes * 60;
-    shares.push(seconds * (spec.parallel ?? 1));
+    shares.push(seconds * (at.slots ?? spec.parallel ?? 1));
   }
   if (b.hours !== undefined) shares.push(Math.max(0, b.hours - (exp?.spent.hours ?? 0)) * 3600);
   const price = spec.instance.pricePerHour;

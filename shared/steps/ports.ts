@@ -18,6 +18,8 @@ export interface StepPorts {
   readonly lockWaitMs?: number;
   /** The driver holds the experiment's lease for its whole run and keeps the search warm here (the local runner). */
   readonly warm?: WarmSearch;
+  /** Trials the driver trains at once: the local runner's workers; default the spec's `parallel`, else 1 (the state machine's slots). What a wall-clock budget's warm-up can afford depends on it (`warmUpShareSeconds`). */
+  readonly slots?: number;
 }
 
 /** How long a step's lease lives: far above a step's run time, so only a crashed step's lease ever expires. */

@@ -107,7 +107,7 @@ export async function loadSearch(ports: StepPorts, experimentId: string, withStr
   // A warm search always has its strategy: the next step may propose.
   const strategy = withStrategy || warm !== undefined;
   const proxy = strategy ? await prepareSearchProxy(ports, spec, exp, (exp.strategyState as SnapshotEnvelope | undefined)?.proxy, leaseOwner, () => estimateSeconds ?? estimatorFor(spec, trials)) : undefined;
-  const state = SearchState.rebuild(spec, exp, trials, strategy, strategy ? await loadSources(ports.store, spec) : [], proxy);
+  const state = SearchState.rebuild(spec, exp, trials, strategy, strategy ? await loadSources(ports.store, spec, ports.slots) : [], proxy);
   warm?.keep(spec, state);
   return { exp, spec, state, trials };
 }

@@ -45,7 +45,7 @@ export async function prepareSearchProxy(ports: StepPorts, spec: ExperimentSpec,
     liveModule ??= await import('../proxies/live.js');
     await liveModule.readyLiveProxy();
   }
-  const share = spec.proxy?.live !== undefined && state === undefined && estimateSeconds ? warmUpShareSeconds(spec, exp, ports.now()) : undefined;
+  const share = spec.proxy?.live !== undefined && state === undefined && estimateSeconds ? warmUpShareSeconds(spec, { exp, now: ports.now(), ...(ports.slots !== undefined ? { slots: ports.slots } : {}) }) : undefined;
   const first = fidelityOf(spec).rungs[0] as number;
   const estimate = share !== undefined ? (estimateSeconds as () => EstimateSeconds)() : undefined;
   const cost = share !== undefined && estimate ? { share, seconds: (a: Architecture) => estimate(first, a, first) } : undefined;

@@ -23,12 +23,12 @@ export function epochSecondsOf(trial: Trial): number | undefined {
 
 /**
  * The most seconds per epoch an architecture may take for the budget of
- * `spec` to afford a warm-up's worth of trials of it at the first rung
+ * `spec` on `slots` workers to afford a warm-up's worth of trials of it at the first rung
  * (`warmUpShareSeconds` of the whole budget, so a resumed search picks the
  * same zero-shot trials, over the first rung's epochs). Undefined without a
  * time or money budget (any cost is affordable then).
  */
-export function maxEpochSeconds(spec: Pick<ExperimentSpec, 'budget' | 'parallel' | 'instance' | 'fidelity' | 'epochs'>): number | undefined {
-  const share = warmUpShareSeconds(spec);
+export function maxEpochSeconds(spec: Pick<ExperimentSpec, 'budget' | 'parallel' | 'instance' | 'fidelity' | 'epochs'>, slots?: number): number | undefined {
+  const share = warmUpShareSeconds(spec, slots !== undefined ? { slots } : {});
   return share === undefined ? undefined : share / (fidelityOf(spec).rungs[0] as number);
 }

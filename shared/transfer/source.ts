@@ -63,11 +63,11 @@ export function measuredObservations(trials: readonly Trial[]): { observations: 
 /**
  * The sources `spec.warmStart.experiments` names, read from `store`, with
  * what each architecture cost the source and what the budget of `spec`
- * affords (for the zero-shot order, shared/transfer/cost.ts). Each must exist, be over the same space (same decisions and domains) and
+ * affords on `slots` workers (for the zero-shot order, shared/transfer/cost.ts). Each must exist, be over the same space (same decisions and domains) and
  * optimise the same first metric; otherwise one SpecError names every bad
  * entry under `warmStart.experiments`.
  */
-export async function loadSources(store: ExperimentStore, spec: ExperimentSpec): Promise<SourceTask[]> {
+export async function loadSources(store: ExperimentStore, spec: ExperimentSpec, slots?: number): Promise<SourceTask[]> {
   const ids = spec.warmStart?.experiments ?? [];
   if (ids.length === 0) return [];
   const issues: SpecIssue[] = [];
@@ -98,7 +98,7 @@ export async function loadSources(store: ExperimentStore, spec: ExperimentSpec):
       continue;
     }
     const { observations, epochSeconds } = measuredObservations(await listAllTrials(store, id));
-    const limit = maxEpochSeconds(spec);
+    const limit = maxEpochSeconds(spec, slots);
     out.push({ experimentId: id, goal: first.goal, observations, epochSeconds, ...(limit !== undefined ? { maxEpochSeconds: limit } : {}) });
   }
   if (issues.length) throw new SpecError(issues);

@@ -47,9 +47,12 @@ describe('the budget’s fair share of a live proxy’s candidates', () => {
   it('is a tenth of what is left of the wall clock (times the slots), the compute-hours or the dollars, the smallest', () => {
     const exp = { startedAt: '2026-01-01T00:00:00Z', createdAt: '2026-01-01T00:00:00Z', spent: { trials: 0, hours: 0.1, dollars: 1 } } as never;
     const t0 = Date.parse('2026-01-01T00:00:00Z');
-    const share = (budget: Record<string, number>, over: Record<string, unknown> = {}) => warmUpShareSeconds(parseExperimentSpec(raw({ budget, ...over })), exp, t0 + 60_000);
+    const share = (budget: Record<string, number>, over: Record<string, unknown> = {}) => warmUpShareSeconds(parseExperimentSpec(raw({ budget, ...over })), { exp, now: t0 + 60_000 });
     expect(share({ trials: 5 })).toBeUndefined();
     expect(share({ minutes: 5 }, { parallel: 2 })).toBeCloseTo((240 * 2) / WARM_UP_TRIALS, 9);
+    // The driver's slots (a local runner's workers) when it gives them: two workers, twice the worker-seconds.
+    expect(warmUpShareSeconds(parseExperimentSpec(raw({ budget: { minutes: 5 } })), { exp, now: t0 + 60_000, slots: 2 })).toBeCloseTo((240 * 2) / WARM_UP_TRIALS, 9);
+    expect(share({ minutes: 5 })).toBeCloseTo(240 / WARM_UP_TRIALS, 9);
     expect(share({ hours: 1 })).toBeCloseTo((0.9 * 3600) / WARM_UP_TRIALS, 9);
     expect(share({ dollars: 3 }, { instance: { type: 'x', pricePerHour: 2 } })).toBeCloseTo(3600 / WARM_UP_TRIALS, 9);
     expect(share({ minutes: 5, hours: 0.11 })).toBeCloseTo(36 / WARM_UP_TRIALS, 9);

@@ -61,6 +61,9 @@ describe('cost-aware zero-shot order', () => {
     expect(fiveMinutes.sources[0]!.epochSeconds?.filter((s) => s === 300)).toHaveLength(3);
     expect(fiveMinutes.first).toBe(compiled.key(archs[3]!));
     expect(trialsOnly.sources[0]!.maxEpochSeconds).toBeUndefined();
+    // On two workers (a local runner's), the same 5 minutes afford 60 s an epoch.
+    const target = parseExperimentSpec(spec('fashion-mnist', { minutes: 5 }, { warmStart: { experiments: ['mnist'] } }));
+    expect((await loadSources(store, target, 2))[0]!.maxEpochSeconds).toBeCloseTo(60, 9);
     expect(trialsOnly.first).toBe(compiled.key(archs[0]!));
   });
 });
