@@ -183,7 +183,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
     const inFlight = [...state.trials.values()].filter((t) => !isFinished(t)).length;
     const ctx = { store, exp, now: ports.now, estimateSeconds: estimate, inFlight, ...(deadline !== undefined ? { deadline } : {}), leaseOwner: owner };
     const now = ports.now();
-    const finishing = { spec, exp, trials: state.trials.values(), estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}) };
+    const finishing = { spec, exp, estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}) };
     const scheduled = state.scheduler.next();
     const a = affordableMove({ trials: state.trials, estimateSeconds: estimate, now, ...(deadline !== undefined ? { deadline } : {}), scheduler: state.scheduler, finish: (next) => finishMove({ ...finishing, trials: state.trials.values() }, next), margin: spec.finish.margin }, scheduled);
     if (a.kind === 'none') {
