@@ -1,4 +1,5 @@
 /** The command line as a user meets it: bad input is refused before anything is stored; the bench's cost-to-regret mode. */
+import { skipWithout } from '../support/externals.js';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -237,7 +238,7 @@ describe('nasflow bench --schedulers (cost to regret)', () => {
 
 describe('examples/nb201-pareto.yaml', () => {
   const table = resolve(ROOT, '../shared/benchmarks/nb201-cifar10.csv');
-  it.skipIf(!existsSync(table))('runs as it is and finds both ends of the accuracy × latency front', () => {
+  it.skipIf(skipWithout(existsSync(table) ? undefined : `no NAS-Bench-201 table at ${table}`, 'examples/nb201-pareto.yaml'))('runs as it is and finds both ends of the accuracy × latency front', () => {
     const home = mkdtempSync(join(tmpdir(), 'nasflow-pareto-'));
     const r = nasflow(['search', join(ROOT, 'examples/nb201-pareto.yaml'), '--home', home], ROOT);
     expect(r.status, r.stderr).toBe(0);

@@ -3,6 +3,7 @@
  * playwright-core, against a real `nasflow serve` process over a SQLite
  * store in which a real (table-benchmark) search ran.
  */
+import { skipWithout } from '../support/externals.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -38,7 +39,6 @@ const skip = !existsSync(CHROMIUM)
   : !existsSync(TABLE)
     ? `no NAS-Bench-201 table at ${TABLE} (set NASFLOW_BENCH_TABLE)`
     : undefined;
-if (skip) console.warn(`dashboard browser tests skipped: ${skip}`);
 
 const tableSpec = (over: Record<string, unknown> = {}) => ({
   name: 'nb201-dash',
@@ -165,7 +165,7 @@ async function inkFraction(page: Page, id: string): Promise<number> {
 
 const CHARTS_DRAWN = 'Object.keys(window.__nasflow?.charts ?? {}).length === 4';
 
-describe.skipIf(skip !== undefined)('the dashboard in headless Chromium', () => {
+describe.skipIf(skipWithout(skip, 'the dashboard browser tests'))('the dashboard in headless Chromium', () => {
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'nasflow-dash-'));
     shots = mkdtempSync(join(tmpdir(), 'nasflow-shots-'));

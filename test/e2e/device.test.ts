@@ -6,6 +6,7 @@
  * measured or predicted; a `latency_ms` constraint is screened at pre-flight
  * (no violator trains). Bad `device` fields are refused by path.
  */
+import { skipWithout } from '../support/externals.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -110,7 +111,7 @@ describe('spec device: node-wasm', () => {
   }, 120_000);
 });
 
-describe.skipIf(chromiumUnavailable() !== undefined)('spec device: chromium-wasm (Debian chromium through playwright-core)', () => {
+describe.skipIf(skipWithout(chromiumUnavailable(), 'the chromium-wasm device tests'))('spec device: chromium-wasm (Debian chromium through playwright-core)', () => {
   it('measures in a headless Chromium and records the runtime on every trial', async () => {
     const store = new MemoryExperimentStore();
     const raw = deviceSpec('chromium-wasm', { budget: { trials: 4 }, device: { runtime: 'chromium-wasm', measure: 3 } });

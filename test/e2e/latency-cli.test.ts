@@ -5,6 +5,7 @@
  * cannot run here are named with the reason; bad flags and specs are
  * refused by name without a stack trace.
  */
+import { skipWithout } from '../support/externals.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,7 +61,7 @@ describe('nasflow latency', () => {
     expect((JSON.parse(again.stdout) as Result).architectures.map((a) => a.hash)).toEqual(result.architectures.map((a) => a.hash));
   }, 120_000);
 
-  it.skipIf(chromiumUnavailable() !== undefined)('times the same sample in headless Chromium (wasm) and compares the two runtimes\' rankings', () => {
+  it.skipIf(skipWithout(chromiumUnavailable(), 'latency in headless Chromium'))('times the same sample in headless Chromium (wasm) and compares the two runtimes\' rankings', () => {
     const { spec } = tinySpec();
     const r = cli(spec, '--sample', '3', '--runtimes', 'node-wasm,chromium-wasm', '--runs', '3');
     expect(r.status, r.stderr).toBe(0);

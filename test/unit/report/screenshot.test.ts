@@ -1,3 +1,4 @@
+import { skipWithout } from '../../support/externals.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ function pngStats(png: Buffer, rows: number): { width: number; height: number; c
 
 const chromium = findChromium();
 
-describe.skipIf(!chromium)('HTML report in headless Chromium', () => {
+describe.skipIf(skipWithout(chromium ? undefined : 'no Chromium (apt-get install chromium, or set NASFLOW_CHROMIUM)', 'the HTML report in headless Chromium'))('HTML report in headless Chromium', () => {
   it('renders to a picture whose charts Chart.js drew', () => {
     // Arrange
     const dir = mkdtempSync(join(tmpdir(), 'nasflow-report-'));
