@@ -373,7 +373,10 @@ describe.skipIf(skipWithout(skip, 'the dashboard browser tests'))('the dashboard
     expect(w.listedTrialIds).toHaveLength(2);
     await page.screenshot({ path: join(shots, 'warm-start.png'), fullPage: true });
     // The source's own page has no warm-start section.
-    await page.goto(`${url}/#/experiments/${encodeURIComponent(w.sources[0]!.experimentId)}`);
+    // A hash change keeps the previous page in the DOM until the new answer arrives: wait for the source's own id.
+    const sourceId = w.sources[0]!.experimentId;
+    await page.goto(`${url}/#/experiments/${encodeURIComponent(sourceId)}`);
+    await page.waitForFunction((id) => document.querySelector('#exp-id')?.textContent === id, sourceId);
     await page.waitForSelector('#leaderboard tbody tr');
     expect(await page.$$eval('#warm-start *', (els) => els.length)).toBe(0);
     await page.close();
