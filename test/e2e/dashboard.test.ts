@@ -376,7 +376,7 @@ describe.skipIf(skipWithout(skip, 'the dashboard browser tests'))('the dashboard
     // A hash change keeps the previous page in the DOM until the new answer arrives: wait for the source's own id.
     const sourceId = w.sources[0]!.experimentId;
     await page.goto(`${url}/#/experiments/${encodeURIComponent(sourceId)}`);
-    await page.waitForFunction((id) => document.querySelector('#exp-id')?.textContent === id, sourceId);
+    await page.waitForFunction(`document.querySelector('#exp-id')?.textContent === ${JSON.stringify(sourceId)}`);
     await page.waitForSelector('#leaderboard tbody tr');
     expect(await page.$$eval('#warm-start *', (els) => els.length)).toBe(0);
     await page.close();
