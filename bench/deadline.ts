@@ -8,11 +8,10 @@
  * rank 1, when the search ended, moves passed over
  * (shared/steps/affordable.ts). docs/finishing.md quotes it.
  *
- *   npx tsx bench/deadline.ts [--seeds 10] [--first-seed 0] [--out FILE]
+ *   npx tsx bench/deadline.ts [--seeds 10] [--first-seed 0] [--table CSV] [--out FILE]
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Trial } from '../shared/experiment/model.js';
 import { buildReport } from '../shared/report/report.js';
 import { SimulatedClock } from '../shared/runner/clock.js';
@@ -21,8 +20,13 @@ import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
 import { submitExperiment } from '../shared/steps/submit.js';
 import { MemoryExperimentStore } from '../shared/store/memory.js';
+import { benchArgs } from './args.js';
 
-const { values: args } = parseArgs({ options: { seeds: { type: 'string', default: '10' }, 'first-seed': { type: 'string', default: '0' }, out: { type: 'string' }, table: { type: 'string' } } });
+const { values: args } = benchArgs({
+  usage: '  npx tsx bench/deadline.ts [--seeds 10] [--first-seed 0] [--table CSV] [--out FILE]',
+  options: { seeds: { type: 'string', default: '10' }, 'first-seed': { type: 'string', default: '0' }, out: { type: 'string' }, table: { type: 'string' } },
+  numbers: ['seeds', 'first-seed'],
+});
 const TABLE = resolve(args.table ?? resolve(import.meta.dirname, '../../shared/benchmarks/nb201-cifar10.csv'));
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 

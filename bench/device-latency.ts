@@ -7,7 +7,6 @@
  *   npm run bench:device-latency -- SPEC [SPEC…] [--runtime node-wasm|chromium-wasm] [--measure 40] [--samples 10] [--draws 20] [--out FILE]
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { readSpecFile } from '../cli/space.js';
 import { fitDevice } from '../shared/latency/device.js';
 import { measureDevice } from '../shared/latency/measure.js';
@@ -15,9 +14,12 @@ import { Rng } from '../shared/rng.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
 import { spearman } from '../shared/stats/rank.js';
 import { deviceInput } from '../shared/steps/preflight.js';
+import { benchArgs, usageError } from './args.js';
 
-const { values: args, positionals } = parseArgs({
+const { values: args, positionals } = benchArgs({
+  usage: '  npm run bench:device-latency -- SPEC [SPEC…] [--runtime node-wasm|chromium-wasm] [--measure 40] [--samples 10] [--draws 20] [--out FILE]',
   allowPositionals: true,
+  numbers: ['measure', 'samples', 'draws'],
   options: {
     runtime: { type: 'string', default: 'node-wasm' },
     measure: { type: 'string', default: '40' },
@@ -26,6 +28,7 @@ const { values: args, positionals } = parseArgs({
     out: { type: 'string' },
   },
 });
+if (positionals.length === 0) usageError('expected at least one SPEC file');
 const measure = Number(args.measure);
 const samples = Number(args.samples);
 const draws = Number(args.draws);

@@ -18,13 +18,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { searchEnsemble } from '../shared/analysis/search-ensemble.js';
 import { specObjectives } from '../shared/report/report.js';
 import { FsArtifactStore } from '../shared/train/ports.js';
+import { benchArgs, usageError } from './args.js';
 import { IMAGE_SPACE, MLP_SPACE, searchCase, writeResults } from './search-case.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: '  npm run bench:ensemble -- [--out FILE] [--home DIR] [--cases fashion-mnist,mnist,csv] [--reuse] [--seed N] [--python /usr/bin/python3]',
+  numbers: ['seed'],
   options: {
     out: { type: 'string', default: 'bench-results/ensemble.json' },
     home: { type: 'string', default: 'bench-results/ensemble' },
@@ -120,9 +122,10 @@ async function runCase(name: string): Promise<object> {
   });
 }
 
+const unknownCase = args.cases.split(',').find((name) => !CASES[name]);
+if (unknownCase !== undefined) usageError(`--cases: unknown case ${JSON.stringify(unknownCase)} (expected some of ${Object.keys(CASES).join(', ')})`);
 const results: object[] = [];
 for (const name of args.cases.split(',')) {
-  if (!CASES[name]) throw new Error(`unknown case ${name} (expected ${Object.keys(CASES).join(', ')})`);
   const r = (await runCase(name)) as { test: { single: { accuracy: number; ece: number }; ensemble: { accuracy: number; ece: number } }; testErrorRatio: number; candidates: number; members: unknown[] };
   results.push(r);
   const { single, ensemble } = r.test;

@@ -13,7 +13,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DataSpec } from '../shared/data/sources.js';
 import type { Architecture } from '../shared/space/space.js';
 import type { EvalHooks, EvalJob, EvalOutcome, Evaluator } from '../shared/runner/evaluator.js';
@@ -23,10 +22,13 @@ import { fidelityOf, parseExperimentSpec } from '../shared/spec/experiment.js';
 import { costModelOf, type CostBreakdown, type TrialCostModel } from '../shared/steps/estimate.js';
 import { submitExperiment } from '../shared/steps/submit.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
+import { benchArgs, usageError } from './args.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: '  npm run bench:estimate -- [--out FILE] [--trials N] [--workers N] [--cases mnist,fashion-mnist,csv]',
+  numbers: ['trials', 'workers'],
   options: {
     out: { type: 'string', default: 'bench-results/estimate.json' },
     trials: { type: 'string', default: '10' },
@@ -163,9 +165,10 @@ async function runCase(name: string, trials: number, workers: number) {
   }
 }
 
+const unknownCase = (args.cases as string).split(',').find((name) => !CASES[name]);
+if (unknownCase !== undefined) usageError(`--cases: unknown case ${JSON.stringify(unknownCase)} (expected some of ${Object.keys(CASES).join(', ')})`);
 const results = [];
 for (const name of (args.cases as string).split(',')) {
-  if (!CASES[name]) throw new Error(`unknown case ${name} (expected ${Object.keys(CASES).join(', ')})`);
   const r = await runCase(name, Number(args.trials), Number(args.workers));
   results.push(r);
   process.stdout.write(`\n${name}: calibration ${r.calibrationSeconds} s; the cheapest first-rung trial (submit-time check) estimated at ${r.cheapestFirstTrialEstimate} s\n`);

@@ -17,13 +17,15 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { analysisTrials, searchInsights } from '../shared/analysis/importance.js';
 import { specObjectives, specSpace } from '../shared/report/report.js';
 import { spearman } from '../shared/stats/rank.js';
+import { benchArgs, usageError } from './args.js';
 import { IMAGE_SPACE, MLP_SPACE, ROOT, searchCase, writeResults } from './search-case.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: '  npm run bench:importance -- [--out FILE] [--home DIR] [--cases table,mnist,csv] [--reuse] [--seeds 0,1,2] [--python /usr/bin/python3]',
+  numberLists: ['seeds'],
   options: {
     out: { type: 'string', default: 'bench-results/importance.json' },
     home: { type: 'string', default: 'bench-results/importance' },
@@ -124,9 +126,10 @@ async function runCase(name: string): Promise<object> {
   });
 }
 
+const unknownCase = args.cases.split(',').find((name) => !CASES[name]);
+if (unknownCase !== undefined) usageError(`--cases: unknown case ${JSON.stringify(unknownCase)} (expected some of ${Object.keys(CASES).join(', ')})`);
 const results: object[] = [];
 for (const name of args.cases.split(',')) {
-  if (!CASES[name]) throw new Error(`unknown case ${name} (expected ${Object.keys(CASES).join(', ')})`);
   const r = await runCase(name);
   results.push(r);
   const { spearmanPerSeed, spearmanMeanOptuna } = r as { spearmanPerSeed: { spearman: number }[]; spearmanMeanOptuna: number };

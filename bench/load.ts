@@ -19,13 +19,15 @@ import { Agent, request } from 'node:http';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs, usageError } from './args.js';
 
 const here = fileURLToPath(import.meta.url);
 /** The CLI beside this script: dist/cli/main.js when compiled, cli/main.ts under tsx. */
 const MAIN = resolve(dirname(here), '..', 'cli', here.endsWith('.ts') ? 'main.ts' : 'main.js');
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: '  npm run bench:load -- --out bench-results/load.json [--clients 100] [--seconds 30] [--table FILE] [--url http://127.0.0.1:8080]',
+  numbers: ['clients', 'seconds'],
   options: {
     out: { type: 'string' },
     clients: { type: 'string', default: '100' },
@@ -39,8 +41,7 @@ const CLIENTS = Number(args.clients);
 const SECONDS = Number(args.seconds);
 const TABLE = resolve(args.table ?? process.env.NASFLOW_BENCH_TABLE ?? resolve(dirname(here), here.endsWith('.ts') ? '../..' : '../../..', 'shared/benchmarks/nb201-cifar10.csv'));
 if (!existsSync(TABLE)) {
-  process.stderr.write(`bench:load: no NAS-Bench-201 table at ${TABLE} (--table FILE or NASFLOW_BENCH_TABLE)\n`);
-  process.exit(2);
+  usageError(`--table: no NAS-Bench-201 table at ${TABLE} (--table FILE or NASFLOW_BENCH_TABLE)`);
 }
 
 interface Res {

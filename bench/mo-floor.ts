@@ -16,15 +16,18 @@
  *          [--seeds 30] [--trials 200] [--harvest 0,30,60] [--out FILE]
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { benchSpace, hvScale } from '../shared/bench/harness.js';
 import { BenchTable, TableEvaluator } from '../shared/bench/table.js';
 import { hypervolume, nondominatedRanks } from '../shared/objectives/pareto.js';
 import { Rng } from '../shared/rng.js';
 import { cellClasses, EDGE_NODES, fromArchStr, liveNodes } from '../shared/space/cell.js';
 import { createStrategy, DEFAULT_STRATEGY } from '../shared/strategies/index.js';
+import { benchArgs, usageError } from './args.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: '  npm run bench:mo-floor -- --table CSV [--pairs acc:lat,acc:lat] [--seeds 30] [--trials 200] [--harvest 0,30,60] [--out FILE]',
+  numbers: ['seeds', 'trials'],
+  numberLists: ['harvest'],
   options: {
     table: { type: 'string', default: process.env.NASFLOW_BENCH_TABLE },
     pairs: { type: 'string', default: 'val_acc_200ep:latency_ms_pixel3' },
@@ -35,8 +38,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.table) {
-  process.stderr.write('bench:mo-floor: --table CSV is required (or set NASFLOW_BENCH_TABLE)\n');
-  process.exit(2);
+  usageError('--table CSV is required (or set NASFLOW_BENCH_TABLE)');
 }
 const table = BenchTable.load(args.table);
 const OPS = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'];

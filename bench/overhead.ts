@@ -3,14 +3,13 @@
  * training time, as a share of the total, with the table evaluator
  * (simulated durations) and with real training in worker processes.
  *
- *   npm run bench:overhead -- [--table CSV] [--out FILE] [--skip-train]
+ *   npm run bench:overhead -- [--table CSV] [--out FILE] [--skip-train] [--train-minutes 3]
  *
  * overhead = 1 − Σ(trial training seconds) / (wall seconds × workers).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Trial } from '../shared/experiment/model.js';
 import { ProcessPoolEvaluator } from '../shared/runner/pool-evaluator.js';
 import { runExperiment } from '../shared/runner/search.js';
@@ -19,8 +18,11 @@ import { TableTrialEvaluator } from '../shared/runner/table-evaluator.js';
 import { parseExperimentSpec } from '../shared/spec/experiment.js';
 import type { Evaluator } from '../shared/runner/evaluator.js';
 import { SqliteExperimentStore } from '../shared/store/sqlite.js';
+import { benchArgs } from './args.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: '  npm run bench:overhead -- [--table CSV] [--out FILE] [--skip-train] [--train-minutes 3]',
+  numbers: ['train-minutes'],
   options: {
     table: { type: 'string', default: process.env.NASFLOW_BENCH_TABLE ?? '../shared/benchmarks/nb201-cifar10.csv' },
     out: { type: 'string' },

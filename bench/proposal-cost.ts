@@ -16,7 +16,6 @@
  * measured right after, on the same histories (bench/optuna_proposal_cost.py),
  * and the JSON gives the default strategy's ratio to it.
  */
-import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -28,8 +27,15 @@ import { preflightContext } from '../shared/steps/preflight.js';
 import { createStrategy, DEFAULT_STRATEGY, STRATEGY_NAMES } from '../shared/strategies/index.js';
 import type { Strategy } from '../shared/strategies/strategy.js';
 import type { SourceTask } from '../shared/transfer/source.js';
+import { benchArgs, usageError } from './args.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: [
+    '  npm run bench:proposal -- --table CSV [--objective COL] [--strategies a,b] [--histories 300,5000] [--repeats 50] [--out FILE]',
+    '                          [--transfer-trials N] [--source COL] [--constraint "COL <= X"]',
+  ].join('\n'),
+  numbers: ['repeats', 'transfer-trials'],
+  numberLists: ['histories'],
   options: {
     table: { type: 'string', default: process.env.NASFLOW_BENCH_TABLE },
     objective: { type: 'string', default: 'val_acc_200ep' },
@@ -43,8 +49,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.table) {
-  process.stderr.write('bench:proposal: --table CSV is required (or set NASFLOW_BENCH_TABLE)\n');
-  process.exit(2);
+  usageError('--table CSV is required (or set NASFLOW_BENCH_TABLE)');
 }
 const table = BenchTable.load(args.table);
 const space = benchSpace();
@@ -58,8 +63,7 @@ const preflight =
         parseExperimentSpec({ name: 'proposal-cost', dataset: { source: 'table', path: args.table, metrics: { y: args.objective, [bounded]: bounded } }, space: { kind: 'cell' }, objectives: [{ metric: 'y', goal: 'max' }], constraints: [args.constraint], budget: { trials: 1 } }),
       );
 if (bounded !== undefined && !preflight.admissible) {
-  process.stderr.write(`bench:proposal: --constraint must bound a device (latency…) column of the table, got ${JSON.stringify(args.constraint)}\n`);
-  process.exit(2);
+  usageError(`--constraint must bound a device (latency…) column of the table, got ${JSON.stringify(args.constraint)}`);
 }
 const admissible = preflight.admissible ?? (() => true);
 const histories = (args.histories as string).split(',').map(Number);

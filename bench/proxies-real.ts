@@ -11,7 +11,6 @@
  * say so when quoting it). Results are written after every architecture.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../shared/backend/index.js';
 import { loadData } from '../shared/data/sources.js';
@@ -20,9 +19,14 @@ import { Rng } from '../shared/rng.js';
 import { Space } from '../shared/space/space.js';
 import { MemoryArtifactStore } from '../shared/train/ports.js';
 import { trainTrial } from '../shared/train/trainer.js';
+import { benchArgs, usageError } from './args.js';
 
-const { values: a } = parseArgs({ options: { archs: { type: 'string', default: '50' }, datasets: { type: 'string', default: 'mnist,fashion-mnist' }, fraction: { type: 'string', default: '1' }, seed: { type: 'string', default: '0' }, out: { type: 'string' } } });
-if (!a.out) throw new Error('usage: --out FILE.json');
+const { values: a } = benchArgs({
+  usage: '  npx tsx bench/proxies-real.ts [--archs 50] [--datasets mnist,fashion-mnist] [--fraction 1] [--seed 0] --out FILE.json',
+  options: { archs: { type: 'string', default: '50' }, datasets: { type: 'string', default: 'mnist,fashion-mnist' }, fraction: { type: 'string', default: '1' }, seed: { type: 'string', default: '0' }, out: { type: 'string' } },
+  numbers: ['archs', 'fraction', 'seed'],
+});
+if (!a.out) usageError('--out FILE.json is required');
 const archs = Number(a.archs);
 const fraction = Number(a.fraction);
 const seed = Number(a.seed);

@@ -8,12 +8,16 @@
  *   npx tsx bench/proxy-search.ts --table T.csv --scores S.csv [--seeds 20] [--first-seed 0] [--tune] --out F.json
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { runBench } from '../shared/bench/harness.js';
 import { BenchTable } from '../shared/bench/table.js';
+import { benchArgs, usageError } from './args.js';
 
-const { values: a } = parseArgs({ options: { table: { type: 'string' }, scores: { type: 'string' }, column: { type: 'string', default: 'synflow' }, objective: { type: 'string', default: 'val_acc_200ep' }, seeds: { type: 'string', default: '20' }, 'first-seed': { type: 'string', default: '0' }, tune: { type: 'boolean' }, out: { type: 'string' } } });
-if (!a.table || !a.scores || !a.out) throw new Error('usage: --table T.csv --scores S.csv --out F.json');
+const { values: a } = benchArgs({
+  usage: '  npx tsx bench/proxy-search.ts --table T.csv --scores S.csv [--column synflow] [--objective val_acc_200ep] [--seeds 20] [--first-seed 0] [--tune] --out F.json',
+  options: { table: { type: 'string' }, scores: { type: 'string' }, column: { type: 'string', default: 'synflow' }, objective: { type: 'string', default: 'val_acc_200ep' }, seeds: { type: 'string', default: '20' }, 'first-seed': { type: 'string', default: '0' }, tune: { type: 'boolean' }, out: { type: 'string' } },
+  numbers: ['seeds', 'first-seed'],
+});
+if (!a.table || !a.scores || !a.out) usageError('--table, --scores and --out are required');
 const table = BenchTable.load(a.table);
 const seeds = Number(a.seeds);
 const firstSeed = Number(a['first-seed']);

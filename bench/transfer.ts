@@ -16,14 +16,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { benchSpace, benchSpec, simulateSearch } from '../shared/bench/harness.js';
 import { BenchTable } from '../shared/bench/table.js';
 import { MemoryExperimentStore } from '../shared/store/memory.js';
 import { DEFAULT_STRATEGY } from '../shared/strategies/index.js';
 import { SOURCE_ID, transferSource } from '../shared/transfer/bench.js';
+import { benchArgs, usageError } from './args.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
+  usage: [
+    '  npm run bench:transfer -- --table CSV [--objective val_acc_200ep] [--source val_acc_12ep] [--seeds 50] [--first-seed 50] [--trials 100]',
+    '                           [--source-trials 200] [--budgets 10,25,50,100] [--arms cold,related,shuffled,cold2] [--out FILE]',
+  ].join('\n'),
+  numbers: ['seeds', 'first-seed', 'trials', 'source-trials'],
+  numberLists: ['budgets'],
   options: {
     table: { type: 'string', default: process.env.NASFLOW_BENCH_TABLE },
     objective: { type: 'string', default: 'val_acc_200ep' },
@@ -38,8 +44,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.table) {
-  process.stderr.write('bench:transfer: --table CSV is required (or set NASFLOW_BENCH_TABLE)\n');
-  process.exit(2);
+  usageError('--table CSV is required (or set NASFLOW_BENCH_TABLE)');
 }
 const table = BenchTable.load(args.table);
 const space = benchSpace();
@@ -58,8 +63,7 @@ type Arm = keyof typeof ARMS;
 const chosen = new Set(['cold', ...(args.arms as string).split(',')]);
 const unknown = [...chosen].filter((a) => !(a in ARMS));
 if (unknown.length) {
-  process.stderr.write(`bench:transfer: --arms: unknown ${unknown.join(', ')} (expected some of ${Object.keys(ARMS).join(', ')})\n`);
-  process.exit(2);
+  usageError(`--arms: unknown ${unknown.join(', ')} (expected some of ${Object.keys(ARMS).join(', ')})`);
 }
 const arms = (Object.keys(ARMS) as Arm[]).filter((a) => chosen.has(a));
 
