@@ -4,7 +4,8 @@
  * The supernet is a trial like any other (its compute reserved and settled
  * in the budget ledger, its job retried and resumed), marked by a reserved
  * value in its architecture (`SUPERNET_MARK`); its values otherwise are the
- * largest candidate's, so cost estimates price it as that network. Its job
+ * largest candidate's. The cost estimate prices it from the supernet job's
+ * work (`supernetWork`, shared/steps/supernet.ts), not as that network. Its job
  * reports the finalists in its metrics (`oneshot.finalist.<i>.<decision>`:
  * the index of a choice, else the number itself), which the `oneshot`
  * strategy reads back when it is told the trial finished.

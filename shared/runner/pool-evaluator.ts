@@ -128,8 +128,7 @@ export class ProcessPoolEvaluator implements Evaluator {
             : undefined;
         const onMessage = async (m: FromWorker) => {
           if (m.type === 'epoch' && m.trialId === trial.id) {
-            // A supernet epoch is not an epoch of the network its trial is priced as.
-            if (!job.supernet) this.model.observeEpoch(trial.arch, m.metrics);
+            this.model.observeEpoch(trial.arch, m.metrics);
             if ((await hooks.onEpoch(m.epoch, m.metrics)) === 'stop' && !stopReason) {
               stopReason = 'stopped by the scheduler';
               slot.child.send({ type: 'stop', trialId: trial.id } satisfies ToWorker);
@@ -172,7 +171,7 @@ export class ProcessPoolEvaluator implements Evaluator {
       });
       const seconds = (Date.now() - started) / 1000;
       const epochs = result.epochsCompleted - job.startEpoch;
-      if (result.status === 'COMPLETED' && !job.supernet) this.model.observeTrial({ arch: trial.arch, metrics: result.metrics, seconds, epochs });
+      if (result.status === 'COMPLETED') this.model.observeTrial({ arch: trial.arch, metrics: result.metrics, seconds, epochs });
       const metrics = { ...result.metrics };
       if (result.status === 'COMPLETED') return { status: 'COMPLETED', metrics, backend: result.backend, seconds };
       if (result.status === 'FAILED') return { status: 'FAILED', metrics, reason: result.reason ?? 'failed', backend: result.backend, seconds };

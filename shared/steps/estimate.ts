@@ -23,6 +23,7 @@ import type { Network } from '../space/network.js';
 import type { Architecture, Space } from '../space/space.js';
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import { startEpochOf } from './inherit.js';
+import { isSupernetArch, supernetWork, type SupernetWork } from './supernet.js';
 
 /**
  * Estimated seconds to train `epochs` more epochs of `arch` in a trial that
@@ -37,6 +38,11 @@ export const INITIAL_SECONDS_PER_EPOCH = 30;
 
 /** Batch size of the trainer's evaluation passes (`evaluate` in trainer.ts). */
 const EVAL_BATCH = 512;
+/** Batch size of a supernet candidate's validation pass (`accuracy` in shared/oneshot/score.ts), and the least of its recalibration batches. */
+const SCORE_BATCH = 500;
+const CALIBRATION_BATCH = 128;
+/** Architectures whose mean prices a supernet's sampled path. */
+const PATH_SAMPLE = 64;
 /** Batch-1 predictions of the latency measurement (3 warm-up + 15 runs, `measureLatency`). */
 const LATENCY_RUNS = 18;
 /** Observations a ratio keeps, and how much less each older one weighs than the next. */
@@ -255,6 +261,8 @@ export interface CostModelInput {
   readonly instanceType?: string;
   /** Seeds the sample of typical architectures. */
   readonly seed?: number;
+  /** A one-shot search's supernet job (`supernetWork`): its trial is priced from this work, not as one network. */
+  readonly supernet?: SupernetWork;
 }
 
 /** The parts of a trial's estimate, in seconds. */
@@ -295,6 +303,7 @@ export class TrialCostModel {
   /** Whole-trial seconds per epoch, for estimates without a model of the network. */
   private readonly perEpoch = new RecentMedian();
   private sample: Architecture[] | undefined;
+  private paths: Array<{ cost: NetworkCost; net: Network }> | undefined;
 
   constructor(
     private readonly input: CostModelInput,
@@ -350,6 +359,7 @@ export class TrialCostModel {
       return { train: total, validation: 0, fixed: 0, overhead: 0, total };
     }
     if (epochs <= 0) return { train: 0, validation: 0, fixed: 0, overhead: 0, total: 0 };
+    if (arch !== undefined && this.input.supernet && isSupernetArch(arch)) return this.supernetBreakdown(this.input.supernet, Math.min(1, epochs / fidelity));
     const c = arch === undefined ? undefined : this.costOf(arch);
     if (arch === undefined && this.input.space && this.data) return this.cheapestBreakdown(epochs, fidelity);
     if (!c || !this.data) {
@@ -377,11 +387,54 @@ export class TrialCostModel {
     return all[0]!;
   }
 
+  /**
+   * A supernet job, priced from the work it does rather than as the one
+   * network its trial's architecture names: `epochs` passes over its data
+   * fraction where each batch trains one uniformly sampled path (SPOS; a
+   * FairNAS epoch trains `fairPaths` paths per batch), at the mean training
+   * cost of a path (a uniform path is a uniform architecture of the space:
+   * the mean over a seeded sample of them); then the scoring, forward only:
+   * per candidate its recalibration batches and a validation pass along its
+   * path; and a checkpoint of every op's weights per epoch. `share`: the
+   * part of its training still to do (a resumed job scores in full).
+   */
+  private supernetBreakdown(w: SupernetWork, share: number): CostBreakdown {
+    const pathEpochs = share * (w.epochs - w.fairEpochs + w.fairEpochs * w.fairPaths);
+    const data = dataSizeOf(w.dataset);
+    const space = this.input.space;
+    if (!data || !space) {
+      const total = pathEpochs * this.perEpoch.value(INITIAL_SECONDS_PER_EPOCH);
+      return { train: total, validation: 0, fixed: 0, overhead: 0, total };
+    }
+    if (!this.paths) {
+      const rng = Rng.seeded((this.input.seed ?? 0) + 1);
+      this.paths = [];
+      for (let i = 0; i < PATH_SAMPLE; i++) {
+        const c = this.costOf(space.sample(rng));
+        if (c) this.paths.push(c);
+      }
+    }
+    const mean = (f: (c: { cost: NetworkCost; net: Network }) => number): number => (this.paths!.length ? this.paths!.reduce((s, c) => s + f(c), 0) / this.paths!.length : 0);
+    const t = this.throughput;
+    const train = pathEpochs * mean((c) => this.training.predict(passParts(c.cost, data.train, c.net.training.batchSize, t.train)));
+    const scoreOne = mean((c) => {
+      const batch = Math.max(c.net.training.batchSize, CALIBRATION_BATCH);
+      return passSeconds(c.cost, Math.min(w.calibrationBatches * batch, data.train), batch, t.forward) + passSeconds(c.cost, data.validation, SCORE_BATCH, t.forward);
+    });
+    const validation = w.candidates * scoreOne * this.evalRatio.value(this.trainRatio.value());
+    // The supernet holds about `fairPaths` paths' layers: built once, checkpointed every epoch.
+    const fixed = (1 + share * w.epochs) * t.perLayerSetup * w.fairPaths * mean((c) => c.cost.layers) * this.fixedRatio.value(this.trainRatio.value());
+    const overhead = this.overhead.value(0);
+    return { train, validation, fixed, overhead, total: train + validation + fixed + overhead };
+  }
+
   /** See `EstimateSeconds`. */
   readonly estimateSeconds: EstimateSeconds = (epochs, arch, fidelity) => this.breakdown(epochs, arch, fidelity).total;
 
   /** One finished epoch of `arch` (its `epoch_seconds` and `samples_per_sec` as the trainer reports them). */
   observeEpoch(arch: Architecture, metrics: Readonly<Record<string, number>>): void {
+    // A supernet epoch is no epoch of the network its trial's architecture names.
+    if (isSupernetArch(arch)) return;
     const seconds = metrics['epoch_seconds'];
     const c = this.costOf(arch);
     if (seconds === undefined || !c || !this.data) return;
@@ -394,6 +447,7 @@ export class TrialCostModel {
 
   /** One finished (COMPLETED) run: refines validation, fixed work and overhead, and the per-epoch fallback. */
   observeTrial(run: TrialRun): void {
+    if (isSupernetArch(run.arch)) return;
     if (run.epochs > 0) this.perEpoch.add(run.seconds / run.epochs);
     const c = this.costOf(run.arch);
     if (!c || !this.data) return;
@@ -431,7 +485,8 @@ export class TrialCostModel {
 /** The cost model of a spec, at the prior rates of its instance. */
 export function costModelOf(spec: ExperimentSpec, throughput?: Throughput): TrialCostModel {
   const rungs = fidelityOf(spec).rungs;
-  return new TrialCostModel({ dataset: spec.dataset, space: spec.compiledSpace, finalEpochs: Math.max(...rungs), instanceType: spec.instance.type, seed: spec.seed }, throughput);
+  const supernet = supernetWork(spec);
+  return new TrialCostModel({ dataset: spec.dataset, space: spec.compiledSpace, finalEpochs: Math.max(...rungs), instanceType: spec.instance.type, seed: spec.seed, ...(supernet ? { supernet } : {}) }, throughput);
 }
 
 /** `estimateSeconds` for the steps: the spec's cost model, taught by the stored trials. */
