@@ -249,7 +249,7 @@ export function registerSearch(program: Command): void {
         // The budget check estimates with this machine's measured rates.
         if (evaluator instanceof ProcessPoolEvaluator) await evaluator.calibrated();
         store = openStore(h);
-        exp = await submitExperiment(raw, store, { estimateSeconds: (e) => evaluator.estimateSeconds(e) });
+        exp = await submitExperiment(raw, store, { estimateSeconds: (e, a, f) => evaluator.estimateSeconds(e, a, f) });
       } catch (e) {
         await evaluator.close();
         await store?.close();

@@ -8,10 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { SpecError, type SpecIssue } from '../errors.js';
 import type { Experiment } from '../experiment/model.js';
 import { deviceUnavailable } from '../latency/device.js';
+import { supernetArch } from '../oneshot/finalists.js';
 import { fidelityOf, parseExperimentSpec } from '../spec/experiment.js';
 import { datasetFileIssues } from '../spec/preflight.js';
 import type { ExperimentStore } from '../store/experiment-store.js';
 import { loadSources } from '../transfer/source.js';
+import type { EstimateSeconds } from './estimate.js';
+import { supernetWork } from './supernet.js';
 
 /** A readable, sortable experiment id: name, UTC time, random suffix. */
 export function newExperimentId(name: string, now = new Date()): string {
@@ -29,7 +32,8 @@ export async function submitExperiment(
   store: ExperimentStore,
   options: {
     readonly id?: string;
-    readonly estimateSeconds?: (epochs: number) => number;
+    /** The cost estimate; given an architecture (a one-shot search's supernet), it prices that trial. */
+    readonly estimateSeconds?: EstimateSeconds;
     /** Check that the files the spec names exist here (default true; false where the trainer, not this process, reads them: the API Lambda). */
     readonly checkFiles?: boolean;
   } = {},
@@ -38,12 +42,16 @@ export async function submitExperiment(
   const fidelity = fidelityOf(spec);
   const issues: SpecIssue[] = options.checkFiles === false ? [] : datasetFileIssues(spec);
   if (options.estimateSeconds) {
-    const first = options.estimateSeconds(fidelity.rungs[0] as number);
+    const rung = fidelity.rungs[0] as number;
+    // A one-shot search's first trial is its supernet: a budget that cannot pay for it trains nothing.
+    const supernet = supernetWork(spec) ? supernetArch(spec.compiledSpace) : undefined;
+    const first = options.estimateSeconds(rung, supernet, rung);
+    const what = supernet ? `the supernet trial (strategy oneshot: ${supernetWork(spec)!.epochs} supernet epochs, then the scoring)` : `a first-rung trial (${rung} epochs)`;
     const b = spec.budget;
-    if (b.hours !== undefined && b.hours * 3600 < first) issues.push({ path: 'budget.hours', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 3600).toPrecision(3)} compute-hours` });
-    if (b.minutes !== undefined && b.minutes * 60 < first) issues.push({ path: 'budget.minutes', message: `too small for one trial: a first-rung trial (${fidelity.rungs[0]} epochs) is estimated at ${(first / 60).toPrecision(3)} minutes` });
+    if (b.hours !== undefined && b.hours * 3600 < first) issues.push({ path: 'budget.hours', message: `too small for one trial: ${what} is estimated at ${(first / 3600).toPrecision(3)} compute-hours` });
+    if (b.minutes !== undefined && b.minutes * 60 < first) issues.push({ path: 'budget.minutes', message: `too small for one trial: ${what} is estimated at ${(first / 60).toPrecision(3)} minutes` });
     const price = spec.instance.pricePerHour;
-    if (b.dollars !== undefined && price > 0 && b.dollars < (first / 3600) * price) issues.push({ path: 'budget.dollars', message: `too small for one trial: a first-rung trial costs about $${((first / 3600) * price).toFixed(4)} at $${price}/hour` });
+    if (b.dollars !== undefined && price > 0 && b.dollars < (first / 3600) * price) issues.push({ path: 'budget.dollars', message: `too small for one trial: ${what} costs about $${((first / 3600) * price).toFixed(4)} at $${price}/hour` });
   }
   // The device is measured where the search proposes: a runtime this process cannot start is a mistake now, not a FAILED search later.
   const unavailable = spec.device ? deviceUnavailable(spec.device.runtime) : undefined;

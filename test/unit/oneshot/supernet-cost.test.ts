@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isSupernetArch } from '../../../shared/oneshot/finalists.js';
+import { SpecError } from '../../../shared/errors.js';
+import { isSupernetArch, supernetArch } from '../../../shared/oneshot/finalists.js';
 import { Rng } from '../../../shared/rng.js';
 import { parseExperimentSpec } from '../../../shared/spec/experiment.js';
 import { costModelOf, proposeStep, type StepPorts } from '../../../shared/steps/index.js';
@@ -67,5 +68,18 @@ describe("the supernet trial's reservation", () => {
     // The ledger reserves twice the estimate; the sampled paths differ (64 against 400), hence the tolerance.
     expect(reserved / (2 * expected)).toBeGreaterThan(0.85);
     expect(reserved / (2 * expected)).toBeLessThan(1.15);
+  });
+
+  it('a budget that pays for a finalist but not the supernet is refused at submission, naming budget.minutes and the supernet', async () => {
+    const raw = spec({ supernetEpochs: 8 });
+    const parsed = parseExperimentSpec(raw);
+    const model = costModelOf(parsed);
+    const ordinary = model.estimateSeconds(3);
+    const supernet = model.estimateSeconds(3, supernetArch(parsed.compiledSpace), 3);
+    expect(supernet).toBeGreaterThan(4 * ordinary);
+    const minutes = (2 * ordinary) / 60;
+    const refused = await submitExperiment({ ...raw, budget: { minutes } }, new MemoryExperimentStore(), { estimateSeconds: model.estimateSeconds }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SpecError);
+    expect((refused as SpecError).issues.map((i) => `${i.path}: ${i.message}`).join()).toMatch(/budget\.minutes: too small for one trial: the supernet trial \(strategy oneshot: 8 supernet epochs/);
   });
 });
