@@ -1,13 +1,15 @@
 /**
- * Latency in a real browser: a headless Chromium (Debian's /usr/bin/chromium,
- * or NASFLOW_CHROMIUM) driven by playwright-core, loading TensorFlow.js from
+ * Latency in a real browser: a headless Chromium (NASFLOW_CHROMIUM, else an
+ * installed one: shared/chromium.ts) driven by playwright-core, loading TensorFlow.js from
  * this installation's node_modules over a loopback server (nothing is
  * downloaded), each model handed over in memory and timed in the page.
  */
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { CHROMIUM_CANDIDATES, CHROMIUM_ENV, findChromium } from '../chromium.js';
+import { NasError } from '../errors.js';
 import type { ModelArtifacts } from './runtimes.js';
 
 const require = createRequire(import.meta.url);
@@ -48,13 +50,20 @@ export interface ChromiumSession {
   close(): Promise<void>;
 }
 
-/** The Chromium this module drives: `NASFLOW_CHROMIUM`, else Debian's. */
-const chromiumExecutable = (): string => process.env.NASFLOW_CHROMIUM ?? '/usr/bin/chromium';
+/** Why no Chromium is found here (`NASFLOW_CHROMIUM` naming nothing, or none installed), or undefined. */
+function chromiumMissing(): string | undefined {
+  try {
+    if (findChromium() !== undefined) return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return `no Chromium at ${CHROMIUM_CANDIDATES.join(', ')} (apt-get install chromium, or set ${CHROMIUM_ENV})`;
+}
 
 /** Why Chromium cannot measure here, or undefined. */
 export function chromiumUnavailable(): string | undefined {
-  const exe = chromiumExecutable();
-  if (!existsSync(exe)) return `no Chromium at ${exe} (apt-get install chromium, or set NASFLOW_CHROMIUM)`;
+  const missing = chromiumMissing();
+  if (missing !== undefined) return missing;
   try {
     require.resolve('playwright-core');
   } catch {
@@ -65,6 +74,9 @@ export function chromiumUnavailable(): string | undefined {
 
 /** Opens Chromium with the wasm backend ready in a page. */
 export async function openChromium(backend: 'wasm'): Promise<ChromiumSession> {
+  // Before the page server listens: a missing Chromium must not leave it open.
+  const executablePath = findChromium();
+  if (executablePath === undefined) throw new NasError(chromiumMissing() as string);
   const files = bundleFiles();
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
@@ -76,7 +88,7 @@ export async function openChromium(backend: 'wasm'): Promise<ChromiumSession> {
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as { port: number }).port;
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: chromiumExecutable(), headless: true, args: FLAGS });
+  const browser = await chromium.launch({ executablePath, headless: true, args: FLAGS });
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.evaluate(async ([b, base]) => {

@@ -3,24 +3,17 @@
  * visual check and for anyone who wants a picture of a search in CI logs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-
-/** Path of an installed Chromium (`NASFLOW_CHROMIUM` first), or undefined. */
-export function findChromium(): string | undefined {
-  const env = process.env.NASFLOW_CHROMIUM;
-  if (env && existsSync(env)) return env;
-  return CANDIDATES.find((p) => existsSync(p));
-}
+import { findChromium } from '../chromium.js';
+import { NasError } from '../errors.js';
 
 /** Screenshots `htmlFile` into `pngFile`; returns the PNG's size in bytes. */
 export function screenshot(htmlFile: string, pngFile: string, options: { chromium?: string; width?: number; height?: number; timeoutMs?: number } = {}): number {
   const chromium = options.chromium ?? findChromium();
-  if (!chromium) throw new Error('no chromium found (Debian package "chromium")');
+  if (!chromium) throw new NasError('no chromium found (Debian package "chromium", or set NASFLOW_CHROMIUM)');
   const profile = mkdtempSync(join(tmpdir(), 'nasflow-chromium-'));
   try {
     execFileSync(

@@ -8,7 +8,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderHtmlReport } from '../../shared/report/html.js';
-import { findChromium, screenshot } from '../../shared/report/screenshot.js';
+import { findChromium } from '../../shared/chromium.js';
+import { screenshot } from '../../shared/report/screenshot.js';
 import { cellSearch, chainSearch } from '../unit/report/fixtures.js';
 
 const out = resolve(process.argv[2] ?? 'bench-results/report');

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { renderHtmlReport } from '../../../shared/report/html.js';
-import { findChromium, screenshot } from '../../../shared/report/screenshot.js';
+import { findChromium } from '../../../shared/chromium.js';
+import { screenshot } from '../../../shared/report/screenshot.js';
 import { chainSearch } from './fixtures.js';
 
 /** Width, height and the number of distinct colours of the top `rows` rows of an 8-bit RGB(A) PNG. */
