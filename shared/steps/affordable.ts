@@ -50,12 +50,65 @@
  *
  * Only a deadline arms the rule: searches under trial, compute or dollar
  * budgets propose exactly as before (their reservations bound every trial).
+ *
+ * What is passed over is counted once per move (`skippedMove`, `countSkipped`):
+ * ASHA offers the same promotion at every proposal until it runs, and each
+ * offer passed over is the same move not started (a 5-minute search counted
+ * 18 offers of a few moves). A listed architecture (`warmStart.architectures`)
+ * that does not fit is dropped from the queue, counted once (`./state.ts`).
  */
 import type { Trial } from '../experiment/model.js';
 import type { NextRun, Scheduler } from '../schedulers/index.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
 import type { FinishMove } from './finish.js';
+
+/**
+ * The key of a move passed over, what makes two offers the same move: a
+ * promotion of a trial (by its seq; its id if unknown) to a rung; a new trial of an
+ * architecture (by its space hash); the search's next new trial at a
+ * fidelity when not even its cheapest architecture fits (no architecture
+ * was chosen: every slot that ends there passes over that same move).
+ */
+export const skippedMove = {
+  promotion: (parentSeq: number | string, rung: number): string => `p${parentSeq}r${rung}`,
+  architecture: (hash: string): string => `a${hash}`,
+  anyNew: (fidelity: number): string => `n${fidelity}`,
+} as const;
+
+/**
+ * Keys of moves passed over that the snapshot keeps. The keys are what makes
+ * the count distinct across proposals and across a rebuild from the store
+ * (a Lambda is cold every call), so they go into the snapshot envelope with
+ * the count. They stay few: a move is passed over only near the deadline,
+ * one per proposal at most plus a listed architecture's (short keys, ~20
+ * bytes each). The bound keeps a pathological search's envelope small (the
+ * experiment is one DynamoDB item, 400 KB at most): past it the oldest keys
+ * are forgotten and a move they named, offered again, is counted again — an
+ * over-count, never a lost move.
+ */
+export const SKIPPED_KEYS_KEPT = 256;
+
+/** What the snapshot envelope holds of the moves passed over: how many, and the keys of the latest of them. */
+export interface SkippedMoves {
+  readonly skipped?: number;
+  readonly skippedMoves?: readonly string[];
+}
+
+/** `before` with `keys` passed over: each key not already counted adds one, and is kept (the latest `SKIPPED_KEYS_KEPT`). */
+export function countSkipped(before: SkippedMoves | undefined, keys: readonly string[]): SkippedMoves {
+  const kept = [...(before?.skippedMoves ?? [])];
+  const seen = new Set(kept);
+  let skipped = before?.skipped ?? 0;
+  for (const k of keys) {
+    if (seen.has(k)) continue;
+    seen.add(k);
+    kept.push(k);
+    skipped++;
+  }
+  if (skipped === 0) return {};
+  return { skipped, skippedMoves: kept.slice(-SKIPPED_KEYS_KEPT) };
+}
 
 /** Whether `seconds` of work started at `now` (epoch ms) ends by `deadline`; always, without one. The one notion of "fits" of the steps. */
 export function fitsBefore(deadline: number | undefined, now: number, seconds: number): boolean {
@@ -95,26 +148,26 @@ export interface AffordableContext {
  * replaced it) with the finishing phase's answer, and `fits` (with a
  * deadline, for a new trial): which architectures the strategy may propose,
  * and `prefer`: those it is asked among first (with the margin).
- * `skipped`: moves passed over because they could not finish in time.
+ * `skipped`: the moves passed over because they could not finish in time (`skippedMove` keys).
  */
 export type AffordableMove =
-  | { readonly kind: 'move'; readonly next: NextRun; readonly finish: FinishMove; readonly fits?: (arch: Architecture) => boolean; readonly prefer?: (arch: Architecture) => boolean; readonly skipped: number }
-  | { readonly kind: 'none'; readonly skipped: number };
+  | { readonly kind: 'move'; readonly next: NextRun; readonly finish: FinishMove; readonly fits?: (arch: Architecture) => boolean; readonly prefer?: (arch: Architecture) => boolean; readonly skipped: readonly string[] }
+  | { readonly kind: 'none'; readonly skipped: readonly string[] };
 
 /** The move of a proposal whose scheduler would run `next`, with the rule of this module applied (see the module comment). */
 export function affordableMove(ctx: AffordableContext, next: NextRun): AffordableMove {
   const first = ctx.finish(next);
   const { deadline, now } = ctx;
-  if (deadline === undefined || first.kind === 'finish') return { kind: 'move', next, finish: first, skipped: 0 };
+  if (deadline === undefined || first.kind === 'finish') return { kind: 'move', next, finish: first, skipped: [] };
   // An exploring move fits the finishing phase's schedule when it holds time back, else the deadline alone.
   const fitsMove = (move: FinishMove, seconds: number) => (move.kind === 'explore' && move.fits ? move.fits(seconds) : fitsBefore(deadline, now, seconds));
-  let skipped = 0;
+  const skipped: string[] = [];
   let run = next;
   let move: FinishMove = first;
   if (run.kind === 'promote') {
     const parent = ctx.trials.get(run.parentId);
     if (parent && fitsMove(move, secondsOn(parent, run.fidelity, ctx.estimateSeconds, ctx.trials))) return { kind: 'move', next: run, finish: move, skipped };
-    skipped++;
+    skipped.push(skippedMove.promotion(parent?.seq ?? run.parentId, run.rung));
     run = ctx.scheduler.nextNew();
     move = ctx.finish(run);
     if (move.kind === 'finish') return { kind: 'move', next: run, finish: move, skipped };
@@ -123,7 +176,7 @@ export function affordableMove(ctx: AffordableContext, next: NextRun): Affordabl
   const seconds = (arch?: Architecture) => ctx.estimateSeconds(fidelity, arch, fidelity);
   // The cheapest of a sample of the space first: when not even it fits, nothing is asked of the strategy.
   const cheapest = seconds();
-  if (!fitsMove(move, cheapest)) return { kind: 'none', skipped: skipped + 1 };
+  if (!fitsMove(move, cheapest)) return { kind: 'none', skipped: [...skipped, skippedMove.anyNew(fidelity)] };
   const chosen = move;
   // The margin as a preference, unless the finishing schedule applies it already or not even the cheapest fits with it.
   const prefer = !(chosen.kind === 'explore' && chosen.fits) && ctx.margin > 1 && fitsBefore(deadline, now, ctx.margin * cheapest);

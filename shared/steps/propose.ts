@@ -197,7 +197,7 @@ export async function proposeStep(ports: StepPorts, input: ProposeInput, options
       ...(move.kind === 'explore' && a.next !== scheduled ? { run: a.next } : {}),
       ...(a.fits ? { fits: a.fits } : {}),
       ...(a.prefer ? { prefer: a.prefer } : {}),
-      ...(a.skipped > 0 ? { skipped: a.skipped } : {}),
+      ...(a.skipped.length > 0 ? { skipped: a.skipped } : {}),
     });
     if (p.kind === 'done') return { action: 'done', reason: p.reason };
     return handOver(p.trial);

@@ -17,7 +17,7 @@ import { createScheduler, schedulerFromTrials, shouldTell, type NextRun, type Sc
 import { fidelityOf, type ExperimentSpec } from '../spec/experiment.js';
 import type { Architecture } from '../space/space.js';
 import type { EstimateSeconds } from './estimate.js';
-import { AffordableGate, fitsBefore } from './affordable.js';
+import { AffordableGate, countSkipped, fitsBefore, skippedMove } from './affordable.js';
 import { isSupernetArch } from './supernet.js';
 import { inheritanceFor, startEpochOf } from './inherit.js';
 import { remeasureSettings, replicateOf } from './remeasure.js';
@@ -50,8 +50,10 @@ export interface SnapshotEnvelope {
   readonly generationFirstSeq?: number;
   /** A live proxy's scores and scoring time (`./proxy.ts`): a rebuilt search reuses them. */
   readonly proxy?: LiveProxyState;
-  /** Moves not started because they could not finish before the deadline (`./affordable.ts`). */
+  /** Moves not started because they could not finish before the deadline, each counted once (`./affordable.ts`). */
   readonly skipped?: number;
+  /** The keys of those moves (the latest `SKIPPED_KEYS_KEPT`, `./affordable.ts`): what counts each once across proposals and rebuilds. */
+  readonly skippedMoves?: readonly string[];
 }
 
 /** Why no trial was proposed. */
@@ -83,8 +85,8 @@ export interface ProposeContext {
   readonly fits?: (arch: Architecture) => boolean;
   /** Among those, the ones the strategy is asked among first: they fit with a margin (`./affordable.ts`). */
   readonly prefer?: (arch: Architecture) => boolean;
-  /** Moves this proposal passed over for the deadline, counted in the snapshot envelope. */
-  readonly skipped?: number;
+  /** Moves this proposal passed over for the deadline (`skippedMove` keys), counted once each in the snapshot envelope. */
+  readonly skipped?: readonly string[];
 }
 
 /** Budget held back from exploring for the finishing phase: trials, compute-hours, dollars. */
@@ -169,6 +171,8 @@ export class SearchState {
   exhausted = false;
   /** What the pre-flight knows of an architecture, added to its record (`./preflight.ts`: activation bytes, the device's latency). */
   private statics: ((arch: Architecture) => StaticFacts) | undefined;
+  /** Hashes of the spec's `warmStart.architectures`: one that cannot finish in time is dropped from the queue. */
+  private listed: ReadonlySet<string> = new Set();
 
   private constructor(
     readonly experimentId: string,
@@ -202,29 +206,43 @@ export class SearchState {
    * One architecture among those that `prefer`, else among those that `fits`
    * (all without it), or `unaffordable` when the strategy has none that fits.
    */
-  private askWithin(pending: Architecture[], fits: ((arch: Architecture) => boolean) | undefined, prefer?: (arch: Architecture) => boolean): Architecture[] | 'exhausted' | 'unaffordable' {
+  private askWithin(pending: Architecture[], fits: ((arch: Architecture) => boolean) | undefined, prefer: ((arch: Architecture) => boolean) | undefined, passedOver: Architecture[]): Architecture[] | 'exhausted' | 'unaffordable' {
     if (!fits) return this.ask(pending);
-    const preferred = prefer ? this.askGated(pending, prefer) : 'unaffordable';
-    return preferred !== 'unaffordable' ? preferred : this.askGated(pending, fits);
+    // Passed over for the margin only is not a move lost: it is asked again among those that fit.
+    const preferred = prefer ? this.askGated(pending, prefer, []) : 'unaffordable';
+    return preferred !== 'unaffordable' ? preferred : this.askGated(pending, fits, passedOver);
   }
 
   /**
-   * One architecture among those that `fits`, or `unaffordable`. What a
-   * strategy proposes without drawing (an enqueued architecture, a
-   * re-measure) and does not fit is passed over as if pending, a few times.
+   * One architecture among those that `fits`, or `unaffordable`; what was
+   * passed over goes into `passedOver`. What a strategy proposes without
+   * drawing (an enqueued architecture, a re-measure) and does not fit is
+   * passed over as if pending, a few times. A listed architecture
+   * (`warmStart.architectures`) passed over does not use up one of those:
+   * it is dropped from the queue (`passedOverBefore`), and the strategy's
+   * own proposals follow — a list of architectures too dear for the time
+   * left ended the slot.
    */
-  private askGated(pending: Architecture[], fits: (arch: Architecture) => boolean): Architecture[] | 'unaffordable' {
+  private askGated(pending: Architecture[], fits: (arch: Architecture) => boolean, passedOver: Architecture[]): Architecture[] | 'unaffordable' {
     return this.gate.during(fits, () => {
       let passed = pending;
-      for (let i = 0; i < 4; i++) {
+      for (let tries = 0; tries < 4; ) {
         const p = this.ask(passed);
         // Nothing left inside the gate: the space may have more, but none of it finishes in time.
         if (p === 'exhausted') return 'unaffordable';
-        if (fits(p[0] as Architecture)) return p;
-        passed = [...passed, p[0] as Architecture];
+        const arch = p[0] as Architecture;
+        if (fits(arch)) return p;
+        passedOver.push(arch);
+        passed = [...passed, arch];
+        if (!this.listed.has(this.spec.compiledSpace.hash(arch))) tries++;
       }
       return 'unaffordable';
     });
+  }
+
+  /** Whether a new trial of `arch` was passed over for the deadline before (the stored keys): a listed architecture is then no longer proposed. */
+  private passedOverBefore(arch: Architecture): boolean {
+    return this.envelope?.skippedMoves?.includes(skippedMove.architecture(this.spec.compiledSpace.hash(arch))) ?? false;
   }
 
   /**
@@ -243,6 +261,9 @@ export class SearchState {
     let strategy: Strategy | undefined;
     let live: LiveProxy | undefined;
     const gate = new AffordableGate();
+    let first: Architecture[] = [];
+    // The state the enqueued list asks whether an architecture was dropped: built below, asked only later.
+    const built: { state?: SearchState } = {};
     if (withStrategy) {
       const proxy = prepared ?? searchProxy(spec, env?.proxy, exp.device);
       live = proxy.live;
@@ -251,10 +272,13 @@ export class SearchState {
       const ctx = { space: spec.compiledSpace, objectives: spec.objectives, seed: spec.seed, ...(typeof spec.strategy === 'object' && spec.strategy.options ? { options: spec.strategy.options } : {}), ...proxy.context, ...(sources.length ? { sources } : {}), ...preflightContext(spec, exp.device), ...remeasureContext(spec), ...affordable };
       const name = typeof spec.strategy === 'string' ? spec.strategy : spec.strategy.name;
       strategy = env ? restoreStrategy(env.strategy, ctx) : createStrategy(name, ctx);
-      const first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
-      strategy = withEnqueued(strategy, spec.compiledSpace, first);
+      first = (spec.warmStart?.architectures ?? []).map((a) => spec.compiledSpace.parseArchitecture(a));
+      // A listed architecture passed over for the deadline is dropped from the queue (`askGated`).
+      strategy = withEnqueued(strategy, spec.compiledSpace, first, (a) => built.state?.passedOverBefore(a) ?? false);
     }
     const s = new SearchState(exp.id, spec, scheduler, strategy, env, fidelity.tell, sources, live, gate);
+    built.state = s;
+    s.listed = new Set(first.map((a) => spec.compiledSpace.hash(a)));
     s.statics = staticFactsOf(spec, exp.device);
     s.lastSeq = env?.lastSeq ?? 0;
     for (const t of all) s.trials.set(t.id, t);
@@ -316,14 +340,19 @@ export class SearchState {
     const next = ctx.next ?? ctx.run ?? this.scheduler.next();
     let arch: Architecture;
     let parent: Trial | undefined;
+    /** Architectures the strategy proposed that could not finish in time. */
+    let passed: string[] = [];
     if (next.kind === 'promote') {
       parent = this.trials.get(next.parentId);
       if (!parent) throw new NasError(`scheduler promoted unknown trial ${next.parentId}`);
       arch = parent.arch;
     } else {
       if (!this.strategy) throw new NasError('propose needs a state rebuilt with its strategy');
-      const p = this.askWithin(this.pendingArchs(), ctx.fits, ctx.prefer);
-      if (p === 'unaffordable') return this.skip(ctx, 1);
+      const passedOver: Architecture[] = [];
+      const p = this.askWithin(this.pendingArchs(), ctx.fits, ctx.prefer, passedOver);
+      passed = passedOver.map((a) => skippedMove.architecture(this.spec.compiledSpace.hash(a)));
+      // Nothing proposed at all within the gate: the move passed over is the next new trial itself.
+      if (p === 'unaffordable') return this.skip(ctx, passed.length ? passed : [skippedMove.anyNew(next.fidelity)]);
       if (p === 'exhausted') {
         this.exhausted = true;
         return { kind: 'done', reason: 'exhausted' };
@@ -360,7 +389,8 @@ export class SearchState {
     this.trials.set(trial.id, trial);
     this.scheduler.observe(trial);
     if (next.kind === 'new') this.lastSeq = seq;
-    if (next.kind === 'new' || (ctx.skipped ?? 0) > 0) await this.storeEnvelope(ctx, ctx.skipped ?? 0);
+    const skipped = [...(ctx.skipped ?? []), ...passed];
+    if (next.kind === 'new' || skipped.length > 0) await this.storeEnvelope(ctx, skipped);
     return { kind: 'trial', trial };
   }
 
@@ -370,21 +400,21 @@ export class SearchState {
    * strategy as asked is stored, so a rebuilt search goes on from where this
    * one is.
    */
-  async skip(ctx: Pick<ProposeContext, 'store' | 'leaseOwner' | 'skipped'>, more = 0): Promise<Proposal> {
-    await this.storeEnvelope(ctx, (ctx.skipped ?? 0) + more);
+  async skip(ctx: Pick<ProposeContext, 'store' | 'leaseOwner' | 'skipped'>, more: readonly string[] = []): Promise<Proposal> {
+    await this.storeEnvelope(ctx, [...(ctx.skipped ?? []), ...more]);
     return { kind: 'done', reason: 'deadline' };
   }
 
-  /** Stores the snapshot envelope: the strategy as it stands, what it was told, the last trial it proposed, `skipped` more moves passed over. */
-  private async storeEnvelope(ctx: Pick<ProposeContext, 'store' | 'leaseOwner'>, skipped: number): Promise<void> {
-    const total = (this.envelope?.skipped ?? 0) + skipped;
+  /** Stores the snapshot envelope: the strategy as it stands, what it was told, the last trial it proposed, the moves `skipped` (keys; each counted once). */
+  private async storeEnvelope(ctx: Pick<ProposeContext, 'store' | 'leaseOwner'>, skipped: readonly string[]): Promise<void> {
+    const { skipped: _count, skippedMoves: _keys, ...rest } = this.envelope ?? ({} as Partial<SnapshotEnvelope>);
     const envelope: SnapshotEnvelope = {
-      ...(this.envelope ?? {}),
+      ...rest,
       strategy: (this.strategy as Strategy).toJSON(),
       told: this.toldCount,
       lastSeq: this.lastSeq,
       ...(this.liveProxy ? { proxy: this.liveProxy.toJSON() } : {}),
-      ...(total > 0 ? { skipped: total } : {}),
+      ...countSkipped(this.envelope, skipped),
     };
     await ctx.store.updateExperiment(this.experimentId, { strategyState: envelope }, ctx.leaseOwner ? { leaseOwner: ctx.leaseOwner } : {});
     this.envelope = envelope;

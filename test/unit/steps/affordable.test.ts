@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Experiment } from '../../../shared/experiment/model.js';
+import type { Architecture } from '../../../shared/space/space.js';
 import { buildReport } from '../../../shared/report/report.js';
 import { SimulatedClock } from '../../../shared/runner/clock.js';
 import { runExperiment } from '../../../shared/runner/search.js';
@@ -38,6 +39,18 @@ const table = (over: Record<string, unknown> = {}) => ({
   seed: 5,
   ...over,
 });
+
+/** A chain space of MLPs on the 142-row CSV whose networks' estimates differ by far: widths 8 and 1024, 1 to 3 layers. */
+const CSV_SPEC = {
+  name: 'affordable-csv',
+  dataset: { source: 'csv', path: CSV, validation: 0.2 },
+  space: { kind: 'chain', depth: { int: [1, 3] }, layer: { type: 'dense', width: { choice: [8, 1024] }, activation: 'relu' }, learningRate: { float: [0.001, 0.02], log: true }, batchSize: 16, optimizer: 'adam' },
+  objectives: [{ metric: 'val_accuracy', goal: 'max' }],
+  epochs: 30,
+  budget: { minutes: 10 },
+  parallel: 20,
+  seed: 2,
+};
 
 /** Steps on a fresh store whose clock is `clock.t` (epoch ms). */
 function setup() {
@@ -80,6 +93,24 @@ describe('no move that cannot finish before the deadline', () => {
         expect(skippedOf(await s.store.getExperiment(exp.id))).toBe(1);
       }
     }
+  });
+
+  it('a promotion offered three times and passed over three times is one move not started (counted in the stored snapshot, across cold steps)', async () => {
+    // Arrange: ASHA (eta 2) offers t2's promotion (188 s) at every proposal; with 150 s left it never fits.
+    const s = setup();
+    const exp = await submitExperiment(table(), s.store);
+    await step(s, exp.id, 70);
+    await step(s, exp.id, 80);
+    s.clock.t = T0 + 150_000;
+    // Act: three proposals, each a cold step rebuilt from the store; the new trials that replace the promotion score below t2.
+    const started = [];
+    for (const value of [60, 61, 62]) started.push(await step(s, exp.id, value));
+    // Assert
+    const trials = (await s.store.listTrials(exp.id)).trials;
+    expect(started.map((p) => p.action)).toEqual(['train', 'train', 'train']);
+    expect(trials.filter((t) => t.fidelity === 12)).toHaveLength(5);
+    expect(skippedOf(await s.store.getExperiment(exp.id))).toBe(1);
+    expect((await s.store.getExperiment(exp.id))?.strategyState).toMatchObject({ skippedMoves: ['p2r1'] });
   });
 
   it('when nothing fits, the slot ends for the deadline, nothing is created, and the search ends early, "wall-clock budget used"', async () => {
@@ -128,16 +159,7 @@ describe('no move that cannot finish before the deadline', () => {
   });
 
   it('a new trial is the strategy’s choice among the architectures that can finish in time, with the margin first (a CSV chain space, the real cost model)', async () => {
-    const raw = {
-      name: 'affordable-csv',
-      dataset: { source: 'csv', path: CSV, validation: 0.2 },
-      space: { kind: 'chain', depth: { int: [1, 3] }, layer: { type: 'dense', width: { choice: [8, 1024] }, activation: 'relu' }, learningRate: { float: [0.001, 0.02], log: true }, batchSize: 16, optimizer: 'adam' },
-      objectives: [{ metric: 'val_accuracy', goal: 'max' }],
-      epochs: 30,
-      budget: { minutes: 10 },
-      parallel: 20,
-      seed: 2,
-    };
+    const raw = CSV_SPEC;
     const spec = parseExperimentSpec(raw);
     const estimate = costModelOf(spec).estimateSeconds;
     const rng = Rng.seeded(1);
@@ -172,5 +194,30 @@ describe('no move that cannot finish before the deadline', () => {
     const tight = await run({ minutes: 10 }, 1.2 * cheapest);
     expect(tight.length).toBeGreaterThan(0);
     expect(tight.every((x) => x <= 1.2 * cheapest)).toBe(true);
+  });
+
+  it('a listed architecture that cannot finish in time is dropped from the warm-start queue, counted once, and the search goes on with the strategy’s own', async () => {
+    // Arrange: five listed architectures dearer than the time left (1.2 × the cheapest estimate).
+    const spec = parseExperimentSpec(CSV_SPEC);
+    const estimate = costModelOf(spec).estimateSeconds;
+    const left = 1.2 * estimate(30, undefined, 30);
+    const rng = Rng.seeded(3);
+    const dear = new Map<string, Architecture>();
+    while (dear.size < 5) {
+      const a = spec.compiledSpace.sample(rng);
+      if (estimate(30, a, 30) > left) dear.set(spec.compiledSpace.hash(a), a);
+    }
+    const s = setup();
+    const exp = await submitExperiment({ ...CSV_SPEC, warmStart: { architectures: [...dear.values()] } }, s.store);
+    await s.store.updateExperiment(exp.id, { state: 'RUNNING', startedAt: new Date(T0).toISOString() });
+    s.clock.t = T0 + 10 * 60_000 - left * 1000;
+    // Act: three slots propose (cold steps, each rebuilt from the store).
+    const proposals = [];
+    for (let slot = 0; slot < 3; slot++) proposals.push(await proposeStep(s.ports, { experimentId: exp.id, slot, generation: 0 }, { estimateSeconds: estimate }));
+    // Assert: every slot trains an architecture that fits; each listed one was passed over once, then never offered again.
+    expect(proposals.map((p) => p.action)).toEqual(['train', 'train', 'train']);
+    const trials = (await s.store.listTrials(exp.id)).trials;
+    expect(trials.every((t) => !dear.has(t.hash) && estimate(30, t.arch, 30) <= left)).toBe(true);
+    expect(skippedOf(await s.store.getExperiment(exp.id))).toBe(5);
   });
 });
