@@ -25,9 +25,7 @@ import { exportModel } from './export.js';
 import { encodePredictions } from './predictions.js';
 import { makeOptimizer, stepContext, trainStep } from './step.js';
 import { trialKeys, type ArtifactStore, type Metrics, type ReportSink } from './ports.js';
-
-/** Training time between two turns of the event loop (when the trial can be stopped), at most about this (ms). */
-const YIELD_MS = 100;
+import { EventLoopTurns } from './turns.js';
 
 /** One trial, as the trainer receives it. */
 export interface TrialSpec {
@@ -75,7 +73,7 @@ export interface TrainerEnv {
   readonly data?: DataSplits;
   /**
    * Aborting checkpoints at the next batch boundary and returns INTERRUPTED.
-   * The event loop runs at least every `YIELD_MS` of training, so an abort
+   * The event loop runs at least every `YIELD_MS` (turns.ts) of training, so an abort
    * that arrives as a message (a worker's stop) is seen within a batch.
    */
   readonly signal?: AbortSignal;
@@ -226,7 +224,7 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
     if (saved === undefined && trial.inherit !== undefined) pos = await inherit(trial, trial.inherit, model, train, numClasses, env.store);
     const ctx = stepContext(model, logits, optimizer, numClasses, net.training.weightDecay);
     const checkEvery = env.checkEvery ?? 50;
-    let yieldedAt = performance.now();
+    const turns = new EventLoopTurns();
     const steps = Math.ceil(train.size / batchSize);
     let last: Metrics = {};
     let valProbs: Float32Array | undefined;
@@ -273,18 +271,16 @@ export async function trainTrial(trial: TrialSpec, env: TrainerEnv): Promise<Tri
         seen += n;
         if ((step + 1) % checkEvery === 0 || step === steps - 1) {
           // Let the event loop run, so a stop request (an IPC message, a signal) is seen within a few steps.
-          await new Promise<void>((r) => setImmediate(r));
-          yieldedAt = performance.now();
+          await turns.now();
           const [l] = readSums();
           if (!Number.isFinite(l)) {
             tf.dispose([lossSum, correct]);
             return { ...base, status: 'FAILED', reason: `nan_loss: the training loss became ${l} in epoch ${epoch + 1}, step ${step + 1}`, epochsCompleted: epoch, metrics: { ...last, ...costMetrics, peak_rss_bytes: peakRss() } };
           }
-        } else if (env.signal !== undefined && performance.now() - yieldedAt >= YIELD_MS) {
+        } else if (env.signal !== undefined) {
           // Slow steps (a convolution on wasm, a starved machine) make `checkEvery` steps minutes long:
           // the loop also runs by time, so a stop (the budget's deadline, an interrupt) waits a batch, not an epoch.
-          await new Promise<void>((r) => setImmediate(r));
-          yieldedAt = performance.now();
+          await turns.due();
         }
       }
       const [l, c] = readSums();
