@@ -22,7 +22,7 @@ export interface SupernetJobEnv {
   readonly sink: ReportSink;
   /** The job's data, preloaded (a worker's cache); else loaded from `job.data`. */
   readonly data?: DataSplits;
-  /** Aborting stops at the next epoch boundary: INTERRUPTED, to resume from the checkpoint. */
+  /** Aborting stops at the next batch (while scoring: the next candidate): INTERRUPTED, to resume from the last epoch's checkpoint. */
   readonly signal?: AbortSignal;
 }
 

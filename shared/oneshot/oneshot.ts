@@ -168,11 +168,11 @@ export async function runOneShot(space: Space, splits: DataSplits, o: OneShotOpt
     const all = await evolveOnScores(space, (arch) => scorePath(s.net, s.pathOf(arch), calibration, validation), {
       candidates: o.candidates,
       seed: o.seed + 1,
-      onProgress: async (n) => {
-        await env.onProgress?.(n);
-        await new Promise<void>((r) => setImmediate(r));
-      },
+      ...(env.onProgress ? { onProgress: env.onProgress } : {}),
+      ...(env.signal ? { signal: env.signal } : {}),
     });
+    // Stopped while scoring: the supernet's checkpoint is whole; a resume trains nothing and scores again.
+    if (env.signal?.aborted === true) return { finalists: [], scored: 0, epochsDone: trained.epochsDone, interrupted: true, supernetSeconds, searchSeconds: (performance.now() - t1) / 1000, collapsed: false };
     const finalists = all.slice(0, o.finalists);
     return {
       finalists,

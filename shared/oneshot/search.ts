@@ -7,6 +7,7 @@
  */
 import { Rng } from '../rng.js';
 import type { Architecture, Space } from '../space/space.js';
+import { EventLoopTurns } from '../train/turns.js';
 
 export interface ScoreSearch {
   /** Distinct candidates to score in all. */
@@ -16,8 +17,10 @@ export interface ScoreSearch {
   /** Tournament size (default 10). */
   readonly sample?: number;
   readonly seed: number;
-  /** Called every `every` scored candidates (progress; may yield). */
+  /** Called every 25 scored candidates (progress). */
   readonly onProgress?: (scored: number) => Promise<void> | void;
+  /** Aborting stops after the candidate being scored (the event loop runs between candidates, as in training); the caller sees `signal.aborted`. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Scored {
@@ -34,7 +37,8 @@ export async function evolveOnScores(space: Space, score: (arch: Architecture) =
   const population: Scored[] = [];
   const limit = Math.min(o.candidates, space.size());
   let misses = 0;
-  while (scored.size < limit && misses < 1000) {
+  const turns = new EventLoopTurns();
+  while (scored.size < limit && misses < 1000 && o.signal?.aborted !== true) {
     let arch: Architecture;
     if (population.length < populationSize) {
       arch = space.sample(rng);
@@ -57,6 +61,7 @@ export async function evolveOnScores(space: Space, score: (arch: Architecture) =
     population.push(s);
     if (population.length > populationSize) population.shift();
     if (scored.size % 25 === 0) await o.onProgress?.(scored.size);
+    await turns.due();
   }
   return [...scored.values()].map((s, i) => ({ s, i })).sort((a, b) => b.s.score - a.s.score || a.i - b.i).map(({ s }) => s);
 }

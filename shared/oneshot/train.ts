@@ -12,6 +12,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { permutation } from '../data/dataset.js';
 import { Rng } from '../rng.js';
 import type { ArtifactStore } from '../train/ports.js';
+import { EventLoopTurns } from '../train/turns.js';
 import { PathAdam, trainableOf, type Supernet } from './supernet.js';
 
 /** A split on the backend: examples and int32 labels. */
@@ -35,7 +36,11 @@ export interface SupernetTraining {
   readonly checkpoint?: { readonly store: ArtifactStore; readonly key: string };
   /** Called after each epoch (and its checkpoint) with the epochs done and the mean training loss. */
   readonly onEpoch?: (epoch: number, loss: number, seconds: number) => Promise<void> | void;
-  /** Aborting stops at the next batch; the last epoch's checkpoint stands. */
+  /**
+   * Aborting stops at the next batch; the last epoch's checkpoint stands. The
+   * event loop runs at least every `YIELD_MS` of training (as the trainer's
+   * does), so an abort that arrives as a message is seen within a batch.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -144,6 +149,7 @@ export async function trainSupernet<P>(net: Supernet<P>, paths: (rng: Rng, epoch
     const steps = Math.ceil(train.size / t.batchSize);
     const vars = trainableOf([...net.layers.values()]);
     const aborted = (): boolean => t.signal?.aborted === true;
+    const turns = new EventLoopTurns();
     for (; epoch < t.epochs; epoch++) {
       if (aborted()) return { epochsDone: epoch, epochsTrained: epoch - first, trainSeconds, interrupted: true };
       const t0 = performance.now();
@@ -174,7 +180,7 @@ export async function trainSupernet<P>(net: Supernet<P>, paths: (rng: Rng, epoch
         });
         lossSum += loss.dataSync()[0]! * n;
         loss.dispose();
-        if (step % 20 === 19) await new Promise<void>((r) => setImmediate(r));
+        await turns.due();
       }
       trainSeconds += (performance.now() - t0) / 1000;
       if (t.checkpoint) await saveCheckpoint(net as Supernet<unknown>, opt, epoch + 1, trainSeconds, t.checkpoint.store, t.checkpoint.key);
