@@ -3,7 +3,7 @@
  * trainer's own `trainStep`) and forward passes of small probe networks, each
  * dominated by one kind of work (layer dispatch, matrix products,
  * convolutions, depthwise convolutions, element-wise layers), fitted to the
- * per-kind rates of `KernelRates`. About a second; once per process and backend.
+ * per-kind rates of `KernelRates`. About four seconds; once per process and backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_TRAINING, type ChainLayer, type ChainNetwork } from '../space/network.js';
@@ -50,18 +50,23 @@ function timeIt(fn: () => void, warmup: number, runs: number): number {
   return times[times.length >> 1]!;
 }
 
-/** Measures the current TensorFlow.js backend (initialised by the caller) and fits its rates. */
-export function calibrateThroughput(): Throughput {
-  const train: { work: number[]; seconds: number }[] = [];
-  const forward: { work: number[]; seconds: number }[] = [];
-  const setup: number[] = [];
+interface ProbeTimes {
+  readonly train: { work: number[]; seconds: number }[];
+  readonly forward: { work: number[]; seconds: number }[];
+  /** Seconds to build a model, per layer, one per probe. */
+  readonly setup: number[];
+}
+
+/** Times every probe once: training steps, forward passes and the build. */
+function timeProbes(): ProbeTimes {
+  const times: ProbeTimes = { train: [], forward: [], setup: [] };
   for (const p of PROBES) {
     const net: ChainNetwork = { kind: 'chain', layers: p.layers, training: DEFAULT_TRAINING };
     const input = { shape: p.shape, numClasses: 4 };
     const cost = networkCost(net, input);
     const t0 = performance.now();
     const model = buildModel(net, input, { seed: 1 });
-    setup.push((performance.now() - t0) / 1000 / cost.layers);
+    times.setup.push((performance.now() - t0) / 1000 / cost.layers);
     const logits = logitsModel(model);
     const optimizer = makeOptimizer(net);
     const x = tf.randomNormal([p.batch, ...p.shape]);
@@ -69,7 +74,7 @@ export function calibrateThroughput(): Throughput {
     const y = tf.tensor1d(Array.from({ length: p.batch }, (_, i) => i % 4), 'int32');
     try {
       const ctx = stepContext(model, logits, optimizer, 4, 0);
-      train.push({
+      times.train.push({
         work: batchWork(cost, p.batch),
         seconds: timeIt(() => {
           const { loss, hits } = trainStep(ctx, x, y);
@@ -77,7 +82,7 @@ export function calibrateThroughput(): Throughput {
           tf.dispose([loss, hits]);
         }, 2, 7),
       });
-      forward.push({
+      times.forward.push({
         work: batchWork(cost, FORWARD_BATCH),
         seconds: timeIt(() => tf.tidy(() => (logits.predict(xf) as tf.Tensor).dataSync()), 1, 3),
       });
@@ -87,6 +92,22 @@ export function calibrateThroughput(): Throughput {
       model.dispose();
     }
   }
+  return times;
+}
+
+/**
+ * Measures the current TensorFlow.js backend (initialised by the caller) and
+ * fits its rates. The probes run twice and only the second pass counts: in a
+ * fresh process the first pass times kernels that V8 has not yet tiered up
+ * from its baseline WebAssembly compiler (and a heap still growing), which
+ * the trials, run later in the same process, never see. Measured against 62
+ * recorded first epochs in fresh processes on a quiet machine, three times
+ * each: one pass 37–53 within 2× (median |log(measured / estimated)| 0.55–0.64),
+ * the second pass 62/62 every time (0.12–0.22; docs/cost-estimate.md).
+ */
+export function calibrateThroughput(): Throughput {
+  timeProbes();
+  const { train, forward, setup } = timeProbes();
   setup.sort((a, b) => a - b);
   return { backend: tf.getBackend(), train: fitRates(train), forward: fitRates(forward), perLayerSetup: setup[setup.length >> 1]! };
 }
